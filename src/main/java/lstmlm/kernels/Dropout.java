@@ -1,0 +1,132 @@
+package lstmlm.kernels;
+
+import static lstmlm.kernels.VectorShapes.F;
+import static lstmlm.kernels.VectorShapes.I;
+import static lstmlm.kernels.VectorShapes.NATIVE;
+import static lstmlm.kernels.VectorShapes.get;
+import static lstmlm.kernels.VectorShapes.set;
+
+import java.lang.foreign.MemorySegment;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Inverted dropout with a counter-based mask: element i's keep decision is a pure function of
+ * (seed, i), so vector lanes and the scalar tail agree bit for bit, a mask can be rebuilt from its
+ * seed instead of stored, and the result does not depend on the lane count or on threading.
+ */
+public final class Dropout {
+    private Dropout() {}
+
+    private static final long GOLDEN64 = 0x9E3779B97F4A7C15L;
+    private static final int GOLDEN32 = 0x9E3779B9;
+    private static final int M1 = 0x7feb352d, M2 = 0x846ca68b; // lowbias32 multipliers
+
+    /**
+     * mask[i] = keep(seed, i) ? 1/keepProb : 0 for i in [0, n), keepProb in (0, 1].
+     *
+     * <p>keep(seed, i): k = splitmix64(seed), k1/k2 its low/high halves;
+     * x = lowbias32(lowbias32(i*0x9E3779B9 + k1) ^ k2); keep iff (x >>> 8) &lt; (int)(keepProb * 2^24).
+     * The second round (keyed by k2) is there because with a single round two seeds would give
+     * masks that are index-shifted copies of each other.
+     */
+    public static void mask(MemorySegment mask, long maskOff, int n, float keepProb, long seed) {
+        if (!(keepProb > 0f && keepProb <= 1f)) {
+            throw new IllegalArgumentException("keepProb must be in (0, 1], got " + keepProb);
+        }
+        if (n < 0) {
+            throw new IllegalArgumentException("n must be >= 0, got " + n);
+        }
+        final long k = splitmix64(seed);
+        final int k1 = (int) k, k2 = (int) (k >>> 32);
+        final int threshold = threshold(keepProb);
+        final float inv = 1f / keepProb;
+
+        final int L = I.length(); // == F.length(): same shape
+        final int upper = I.loopBound(n);
+        final FloatVector keepV = FloatVector.broadcast(F, inv);
+        final FloatVector dropV = FloatVector.zero(F);
+        IntVector idx = IntVector.zero(I).addIndex(1); // lanes: i, i+1, ..., i+L-1
+        int i = 0;
+        for (; i < upper; i += L) {
+            IntVector x = lowbias32(idx.mul(GOLDEN32).add(k1));
+            x = lowbias32(x.lanewise(VectorOperators.XOR, k2));
+            VectorMask<Float> keep = x.lanewise(VectorOperators.LSHR, 8).compare(VectorOperators.LT, threshold).cast(F);
+            dropV.blend(keepV, keep).intoMemorySegment(mask, 4 * (maskOff + i), NATIVE);
+            idx = idx.add(L);
+        }
+        for (; i < n; i++) {
+            set(mask, maskOff + i, keeps(i, k1, k2, threshold) ? inv : 0f);
+        }
+    }
+
+    /**
+     * out = x * mask over n elements; out may be x (in place). This is also the backward:
+     * dx = dOut * mask with the same mask, since the mask is a constant per element.
+     */
+    public static void apply(MemorySegment x, long xOff, MemorySegment mask, long maskOff,
+                             MemorySegment out, long outOff, int n) {
+        final int upper = F.loopBound(n);
+        int i = 0;
+        for (; i < upper; i += F.length()) {
+            FloatVector xv = FloatVector.fromMemorySegment(F, x, 4 * (xOff + i), NATIVE);
+            FloatVector mv = FloatVector.fromMemorySegment(F, mask, 4 * (maskOff + i), NATIVE);
+            xv.mul(mv).intoMemorySegment(out, 4 * (outOff + i), NATIVE);
+        }
+        for (; i < n; i++) {
+            set(out, outOff + i, get(x, xOff + i) * get(mask, maskOff + i));
+        }
+    }
+
+    /**
+     * Derives an independent seed for a sub-stream (layer, time step, ...): output number
+     * {@code stream + 1} of a splitmix64 generator whose state starts at splitmix64(seed).
+     * For one seed, distinct streams always give distinct results (mix64 is a bijection).
+     */
+    public static long splitSeed(long seed, long stream) {
+        return mix64(splitmix64(seed) + GOLDEN64 * (stream + 1));
+    }
+
+    /** One splitmix64 step from state {@code seed}: mix64(seed + golden gamma). */
+    public static long splitmix64(long seed) {
+        return mix64(seed + GOLDEN64);
+    }
+
+    private static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** keepProb * 2^24 is exact (power-of-two scaling), so keepProb = 1 keeps all 2^24 buckets. */
+    static int threshold(float keepProb) {
+        return (int) (keepProb * 16777216f);
+    }
+
+    /** Scalar keep decision; the vector loop computes exactly this per lane. */
+    static boolean keeps(int i, int k1, int k2, int threshold) {
+        int x = lowbias32(i * GOLDEN32 + k1);
+        x = lowbias32(x ^ k2);
+        return (x >>> 8) < threshold;
+    }
+
+    private static int lowbias32(int x) {
+        x ^= x >>> 16;
+        x *= M1;
+        x ^= x >>> 15;
+        x *= M2;
+        x ^= x >>> 16;
+        return x;
+    }
+
+    private static IntVector lowbias32(IntVector x) {
+        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16));
+        x = x.mul(M1);
+        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15));
+        x = x.mul(M2);
+        return x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16));
+    }
+}
