@@ -1,0 +1,45 @@
+package lstmlm.cli;
+
+import lstmlm.blas.BlasUnavailableException;
+import lstmlm.data.DataException;
+import lstmlm.train.ConfigException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code lstm} command: one subcommand per use. */
+@Command(name = "lstm", mixinStandardHelpOptions = true, version = "lstm-lm 0.1.0",
+        description = "Word-level LSTM language models on the CPU (TensorFlow's PTB tutorial, in Java).",
+        subcommands = {TrainCommand.class})
+public final class Main implements Runnable {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs a command line and returns the exit code (tests call this). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            // Bad input is the user's to fix: say what and how, without a stack trace.
+            if (e instanceof DataException || e instanceof ConfigException || e instanceof BlasUnavailableException
+                    || e instanceof UserError) {
+                cmd.getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cli.execute(args);
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    /** A mistake in the command line or its files that the message tells how to fix. */
+    public static final class UserError extends RuntimeException {
+        public UserError(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package lstmlm.model;
+
+import lstmlm.kernels.VectorMath;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/**
+ * The parameters and their gradients: two off-heap slabs with the same {@link ParameterLayout}.
+ * Both are allocated (and so zero-filled and touched) once, here; nothing is allocated per step.
+ */
+public final class LanguageModel implements AutoCloseable {
+    public final ModelShape shape;
+    public final ParameterLayout layout;
+    public final MemorySegment params;
+    public final MemorySegment grads;
+    private final Arena arena;
+
+    /** Embedding rows touched by the current window: their gradients are the only nonzero ones. */
+    private final int[] touchedRows;
+    private final int[] touchedStamp;
+    private int touchedCount, stamp;
+
+    public LanguageModel(ModelShape shape) {
+        this.shape = shape;
+        this.layout = new ParameterLayout(shape);
+        this.arena = Arena.ofShared();
+        this.params = arena.allocate(layout.size * Float.BYTES, 64);
+        this.grads = arena.allocate(layout.size * Float.BYTES, 64);
+        this.touchedRows = new int[shape.vocab()];
+        this.touchedStamp = new int[shape.vocab()];
+    }
+
+    public long parameterCount() {
+        return layout.size;
+    }
+
+    /**
+     * TensorFlow's tutorial initialisation: every variable uniform in [-scale, scale], except the
+     * LSTM biases, which BasicLSTMCell creates with a zeros initialiser. Drawn in slab order from
+     * one seeded stream, so a seed fixes the model.
+     */
+    public void initialize(long seed, float scale) {
+        SplittableRandom random = new SplittableRandom(seed);
+        for (ParameterLayout.Tensor t : layout.tensors()) {
+            boolean zero = t.name().startsWith("lstm.") && t.name().endsWith(".bias");
+            for (long i = 0; i < t.size(); i++) {
+                float v = zero ? 0f : (float) ((random.nextDouble() * 2 - 1) * scale);
+                params.setAtIndex(JAVA_FLOAT, t.offset() + i, v);
+            }
+        }
+        grads.fill((byte) 0);
+    }
+
+    /** Records which embedding rows a window reads, so the update visits only those. */
+    void markTouchedRows(int[] ids, int n) {
+        if (++stamp == Integer.MAX_VALUE) {
+            java.util.Arrays.fill(touchedStamp, 0);
+            stamp = 1;
+        }
+        touchedCount = 0;
+        for (int i = 0; i < n; i++) {
+            int id = ids[i];
+            if (touchedStamp[id] != stamp) {
+                touchedStamp[id] = stamp;
+                touchedRows[touchedCount++] = id;
+            }
+        }
+    }
+
+    /**
+     * Global-norm clipping followed by plain SGD, like {@code tf.clip_by_global_norm} then
+     * {@code GradientDescentOptimizer}. The dense gradients are overwritten by the next backward
+     * pass; the sparse embedding rows are zeroed here, as they are accumulated into.
+     *
+     * @return the global gradient norm before clipping
+     */
+    public double clipAndUpdate(float learningRate, float maxGradNorm, RowWorkers workers) {
+        long h = shape.hidden();
+        double sumSq = denseSumOfSquares(workers);
+        for (int k = 0; k < touchedCount; k++) {
+            sumSq += VectorMath.sumOfSquares(grads, layout.embedding + touchedRows[k] * h, h);
+        }
+        double norm = Math.sqrt(sumSq);
+        float clip = norm > maxGradNorm ? (float) (maxGradNorm / norm) : 1f;
+        float step = learningRate * clip;
+        long dense = layout.size - layout.denseStart;
+        workers.forRange(0, workers.size(), (chunk, from, to) -> {
+            long lo = dense * from / workers.size(), hi = dense * to / workers.size();
+            VectorMath.sgdStep(params, layout.denseStart + lo, grads, layout.denseStart + lo, hi - lo, step);
+        });
+        for (int k = 0; k < touchedCount; k++) {
+            long row = layout.embedding + touchedRows[k] * h;
+            VectorMath.sgdStep(params, row, grads, row, h, step);
+            VectorMath.fill(grads, row, h, 0f);
+        }
+        return norm;
+    }
+
+    private final double[] partialSums = new double[64];
+
+    private double denseSumOfSquares(RowWorkers workers) {
+        long dense = layout.size - layout.denseStart;
+        int n = workers.size();
+        workers.forRange(0, n, (chunk, from, to) -> {
+            long lo = dense * from / n, hi = dense * to / n;
+            partialSums[from] = VectorMath.sumOfSquares(grads, layout.denseStart + lo, hi - lo);
+        });
+        double s = 0;
+        for (int i = 0; i < n; i++) s += partialSums[i];
+        return s;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

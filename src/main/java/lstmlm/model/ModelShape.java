@@ -1,0 +1,22 @@
+package lstmlm.model;
+
+/**
+ * The sizes that fix the parameter layout: vocabulary V, hidden (= embedding) size H, layers L.
+ */
+public record ModelShape(int vocab, int hidden, int layers) {
+    public ModelShape {
+        if (vocab < 1 || hidden < 1 || layers < 1) {
+            throw new IllegalArgumentException("model sizes must be positive: vocab=" + vocab
+                    + " hidden=" + hidden + " layers=" + layers);
+        }
+    }
+
+    /** Rows of one layer's weight matrix: H input rows, then H recurrent rows. */
+    public int weightRows() {
+        return 2 * hidden;
+    }
+
+    public int gates() {
+        return 4 * hidden;
+    }
+}

@@ -1,0 +1,82 @@
+package lstmlm.model;
+
+/**
+ * Where each tensor lives inside the one parameter slab (and, identically, the gradient slab).
+ * Offsets are in floats.
+ *
+ * <pre>
+ * embedding      [V x H]
+ * lstm.l.weight  [2H x 4H]   rows 0..H-1 multiply the layer input, rows H..2H-1 the previous h;
+ *                            columns are the gates i | f | g | o, each H wide
+ * lstm.l.bias    [4H]
+ * softmax.weight [H x V]
+ * softmax.bias   [V]
+ * </pre>
+ */
+public final class ParameterLayout {
+    public final ModelShape shape;
+    public final long embedding;
+    private final long[] weight, bias;
+    public final long softmaxWeight, softmaxBias;
+    /** Offset where the dense tensors (everything after the embedding) start. */
+    public final long denseStart;
+    public final long size;
+
+    public ParameterLayout(ModelShape shape) {
+        this.shape = shape;
+        long v = shape.vocab(), h = shape.hidden();
+        long at = 0;
+        embedding = at;
+        at += v * h;
+        denseStart = at;
+        weight = new long[shape.layers()];
+        bias = new long[shape.layers()];
+        for (int l = 0; l < shape.layers(); l++) {
+            weight[l] = at;
+            at += (2 * h) * (4 * h);
+            bias[l] = at;
+            at += 4 * h;
+        }
+        softmaxWeight = at;
+        at += h * v;
+        softmaxBias = at;
+        at += v;
+        size = at;
+    }
+
+    public long weight(int layer) {
+        return weight[layer];
+    }
+
+    /** The recurrent half of a layer's weight: rows H..2H-1. */
+    public long recurrentWeight(int layer) {
+        return weight[layer] + (long) shape.hidden() * shape.gates();
+    }
+
+    public long bias(int layer) {
+        return bias[layer];
+    }
+
+    /** One named tensor of the layout, in slab order. */
+    public record Tensor(String name, long offset, long[] dims) {
+        public long size() {
+            long n = 1;
+            for (long d : dims) n *= d;
+            return n;
+        }
+    }
+
+    /** Every tensor with its stable name, in slab order (checkpoints use these names). */
+    public java.util.List<Tensor> tensors() {
+        long v = shape.vocab(), h = shape.hidden();
+        var list = new java.util.ArrayList<Tensor>();
+        list.add(new Tensor("embedding", embedding, new long[]{v, h}));
+        for (int l = 0; l < shape.layers(); l++) {
+            list.add(new Tensor("lstm." + l + ".weight", weight[l], new long[]{2 * h, 4 * h}));
+            list.add(new Tensor("lstm." + l + ".bias", bias[l], new long[]{4 * h}));
+        }
+        list.add(new Tensor("softmax.weight", softmaxWeight, new long[]{h, v}));
+        list.add(new Tensor("softmax.bias", softmaxBias, new long[]{v}));
+        return list;
+    }
+}

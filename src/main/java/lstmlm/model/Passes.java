@@ -1,0 +1,200 @@
+package lstmlm.model;
+
+import lstmlm.blas.Blas;
+import lstmlm.kernels.Dropout;
+import lstmlm.kernels.Embedding;
+import lstmlm.kernels.LstmCell;
+import lstmlm.kernels.SoftmaxCrossEntropy;
+import lstmlm.kernels.VectorMath;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The forward and backward passes over one window, hand-written and fused, llm.c style: each
+ * layer is a {@code *Forward}/{@code *Backward} pair over flat memory, and backward mirrors
+ * forward. Per window, everything but the 2·L·T recurrent products runs as whole-window GEMMs:
+ * the input projections, the output projection and every weight gradient.
+ *
+ * <p>Shapes: B batch, T steps, R = T·B rows, H hidden, V vocabulary.
+ */
+public final class Passes {
+    /** TensorFlow's tutorial builds BasicLSTMCell with forget_bias = 0. */
+    static final float FORGET_BIAS = 0f;
+
+    private Passes() {}
+
+    /**
+     * One training window: forward, loss, backward into {@code model.grads}. The inputs and
+     * targets must already be in {@code w.inputs} / {@code w.targets}. Leaves the gradients in
+     * place for {@link LanguageModel#clipAndUpdate}; carries the state to the next window.
+     *
+     * @param dropoutSeed fixes this window's dropout masks
+     * @return the summed cross-entropy over the window's T·B tokens (nats)
+     */
+    public static double trainWindow(LanguageModel m, Window w, float keepProb, long dropoutSeed, RowWorkers workers) {
+        boolean drop = w.dropout && keepProb < 1f;
+        embeddingForward(m, w, drop, keepProb, Dropout.splitSeed(dropoutSeed, 0));
+        for (int l = 0; l < m.shape.layers(); l++) {
+            lstmForward(m, w, l, drop, keepProb, Dropout.splitSeed(dropoutSeed, l + 1));
+        }
+        double loss = softmaxForwardBackward(m, w, drop, workers);
+        softmaxBackward(m, w, drop);
+        for (int l = m.shape.layers() - 1; l >= 0; l--) {
+            lstmBackward(m, w, l, drop);
+        }
+        embeddingBackward(m, w, drop);
+        m.markTouchedRows(w.inputs, w.inputs.length);
+        w.carryState();
+        return loss;
+    }
+
+    /** Forward only, no dropout, nothing kept for backward: the loss of one window. */
+    public static double evalWindow(LanguageModel m, Window w, RowWorkers workers) {
+        embeddingForward(m, w, false, 1f, 0);
+        for (int l = 0; l < m.shape.layers(); l++) {
+            lstmForward(m, w, l, false, 1f, 0);
+        }
+        double loss = softmaxForwardLoss(m, w, workers);
+        w.carryState();
+        return loss;
+    }
+
+    // ---------------------------------------------------------------- embedding
+
+    /** x0[R x H] = dropout(E[inputs]). */
+    static void embeddingForward(LanguageModel m, Window w, boolean drop, float keep, long seed) {
+        int rows = w.inputs.length, hid = m.shape.hidden();
+        Embedding.gather(m.params, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.x0);
+        if (drop) {
+            Dropout.mask(w.acts, w.mask0, rows * hid, keep, seed);
+            Dropout.apply(w.acts, w.x0, w.acts, w.mask0, w.acts, w.x0, rows * hid);
+        }
+    }
+
+    /** dE[inputs] += dropout'(dx): only the rows this window read. */
+    static void embeddingBackward(LanguageModel m, Window w, boolean drop) {
+        int rows = w.inputs.length, hid = m.shape.hidden();
+        if (drop) Dropout.apply(w.acts, w.dx, w.acts, w.mask0, w.acts, w.dx, rows * hid);
+        Embedding.scatterAdd(m.grads, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.dx);
+    }
+
+    // ---------------------------------------------------------------- LSTM layer
+
+    /** Where layer l's output lives: its dropout buffer, or h[l] slots 1..T when there is none. */
+    static long layerOutput(Window w, int l, boolean drop) {
+        return drop ? w.out[l] : w.h[l] + (long) w.batch * w.shape.hidden();
+    }
+
+    /** Where layer l reads its input: x0 for the first layer, else the output of layer l-1. */
+    static long layerInput(Window w, int l, boolean drop) {
+        return l == 0 ? w.x0 : layerOutput(w, l - 1, drop);
+    }
+
+    /**
+     * z[R x 4H] = in[R x H] · W_in[H x 4H] as one GEMM; then per step t:
+     * z_t += h_{t-1} · W_rec, and the fused cell gives c_t, h_t. out = dropout(h[1..T]).
+     */
+    static void lstmForward(LanguageModel m, Window w, int l, boolean drop, float keep, long seed) {
+        int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
+        MemorySegment acts = w.acts, p = m.params;
+        long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
+        Blas.sgemm(false, false, rows, g, hid, 1f, acts, layerInput(w, l, drop), hid, p, wIn, g, 0f, acts, w.z[l], g);
+        long step = (long) b * hid, zStep = (long) b * g;
+        for (int t = 0; t < steps; t++) {
+            long zt = w.z[l] + t * zStep;
+            Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
+            LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
+                    acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
+        }
+        if (drop) {
+            Dropout.mask(acts, w.mask[l], rows * hid, keep, seed);
+            Dropout.apply(acts, w.h[l] + step, acts, w.mask[l], acts, w.out[l], rows * hid);
+        }
+    }
+
+    /**
+     * In: dx = d out[l]. Backward through time from t = T-1 down, each step adding the recurrent
+     * gradient dz_{t+1} · W_recᵀ into dh_t before the fused cell backward turns it into dz_t (in
+     * place over the gate values). Then the whole-window products: dW_in = inᵀ·dz,
+     * dW_rec = h[0..T-1]ᵀ·dz, d in = dz · W_inᵀ (into dx, swapped with dxAlt).
+     */
+    static void lstmBackward(LanguageModel m, Window w, int l, boolean drop) {
+        int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
+        MemorySegment acts = w.acts, p = m.params, d = m.grads;
+        long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
+        long dx = w.dx;
+        if (drop) Dropout.apply(acts, dx, acts, w.mask[l], acts, dx, rows * hid);
+        VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
+        VectorMath.fill(d, bias, g, 0f);
+        long step = (long) b * hid, zStep = (long) b * g;
+        for (int t = steps - 1; t >= 0; t--) {
+            long zt = w.z[l] + t * zStep, dht = dx + t * step;
+            if (t < steps - 1) {
+                Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
+            }
+            LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
+                    acts, dht, acts, w.dc, d, bias, b, hid);
+        }
+        Blas.sgemm(true, false, hid, g, rows, 1f, acts, layerInput(w, l, drop), hid, acts, w.z[l], g, 0f, d, wIn, g);
+        Blas.sgemm(true, false, hid, g, rows, 1f, acts, w.h[l], hid, acts, w.z[l], g, 0f, d, wRec, g);
+        Blas.sgemm(false, true, rows, hid, g, 1f, acts, w.z[l], g, p, wIn, g, 0f, acts, w.dxAlt, hid);
+        w.swapGradientBuffers();
+    }
+
+    // ---------------------------------------------------------------- softmax
+
+    /** logits[R x V] = out[L-1] · S_w as one GEMM (the bias is added inside the softmax kernel). */
+    static void logitsForward(LanguageModel m, Window w, boolean drop) {
+        int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
+        long top = layerOutput(w, m.shape.layers() - 1, drop);
+        Blas.sgemm(false, false, rows, v, hid, 1f, w.acts, top, hid, m.params, m.layout.softmaxWeight, v,
+                0f, w.acts, w.logits, v);
+    }
+
+    /**
+     * Loss and d-logits in one fused pass per row, rows split over the workers. The loss of a
+     * window is Σ_t mean_b CE, so d-logits carry 1/B. Each worker sums its rows' d-logits into its
+     * own partial softmax-bias gradient.
+     */
+    static double softmaxForwardBackward(LanguageModel m, Window w, boolean drop, RowWorkers workers) {
+        logitsForward(m, w, drop);
+        int v = m.shape.vocab();
+        float scale = 1f / w.batch;
+        VectorMath.fill(w.acts, w.dSoftmaxBias, (long) w.workers * v, 0f);
+        java.util.Arrays.fill(w.lossPartials, 0);
+        workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
+                SoftmaxCrossEntropy.forwardBackward(w.acts, w.logits, m.params, m.layout.softmaxBias,
+                        w.targets, 0, from, to, v, scale, w.acts, w.dSoftmaxBias + (long) chunk * v));
+        return sum(w.lossPartials);
+    }
+
+    /** dS_w = outᵀ · dlogits, dS_b = Σ partials, d out = dlogits · S_wᵀ (into dx). */
+    static void softmaxBackward(LanguageModel m, Window w, boolean drop) {
+        int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
+        long top = layerOutput(w, m.shape.layers() - 1, drop);
+        Blas.sgemm(true, false, hid, v, rows, 1f, w.acts, top, hid, w.acts, w.logits, v,
+                0f, m.grads, m.layout.softmaxWeight, v);
+        VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, m.layout.softmaxBias, v);
+        for (int k = 1; k < w.workers; k++) {
+            VectorMath.add(m.grads, m.layout.softmaxBias, w.acts, w.dSoftmaxBias + (long) k * v, v);
+        }
+        Blas.sgemm(false, true, rows, hid, v, 1f, w.acts, w.logits, v, m.params, m.layout.softmaxWeight, v,
+                0f, w.acts, w.dx, hid);
+    }
+
+    static double softmaxForwardLoss(LanguageModel m, Window w, RowWorkers workers) {
+        logitsForward(m, w, false);
+        int v = m.shape.vocab();
+        java.util.Arrays.fill(w.lossPartials, 0);
+        workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
+                SoftmaxCrossEntropy.forward(w.acts, w.logits, m.params, m.layout.softmaxBias,
+                        w.targets, 0, from, to, v));
+        return sum(w.lossPartials);
+    }
+
+    private static double sum(double[] xs) {
+        double s = 0;
+        for (double x : xs) s += x;
+        return s;
+    }
+}

@@ -1,0 +1,161 @@
+package lstmlm.model;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Activations for one unrolled window of B sequences × T steps, in one off-heap slab allocated
+ * once. Rows are time-major: row t·B + b is sequence b at step t. Offsets are in floats.
+ *
+ * <pre>
+ * x0        [T·B x H]       embedded inputs (after dropout)
+ * mask0     [T·B x H]       dropout mask of x0 (training with keep_prob &lt; 1 only)
+ * per layer l:
+ *   z[l]    [T·B x 4H]      gate pre-activations, then gate values, then their gradients
+ *   c[l]    [(T+1)·B x H]   cell states; slot 0 is the state carried in from the last window
+ *   h[l]    [(T+1)·B x H]   hidden states; slot 0 likewise
+ *   out[l]  [T·B x H]       dropout(h[l] slots 1..T) (only with dropout; else h[l] + B·H)
+ *   mask[l] [T·B x H]
+ * logits    [T·B x V]       logits, then d-logits in place
+ * dx, dxAlt [T·B x H]       gradient of a layer's output / input, ping-ponged down the stack
+ * dc        [B x H]         cell-state gradient carried backwards through time
+ * dSoftmaxBias [workers x V] per-thread partial sums of d-logits
+ * </pre>
+ */
+public final class Window implements AutoCloseable {
+    public final ModelShape shape;
+    public final int batch, steps;
+    public final boolean dropout;
+    public final int workers;
+    /** Input and target ids, time-major [T·B]. */
+    public final int[] inputs, targets;
+
+    final MemorySegment acts;
+    final long x0, mask0, logits, dc, dSoftmaxBias;
+    /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
+    long dx, dxAlt;
+    final long[] z, c, h, out, mask;
+    final double[] lossPartials;
+    private final Arena arena;
+
+    public Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {
+        if (batch < 1 || steps < 1) {
+            throw new IllegalArgumentException("batch and steps must be positive: " + batch + ", " + steps);
+        }
+        this.shape = shape;
+        this.batch = batch;
+        this.steps = steps;
+        this.dropout = dropout;
+        this.workers = workers;
+        int layers = shape.layers();
+        long rows = (long) batch * steps, hid = shape.hidden(), v = shape.vocab();
+        this.inputs = new int[(int) rows];
+        this.targets = new int[(int) rows];
+        long at = 0;
+        x0 = at;
+        at += rows * hid;
+        mask0 = at;
+        if (dropout) at += rows * hid;
+        z = new long[layers];
+        c = new long[layers];
+        h = new long[layers];
+        out = new long[layers];
+        mask = new long[layers];
+        for (int l = 0; l < layers; l++) {
+            z[l] = at;
+            at += rows * 4 * hid;
+            c[l] = at;
+            at += (rows + batch) * hid;
+            h[l] = at;
+            at += (rows + batch) * hid;
+            if (dropout) {
+                out[l] = at;
+                at += rows * hid;
+                mask[l] = at;
+                at += rows * hid;
+            } else {
+                out[l] = h[l] + batch * hid;
+                mask[l] = -1;
+            }
+        }
+        logits = at;
+        at += rows * v;
+        dx = at;
+        at += rows * hid;
+        dxAlt = at;
+        at += rows * hid;
+        dc = at;
+        at += batch * hid;
+        dSoftmaxBias = at;
+        at += (long) workers * v;
+        this.arena = Arena.ofShared();
+        // zero-filled by the allocation, which also touches every page now rather than mid-run
+        this.acts = arena.allocate(at * Float.BYTES, 64);
+        this.lossPartials = new double[workers];
+    }
+
+    /** Bytes of activation memory. */
+    public long bytes() {
+        return acts.byteSize();
+    }
+
+    void swapGradientBuffers() {
+        long t = dx;
+        dx = dxAlt;
+        dxAlt = t;
+    }
+
+    /** Zeroes the carried LSTM state, as at the start of an epoch or an evaluation. */
+    public void resetState() {
+        long stateFloats = (long) batch * shape.hidden();
+        for (int l = 0; l < shape.layers(); l++) {
+            acts.asSlice(c[l] * Float.BYTES, stateFloats * Float.BYTES).fill((byte) 0);
+            acts.asSlice(h[l] * Float.BYTES, stateFloats * Float.BYTES).fill((byte) 0);
+        }
+    }
+
+    /** Moves the final state of this window into slot 0, where the next window starts. */
+    void carryState() {
+        long stateFloats = (long) batch * shape.hidden();
+        long last = steps * stateFloats;
+        for (int l = 0; l < shape.layers(); l++) {
+            MemorySegment.copy(acts, (c[l] + last) * Float.BYTES, acts, c[l] * Float.BYTES, stateFloats * Float.BYTES);
+            MemorySegment.copy(acts, (h[l] + last) * Float.BYTES, acts, h[l] * Float.BYTES, stateFloats * Float.BYTES);
+        }
+    }
+
+    /** The carried state (c then h, layer by layer), for checkpoints and tests. */
+    public float[] state() {
+        long stateFloats = (long) batch * shape.hidden();
+        float[] s = new float[(int) (2 * shape.layers() * stateFloats)];
+        int at = 0;
+        for (int l = 0; l < shape.layers(); l++) {
+            MemorySegment.copy(acts, java.lang.foreign.ValueLayout.JAVA_FLOAT, c[l] * Float.BYTES, s, at, (int) stateFloats);
+            at += (int) stateFloats;
+            MemorySegment.copy(acts, java.lang.foreign.ValueLayout.JAVA_FLOAT, h[l] * Float.BYTES, s, at, (int) stateFloats);
+            at += (int) stateFloats;
+        }
+        return s;
+    }
+
+    /** Restores a state written by {@link #state()}. */
+    public void setState(float[] s) {
+        long stateFloats = (long) batch * shape.hidden();
+        if (s.length != 2 * shape.layers() * stateFloats) {
+            throw new IllegalArgumentException("state has " + s.length + " floats, this window needs "
+                    + 2 * shape.layers() * stateFloats);
+        }
+        int at = 0;
+        for (int l = 0; l < shape.layers(); l++) {
+            MemorySegment.copy(s, at, acts, java.lang.foreign.ValueLayout.JAVA_FLOAT, c[l] * Float.BYTES, (int) stateFloats);
+            at += (int) stateFloats;
+            MemorySegment.copy(s, at, acts, java.lang.foreign.ValueLayout.JAVA_FLOAT, h[l] * Float.BYTES, (int) stateFloats);
+            at += (int) stateFloats;
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

@@ -1,0 +1,92 @@
+package lstmlm.model;
+
+/**
+ * The whole language model written out plainly in double precision, straight from the maths and
+ * independent of the engine's buffers and kernels: the yardstick for the gradient checks.
+ * Parameters are read from a double[] in {@link ParameterLayout} order.
+ */
+final class ReferenceModel {
+    private final ModelShape shape;
+    private final ParameterLayout layout;
+
+    ReferenceModel(ModelShape shape) {
+        this.shape = shape;
+        this.layout = new ParameterLayout(shape);
+    }
+
+    /**
+     * Summed cross-entropy of one window.
+     *
+     * @param inputs  time-major ids [T·B]
+     * @param state   carried state as {@link Window#state()} lays it out: per layer c[B×H] then h[B×H]
+     * @param masks   dropout masks, [0] for the embedding, [l+1] for layer l (time-major [T·B×H]); null: none
+     */
+    double loss(double[] p, int[] inputs, int[] targets, int batch, int steps, float[] state, float[][] masks) {
+        int hid = shape.hidden(), v = shape.vocab(), layers = shape.layers();
+        int rows = batch * steps;
+        double[][] x = new double[rows][hid];
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < hid; j++) {
+                x[r][j] = p[(int) (layout.embedding + (long) inputs[r] * hid + j)] * mask(masks, 0, r, j, hid);
+            }
+        }
+        for (int l = 0; l < layers; l++) {
+            double[][] c = new double[batch][hid], h = new double[batch][hid];
+            int base = 2 * l * batch * hid;
+            for (int b = 0; b < batch; b++) {
+                for (int j = 0; j < hid; j++) {
+                    c[b][j] = state[base + b * hid + j];
+                    h[b][j] = state[base + batch * hid + b * hid + j];
+                }
+            }
+            int w = (int) layout.weight(l), bias = (int) layout.bias(l), g4 = 4 * hid;
+            double[][] out = new double[rows][hid];
+            for (int t = 0; t < steps; t++) {
+                double[][] hNext = new double[batch][hid];
+                for (int b = 0; b < batch; b++) {
+                    int r = t * batch + b;
+                    double[] z = new double[g4];
+                    for (int k = 0; k < g4; k++) {
+                        double s = p[bias + k];
+                        for (int j = 0; j < hid; j++) s += x[r][j] * p[w + j * g4 + k];
+                        for (int j = 0; j < hid; j++) s += h[b][j] * p[w + (hid + j) * g4 + k];
+                        z[k] = s;
+                    }
+                    for (int j = 0; j < hid; j++) {
+                        double i = sigmoid(z[j]), f = sigmoid(z[hid + j] + Passes.FORGET_BIAS);
+                        double g = Math.tanh(z[2 * hid + j]), o = sigmoid(z[3 * hid + j]);
+                        c[b][j] = f * c[b][j] + i * g;
+                        hNext[b][j] = o * Math.tanh(c[b][j]);
+                        out[r][j] = hNext[b][j] * mask(masks, l + 1, r, j, hid);
+                    }
+                }
+                h = hNext;
+            }
+            x = out;
+        }
+        double loss = 0;
+        int sw = (int) layout.softmaxWeight, sb = (int) layout.softmaxBias;
+        for (int r = 0; r < rows; r++) {
+            double[] logits = new double[v];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int k = 0; k < v; k++) {
+                double s = p[sb + k];
+                for (int j = 0; j < hid; j++) s += x[r][j] * p[sw + j * v + k];
+                logits[k] = s;
+                max = Math.max(max, s);
+            }
+            double sum = 0;
+            for (int k = 0; k < v; k++) sum += Math.exp(logits[k] - max);
+            loss += Math.log(sum) + max - logits[targets[r]];
+        }
+        return loss;
+    }
+
+    private static double mask(float[][] masks, int which, int r, int j, int hid) {
+        return masks == null ? 1.0 : masks[which][r * hid + j];
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+}
