@@ -22,7 +22,7 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // Bad input is the user's to fix: say what and how, without a stack trace.
             if (e instanceof DataException || e instanceof ConfigException || e instanceof BlasUnavailableException
-                    || e instanceof UserError) {
+                    || e instanceof UserError || e instanceof java.io.UncheckedIOException) {
                 cmd.getErr().println("error: " + e.getMessage());
                 return 2;
             }

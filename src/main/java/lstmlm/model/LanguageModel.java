@@ -79,6 +79,7 @@ public final class LanguageModel implements AutoCloseable {
      * @return the global gradient norm before clipping
      */
     public double clipAndUpdate(float learningRate, float maxGradNorm, RowWorkers workers) {
+        long t0 = StepProfile.start();
         long h = shape.hidden();
         double sumSq = denseSumOfSquares(workers);
         for (int k = 0; k < touchedCount; k++) {
@@ -97,6 +98,7 @@ public final class LanguageModel implements AutoCloseable {
             VectorMath.sgdStep(params, row, grads, row, h, step);
             VectorMath.fill(grads, row, h, 0f);
         }
+        StepProfile.stop(StepProfile.Part.UPDATE, t0);
         return norm;
     }
 

@@ -7,6 +7,8 @@ import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
 
+import lstmlm.model.StepProfile.Part;
+
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -43,8 +45,10 @@ public final class Passes {
             lstmBackward(m, w, l, drop);
         }
         embeddingBackward(m, w, drop);
+        long t0 = StepProfile.start();
         m.markTouchedRows(w.inputs, w.inputs.length);
         w.carryState();
+        StepProfile.stop(Part.OTHER_KERNELS, t0);
         return loss;
     }
 
@@ -63,19 +67,23 @@ public final class Passes {
 
     /** x0[R x H] = dropout(E[inputs]). */
     static void embeddingForward(LanguageModel m, Window w, boolean drop, float keep, long seed) {
+        long t0 = StepProfile.start();
         int rows = w.inputs.length, hid = m.shape.hidden();
         Embedding.gather(m.params, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.x0);
         if (drop) {
             Dropout.mask(w.acts, w.mask0, rows * hid, keep, seed);
             Dropout.apply(w.acts, w.x0, w.acts, w.mask0, w.acts, w.x0, rows * hid);
         }
+        StepProfile.stop(Part.OTHER_KERNELS, t0);
     }
 
     /** dE[inputs] += dropout'(dx): only the rows this window read. */
     static void embeddingBackward(LanguageModel m, Window w, boolean drop) {
+        long t0 = StepProfile.start();
         int rows = w.inputs.length, hid = m.shape.hidden();
         if (drop) Dropout.apply(w.acts, w.dx, w.acts, w.mask0, w.acts, w.dx, rows * hid);
         Embedding.scatterAdd(m.grads, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.dx);
+        StepProfile.stop(Part.OTHER_KERNELS, t0);
     }
 
     // ---------------------------------------------------------------- LSTM layer
@@ -98,17 +106,22 @@ public final class Passes {
         int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
         MemorySegment acts = w.acts, p = m.params;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
+        long t0 = StepProfile.start();
         Blas.sgemm(false, false, rows, g, hid, 1f, acts, layerInput(w, l, drop), hid, p, wIn, g, 0f, acts, w.z[l], g);
+        t0 = StepProfile.stop(Part.GEMM_WINDOW, t0);
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = 0; t < steps; t++) {
             long zt = w.z[l] + t * zStep;
             Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
+            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
             LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
                     acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
+            t0 = StepProfile.stop(Part.CELL, t0);
         }
         if (drop) {
             Dropout.mask(acts, w.mask[l], rows * hid, keep, seed);
             Dropout.apply(acts, w.h[l] + step, acts, w.mask[l], acts, w.out[l], rows * hid);
+            StepProfile.stop(Part.OTHER_KERNELS, t0);
         }
     }
 
@@ -123,21 +136,26 @@ public final class Passes {
         MemorySegment acts = w.acts, p = m.params, d = m.grads;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
         long dx = w.dx;
+        long t0 = StepProfile.start();
         if (drop) Dropout.apply(acts, dx, acts, w.mask[l], acts, dx, rows * hid);
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
         VectorMath.fill(d, bias, g, 0f);
+        t0 = StepProfile.stop(Part.OTHER_KERNELS, t0);
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = steps - 1; t >= 0; t--) {
             long zt = w.z[l] + t * zStep, dht = dx + t * step;
             if (t < steps - 1) {
                 Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
+                t0 = StepProfile.stop(Part.GEMM_STEP, t0);
             }
             LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
                     acts, dht, acts, w.dc, d, bias, b, hid);
+            t0 = StepProfile.stop(Part.CELL, t0);
         }
         Blas.sgemm(true, false, hid, g, rows, 1f, acts, layerInput(w, l, drop), hid, acts, w.z[l], g, 0f, d, wIn, g);
         Blas.sgemm(true, false, hid, g, rows, 1f, acts, w.h[l], hid, acts, w.z[l], g, 0f, d, wRec, g);
         Blas.sgemm(false, true, rows, hid, g, 1f, acts, w.z[l], g, p, wIn, g, 0f, acts, w.dxAlt, hid);
+        StepProfile.stop(Part.GEMM_WINDOW, t0);
         w.swapGradientBuffers();
     }
 
@@ -147,8 +165,10 @@ public final class Passes {
     static void logitsForward(LanguageModel m, Window w, boolean drop) {
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
         long top = layerOutput(w, m.shape.layers() - 1, drop);
+        long t0 = StepProfile.start();
         Blas.sgemm(false, false, rows, v, hid, 1f, w.acts, top, hid, m.params, m.layout.softmaxWeight, v,
                 0f, w.acts, w.logits, v);
+        StepProfile.stop(Part.GEMM_WINDOW, t0);
     }
 
     /**
@@ -160,11 +180,13 @@ public final class Passes {
         logitsForward(m, w, drop);
         int v = m.shape.vocab();
         float scale = 1f / w.batch;
+        long t0 = StepProfile.start();
         VectorMath.fill(w.acts, w.dSoftmaxBias, (long) w.workers * v, 0f);
         java.util.Arrays.fill(w.lossPartials, 0);
         workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
                 SoftmaxCrossEntropy.forwardBackward(w.acts, w.logits, m.params, m.layout.softmaxBias,
                         w.targets, 0, from, to, v, scale, w.acts, w.dSoftmaxBias + (long) chunk * v));
+        StepProfile.stop(Part.SOFTMAX, t0);
         return sum(w.lossPartials);
     }
 
@@ -172,23 +194,29 @@ public final class Passes {
     static void softmaxBackward(LanguageModel m, Window w, boolean drop) {
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
         long top = layerOutput(w, m.shape.layers() - 1, drop);
+        long t0 = StepProfile.start();
         Blas.sgemm(true, false, hid, v, rows, 1f, w.acts, top, hid, w.acts, w.logits, v,
                 0f, m.grads, m.layout.softmaxWeight, v);
+        t0 = StepProfile.stop(Part.GEMM_WINDOW, t0);
         VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, m.layout.softmaxBias, v);
         for (int k = 1; k < w.workers; k++) {
             VectorMath.add(m.grads, m.layout.softmaxBias, w.acts, w.dSoftmaxBias + (long) k * v, v);
         }
+        t0 = StepProfile.stop(Part.SOFTMAX, t0);
         Blas.sgemm(false, true, rows, hid, v, 1f, w.acts, w.logits, v, m.params, m.layout.softmaxWeight, v,
                 0f, w.acts, w.dx, hid);
+        StepProfile.stop(Part.GEMM_WINDOW, t0);
     }
 
     static double softmaxForwardLoss(LanguageModel m, Window w, RowWorkers workers) {
         logitsForward(m, w, false);
         int v = m.shape.vocab();
+        long t0 = StepProfile.start();
         java.util.Arrays.fill(w.lossPartials, 0);
         workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
                 SoftmaxCrossEntropy.forward(w.acts, w.logits, m.params, m.layout.softmaxBias,
                         w.targets, 0, from, to, v));
+        StepProfile.stop(Part.SOFTMAX, t0);
         return sum(w.lossPartials);
     }
 

@@ -94,6 +94,7 @@ public final class Trainer implements AutoCloseable {
         BatchProducer producer = new BatchProducer(ids, w.batch, w.steps);
         int epochSize = producer.epochSize();
         w.resetState();
+        lstmlm.model.StepProfile.reset();
         double costs = 0;
         long iters = 0;
         long start = System.nanoTime();
@@ -119,6 +120,7 @@ public final class Trainer implements AutoCloseable {
                 double seconds = (System.nanoTime() - start) / 1e9;
                 out.printf(Locale.ROOT, "%.3f perplexity: %.3f speed: %.0f wps%n",
                         step * 1.0 / epochSize, Math.exp(costs / iters), iters * w.batch / seconds);
+                if (lstmlm.model.StepProfile.ENABLED) printProfile(step + 1);
             }
         }
         return Math.exp(costs / iters);
@@ -137,10 +139,19 @@ public final class Trainer implements AutoCloseable {
         try {
             lstmlm.model.SafetensorsWriter.write(file, model.layout, model.params, meta);
         } catch (java.io.IOException e) {
-            throw new lstmlm.cli.Main.UserError("Could not write " + file + ": " + e.getMessage()
-                    + ". Check that the folder is writable and the disk has room; nothing was overwritten.");
+            throw new java.io.UncheckedIOException("Could not write " + file + ": " + e.getMessage()
+                    + ". Check that the folder is writable and the disk has room; nothing was overwritten.", e);
         }
         return file;
+    }
+
+    private void printProfile(int windows) {
+        StringBuilder sb = new StringBuilder("  profile ms/window:");
+        for (var part : lstmlm.model.StepProfile.Part.values()) {
+            sb.append(String.format(Locale.ROOT, " %s=%.2f", part.name().toLowerCase(Locale.ROOT),
+                    lstmlm.model.StepProfile.nanos(part) / 1e6 / windows));
+        }
+        out.println(sb);
     }
 
     @Override
