@@ -46,26 +46,21 @@ public final class LstmCell {
             final long cp = 4 * (cPrevOff + s), cn = 4 * (cOff + s), hn = 4 * (hOff + s);
             for (int j = 0; j < upper; j += F.length()) {
                 final long jb = 4L * j; // byte offset of column j
-                // σ(x) = 1/(1+exp(-x)); exp overflowing to +inf gives exactly 0, the right limit
-                FloatVector iv = one.div(FloatVector.fromMemorySegment(F, z, zi + jb, NATIVE)
-                        .add(FloatVector.fromMemorySegment(F, bias, bi + jb, NATIVE))
-                        .neg().lanewise(VectorOperators.EXP).add(one));
-                FloatVector fv = one.div(FloatVector.fromMemorySegment(F, z, zf + jb, NATIVE)
-                        .add(FloatVector.fromMemorySegment(F, bias, bf + jb, NATIVE)).add(fb)
-                        .neg().lanewise(VectorOperators.EXP).add(one));
-                FloatVector gv = FloatVector.fromMemorySegment(F, z, zg + jb, NATIVE)
-                        .add(FloatVector.fromMemorySegment(F, bias, bg + jb, NATIVE))
-                        .lanewise(VectorOperators.TANH);
-                FloatVector ov = one.div(FloatVector.fromMemorySegment(F, z, zo + jb, NATIVE)
-                        .add(FloatVector.fromMemorySegment(F, bias, bo + jb, NATIVE))
-                        .neg().lanewise(VectorOperators.EXP).add(one));
+                FloatVector iv = FastExp.sigmoid(FloatVector.fromMemorySegment(F, z, zi + jb, NATIVE)
+                        .add(FloatVector.fromMemorySegment(F, bias, bi + jb, NATIVE)));
+                FloatVector fv = FastExp.sigmoid(FloatVector.fromMemorySegment(F, z, zf + jb, NATIVE)
+                        .add(FloatVector.fromMemorySegment(F, bias, bf + jb, NATIVE)).add(fb));
+                FloatVector gv = FastExp.tanh(FloatVector.fromMemorySegment(F, z, zg + jb, NATIVE)
+                        .add(FloatVector.fromMemorySegment(F, bias, bg + jb, NATIVE)));
+                FloatVector ov = FastExp.sigmoid(FloatVector.fromMemorySegment(F, z, zo + jb, NATIVE)
+                        .add(FloatVector.fromMemorySegment(F, bias, bo + jb, NATIVE)));
                 FloatVector cv = fv.mul(FloatVector.fromMemorySegment(F, cPrev, cp + jb, NATIVE)).add(iv.mul(gv));
                 iv.intoMemorySegment(z, zi + jb, NATIVE);
                 fv.intoMemorySegment(z, zf + jb, NATIVE);
                 gv.intoMemorySegment(z, zg + jb, NATIVE);
                 ov.intoMemorySegment(z, zo + jb, NATIVE);
                 cv.intoMemorySegment(c, cn + jb, NATIVE);
-                ov.mul(cv.lanewise(VectorOperators.TANH)).intoMemorySegment(h, hn + jb, NATIVE);
+                ov.mul(FastExp.tanh(cv)).intoMemorySegment(h, hn + jb, NATIVE);
             }
             forwardTail(z, zOff + 4 * s, bias, biasOff, cPrev, cPrevOff + s, c, cOff + s, h, hOff + s, H, upper,
                     forgetBias);
@@ -77,17 +72,17 @@ public final class LstmCell {
                                     MemorySegment cPrev, long cpRow, MemorySegment c, long cRow,
                                     MemorySegment h, long hRow, int H, int from, float forgetBias) {
         for (int j = from; j < H; j++) {
-            float i = sigmoid(get(z, zRow + j) + get(bias, biasOff + j));
-            float f = sigmoid(get(z, zRow + H + j) + get(bias, biasOff + H + j) + forgetBias);
-            float g = (float) Math.tanh(get(z, zRow + 2 * H + j) + get(bias, biasOff + 2 * H + j));
-            float o = sigmoid(get(z, zRow + 3 * H + j) + get(bias, biasOff + 3 * H + j));
+            float i = FastExp.sigmoid(get(z, zRow + j) + get(bias, biasOff + j));
+            float f = FastExp.sigmoid(get(z, zRow + H + j) + get(bias, biasOff + H + j) + forgetBias);
+            float g = FastExp.tanh(get(z, zRow + 2 * H + j) + get(bias, biasOff + 2 * H + j));
+            float o = FastExp.sigmoid(get(z, zRow + 3 * H + j) + get(bias, biasOff + 3 * H + j));
             float cNew = f * get(cPrev, cpRow + j) + i * g;
             set(z, zRow + j, i);
             set(z, zRow + H + j, f);
             set(z, zRow + 2 * H + j, g);
             set(z, zRow + 3 * H + j, o);
             set(c, cRow + j, cNew);
-            set(h, hRow + j, o * (float) Math.tanh(cNew));
+            set(h, hRow + j, o * FastExp.tanh(cNew));
         }
     }
 
@@ -117,7 +112,7 @@ public final class LstmCell {
                 FloatVector fv = FloatVector.fromMemorySegment(F, z, zf + jb, NATIVE);
                 FloatVector gv = FloatVector.fromMemorySegment(F, z, zg + jb, NATIVE);
                 FloatVector ov = FloatVector.fromMemorySegment(F, z, zo + jb, NATIVE);
-                FloatVector tc = FloatVector.fromMemorySegment(F, c, cn + jb, NATIVE).lanewise(VectorOperators.TANH);
+                FloatVector tc = FastExp.tanh(FloatVector.fromMemorySegment(F, c, cn + jb, NATIVE));
                 FloatVector dhv = FloatVector.fromMemorySegment(F, dh, dhn + jb, NATIVE);
                 FloatVector dcTot = FloatVector.fromMemorySegment(F, dc, dcn + jb, NATIVE)
                         .add(dhv.mul(ov).mul(one.sub(tc.mul(tc))));
@@ -141,7 +136,7 @@ public final class LstmCell {
         for (int j = from; j < H; j++) {
             float i = get(z, zRow + j), f = get(z, zRow + H + j);
             float g = get(z, zRow + 2 * H + j), o = get(z, zRow + 3 * H + j);
-            float tc = (float) Math.tanh(get(c, cRow + j));
+            float tc = FastExp.tanh(get(c, cRow + j));
             float dhv = get(dh, dhRow + j);
             float dcTot = get(dc, dcRow + j) + dhv * o * (1f - tc * tc);
             set(z, zRow + j, dcTot * g * i * (1f - i));
@@ -156,9 +151,5 @@ public final class LstmCell {
         if (rows < 0 || hidden < 0) {
             throw new IllegalArgumentException("need rows >= 0 and hidden >= 0, got " + rows + ", " + hidden);
         }
-    }
-
-    private static float sigmoid(float x) {
-        return 1f / (1f + (float) Math.exp(-x));
     }
 }

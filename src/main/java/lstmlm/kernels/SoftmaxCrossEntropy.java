@@ -122,15 +122,15 @@ public final class SoftmaxCrossEntropy {
         final FloatVector vm = FloatVector.broadcast(F, max);
         FloatVector s0 = FloatVector.zero(F), s1 = s0;
         int j = 0;
-        // two accumulators are plenty: the EXP call, not the add chain, bounds this loop
+        // two accumulators are plenty: the exp polynomial, not the add chain, bounds this loop
         for (; j < upper2; j += 2 * L) {
             final long jb = 4L * j; // byte offset of column j
             FloatVector z0 = FloatVector.fromMemorySegment(F, x, xb + jb, NATIVE)
                     .add(FloatVector.fromMemorySegment(F, b, bb + jb, NATIVE));
             FloatVector z1 = FloatVector.fromMemorySegment(F, x, xb + jb + step, NATIVE)
                     .add(FloatVector.fromMemorySegment(F, b, bb + jb + step, NATIVE));
-            FloatVector e0 = z0.sub(vm).lanewise(VectorOperators.EXP);
-            FloatVector e1 = z1.sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e0 = FastExp.exp(z0.sub(vm));
+            FloatVector e1 = FastExp.exp(z1.sub(vm));
             if (store) {
                 e0.intoMemorySegment(x, xb + jb, NATIVE);
                 e1.intoMemorySegment(x, xb + jb + step, NATIVE);
@@ -142,7 +142,7 @@ public final class SoftmaxCrossEntropy {
             final long jb = 4L * j; // byte offset of column j
             FloatVector z0 = FloatVector.fromMemorySegment(F, x, xb + jb, NATIVE)
                     .add(FloatVector.fromMemorySegment(F, b, bb + jb, NATIVE));
-            FloatVector e0 = z0.sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e0 = FastExp.exp(z0.sub(vm));
             if (store) {
                 e0.intoMemorySegment(x, xb + jb, NATIVE);
             }
@@ -150,7 +150,7 @@ public final class SoftmaxCrossEntropy {
         }
         float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
         for (; j < n; j++) {
-            float e = (float) Math.exp(get(x, xOff + j) + get(b, bOff + j) - max);
+            float e = FastExp.exp(get(x, xOff + j) + get(b, bOff + j) - max);
             if (store) {
                 set(x, xOff + j, e);
             }

@@ -1,0 +1,75 @@
+package lstmlm.train;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ConfigTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void bundledConfigsAreTensorFlowsTable() {
+        Config small = Config.load("small", Map.of());
+        assertEquals(new Config("small", 0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20, 10000), small);
+        Config medium = Config.load("medium", Map.of());
+        assertEquals(new Config("medium", 0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20, 10000), medium);
+        Config large = Config.load("large", Map.of());
+        assertEquals(new Config("large", 0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20, 10000), large);
+        Config test = Config.load("test", Map.of());
+        assertEquals(new Config("test", 0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000), test);
+    }
+
+    @Test
+    void learningRateDecaysAfterMaxEpoch() {
+        Config small = Config.load("small", Map.of());
+        // lr_i = 1.0 * 0.5^max(i + 1 - 4, 0)
+        assertEquals(1.0, small.learningRate(0));
+        assertEquals(1.0, small.learningRate(3));
+        assertEquals(0.5, small.learningRate(4));
+        assertEquals(0.25, small.learningRate(5));
+        assertEquals(Math.pow(0.5, 9), small.learningRate(12));
+    }
+
+    @Test
+    void overridesReplaceValuesAndAreChecked() {
+        Config c = Config.load("small", Map.of("keep_prob", "0.9", "hidden_size", "64"));
+        assertEquals(0.9, c.keepProb());
+        assertEquals(64, c.hiddenSize());
+        assertMessage(() -> Config.load("small", Map.of("hiden_size", "64")), "hiden_size");
+        assertMessage(() -> Config.load("small", Map.of("keep_prob", "1.5")), "keep_prob");
+        assertMessage(() -> Config.load("small", Map.of("num_steps", "ten")), "num_steps");
+        assertMessage(() -> Config.load("small", Map.of("batch_size", "0")), "batch_size");
+    }
+
+    @Test
+    void filesAreCheckedKeyByKey() throws IOException {
+        Path ok = Files.writeString(dir.resolve("mine.properties"), String.join("\n",
+                "init_scale=0.1", "learning_rate=1", "max_grad_norm=5", "num_layers=1", "num_steps=5",
+                "hidden_size=8", "max_epoch=1", "max_max_epoch=2", "keep_prob=1", "lr_decay=1/2",
+                "batch_size=4", "vocab_size=100"));
+        Config c = Config.load(ok.toString(), Map.of());
+        assertEquals("mine", c.name());
+        assertEquals(0.5, c.lrDecay());
+
+        Path missing = Files.writeString(dir.resolve("missing.properties"), "init_scale=0.1\n");
+        assertMessage(() -> Config.load(missing.toString(), Map.of()), "Missing key 'learning_rate'");
+        Path unknown = Files.writeString(dir.resolve("unknown.properties"),
+                Files.readString(ok) + "\nlearning_rte=2\n");
+        assertMessage(() -> Config.load(unknown.toString(), Map.of()), "Unknown key 'learning_rte'");
+        assertMessage(() -> Config.load("tiny", Map.of()), "Unknown config 'tiny'");
+    }
+
+    private static void assertMessage(org.junit.jupiter.api.function.Executable e, String fragment) {
+        ConfigException ex = assertThrows(ConfigException.class, e);
+        assertTrue(ex.getMessage().contains(fragment), ex.getMessage());
+    }
+}
