@@ -31,13 +31,14 @@ public final class Blas {
     private static final Blas INSTANCE = new Blas();
 
     private final String source;
+    private final SymbolLookup lookup;
     private final MethodHandle sgemm, sgemmCritical, setThreads, getThreads, coreName, config;
 
     private Blas() {
         NativeLibraries.Loaded lib = NativeLibraries.openBlas();
         this.source = lib.source();
         Linker linker = Linker.nativeLinker();
-        SymbolLookup lookup = lib.lookup();
+        this.lookup = lib.lookup();
         FunctionDescriptor gemm = FunctionDescriptor.ofVoid(
                 JAVA_INT, JAVA_INT, JAVA_INT,            // order, transA, transB
                 JAVA_INT, JAVA_INT, JAVA_INT,            // M, N, K
@@ -116,6 +117,11 @@ public final class Blas {
     /** Build options of the loaded OpenBLAS (version, threading model, max threads). */
     public static String config() {
         return cString(INSTANCE.config);
+    }
+
+    /** A function of the loaded library, for callers that bind more of it (the benchmarks do). */
+    public static MemorySegment symbol(String name) {
+        return INSTANCE.find(INSTANCE.lookup, name);
     }
 
     /** Where the library was loaded from. */

@@ -9,10 +9,13 @@ import picocli.CommandLine.Command;
 /** The {@code lstm} command: one subcommand per use. */
 @Command(name = "lstm", mixinStandardHelpOptions = true, version = "lstm-lm 0.1.0",
         description = "Word-level LSTM language models on the CPU (TensorFlow's PTB tutorial, in Java).",
-        subcommands = {TrainCommand.class})
+        subcommands = {TrainCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
+        // The benchmark reports where the time goes; the timers are compiled in only when this
+        // is set before the model classes load (StepProfile.ENABLED is a constant).
+        if (args.length > 0 && args[0].equals("bench")) System.setProperty("lstm.profile", "true");
         System.exit(run(args));
     }
 

@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** End to end on a small synthetic corpus: the loss falls, the lines are TF's, a seed repeats. */
-class TrainerTest {
+public class TrainerTest {
     @TempDir
     static Path dir;
 
@@ -28,7 +28,7 @@ class TrainerTest {
      * Sentences from a tiny grammar: a word is mostly followed by one of two successors, so a
      * model that learns anything beats the uniform perplexity (the vocabulary size) by far.
      */
-    static Path syntheticCorpus(Path root) throws IOException {
+    public static Path syntheticCorpus(Path root) throws IOException {
         Path d = Files.createDirectories(root.resolve("synthetic"));
         String[] words = new String[30];
         for (int i = 0; i < words.length; i++) words[i] = "w" + i;

@@ -1,0 +1,73 @@
+package lstmlm.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import lstmlm.data.PtbCorpus;
+import lstmlm.model.StepProfile;
+import lstmlm.train.Config;
+import lstmlm.train.TrainingBenchmark;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Measure training and evaluation speed against this machine's sgemm peak, in one process.",
+                "For honest numbers on AVX-512 machines run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset."})
+final class BenchCommand implements Callable<Integer> {
+
+    @Option(names = "--config", defaultValue = "small", paramLabel = "NAME|FILE",
+            description = "Model and batch shape (default: ${DEFAULT-VALUE}).")
+    String config;
+
+    @Option(names = "--steps", defaultValue = "100", paramLabel = "N",
+            description = "Timed windows, after a warm-up of max(10, N/4) (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--data-path", paramLabel = "DIR", description = "Train on PTB from DIR instead of random ids.")
+    Path dataPath;
+
+    @Option(names = "--json", description = "Print one JSON object instead of the report.")
+    boolean json;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!StepProfile.ENABLED) {
+            throw new IllegalStateException("the step profile was not switched on before the model classes loaded");
+        }
+        if (steps < 1) throw new Main.UserError("--steps must be at least 1, got " + steps);
+        Config cfg = Config.load(config, Map.of());
+        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        int[] ids = dataPath != null ? PtbCorpus.load(dataPath).train() : null;
+        TrainingBenchmark.Result r = TrainingBenchmark.run(cfg, n, steps, ids, seed);
+        if (json) {
+            System.out.println(new ObjectMapper().writeValueAsString(r.json()));
+            return 0;
+        }
+        double fwd = TrainingBenchmark.forwardFlopsPerToken(cfg);
+        System.out.printf(Locale.ROOT, "OpenBLAS core %s, %d threads; %s data%n", r.blasCore(), r.threads(),
+                dataPath != null ? "PTB" : "random");
+        System.out.printf(Locale.ROOT, "sgemm 2048^3 peak: %.1f GFLOP/s -> roofline %.0f train wps, %.0f eval wps%n",
+                r.peakGflops(), r.peakGflops() * 1e9 / (3 * fwd), r.peakGflops() * 1e9 / fwd);
+        System.out.printf(Locale.ROOT, "train: %.0f wps, %.1f GFLOP/s, %.3f of peak%n",
+                r.trainWps(), r.trainGflops(), r.trainFraction());
+        System.out.printf(Locale.ROOT, "eval:  %.0f wps, %.3f of peak%n", r.evalWps(), r.evalFraction());
+        System.out.printf(Locale.ROOT, "where a training window's time went (ms): ");
+        StringBuilder sb = new StringBuilder();
+        for (var e : r.millisPerWindow().entrySet()) {
+            sb.append(String.format(Locale.ROOT, "%s %.2f  ", e.getKey().name().toLowerCase(Locale.ROOT), e.getValue()));
+        }
+        System.out.println(sb.toString().trim());
+        System.out.printf(Locale.ROOT, "GEMM share of training time: %.1f %%; peak RSS %.0f MB%n",
+                100 * r.gemmShare(), r.peakRssMb());
+        return 0;
+    }
+}

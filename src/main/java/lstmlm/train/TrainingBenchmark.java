@@ -1,0 +1,168 @@
+package lstmlm.train;
+
+import lstmlm.blas.Blas;
+import lstmlm.data.BatchProducer;
+import lstmlm.kernels.Dropout;
+import lstmlm.model.LanguageModel;
+import lstmlm.model.ModelShape;
+import lstmlm.model.Passes;
+import lstmlm.model.RowWorkers;
+import lstmlm.model.StepProfile;
+import lstmlm.model.Window;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Training and evaluation speed against this machine's own sgemm peak, all measured in one
+ * process so the ratios hold: first a 2048³ sgemm, then N training windows after a warm-up, then
+ * N forward-only windows.
+ *
+ * <p>FLOPs per token follow the roofline's definition: forward = 2·L·(2H)·(4H) + 2·H·V (the
+ * LSTM and softmax multiply-adds), training = 3 × forward. The cell, softmax and update passes
+ * are not counted; they are what the engine must hide.
+ */
+public final class TrainingBenchmark {
+
+    public record Result(String config, int threads, String blasCore, double peakGflops,
+                         double trainWps, double trainGflops, double trainFraction,
+                         double evalWps, double evalFraction, double gemmShare,
+                         Map<StepProfile.Part, Double> millisPerWindow, double peakRssMb) {
+
+        public Map<String, Object> json() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("config", config);
+            m.put("threads", threads);
+            m.put("blas_core", blasCore);
+            m.put("peak_gflops", round(peakGflops, 1));
+            m.put("train_wps", round(trainWps, 0));
+            m.put("train_gflops", round(trainGflops, 1));
+            m.put("train_fraction", round(trainFraction, 3));
+            m.put("eval_wps", round(evalWps, 0));
+            m.put("eval_fraction", round(evalFraction, 3));
+            m.put("gemm_share", round(gemmShare, 3));
+            m.put("peak_rss_mb", round(peakRssMb, 0));
+            return m;
+        }
+
+        private static double round(double v, int digits) {
+            double s = Math.pow(10, digits);
+            return Math.round(v * s) / s;
+        }
+    }
+
+    /** Forward multiply-adds per token, ×2 for FLOPs. */
+    public static double forwardFlopsPerToken(Config c) {
+        double h = c.hiddenSize();
+        return 2.0 * c.numLayers() * (2 * h) * (4 * h) + 2.0 * h * c.vocabSize();
+    }
+
+    /** GFLOP/s of one 2048³ sgemm on the current OpenBLAS threads (best of a few). */
+    public static double measurePeakGflops() {
+        int n = 2048;
+        try (Arena arena = Arena.ofConfined()) {
+            long bytes = (long) n * n * Float.BYTES;
+            MemorySegment a = arena.allocate(bytes, 64), b = arena.allocate(bytes, 64), c = arena.allocate(bytes, 64);
+            SplittableRandom r = new SplittableRandom(1);
+            for (long i = 0; i < (long) n * n; i++) {
+                a.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble());
+                b.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble());
+            }
+            Blas.sgemm(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+            double best = Double.MAX_VALUE;
+            for (int rep = 0; rep < 5; rep++) {
+                long t0 = System.nanoTime();
+                Blas.sgemm(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+            }
+            return 2.0 * n * n * n / best / 1e9;
+        }
+    }
+
+    /**
+     * @param trainIds the ids to train on (real text), or null for uniformly random ids
+     */
+    public static Result run(Config config, int threads, int steps, int[] trainIds, long seed) {
+        if (!StepProfile.ENABLED) {
+            throw new IllegalStateException("run the benchmark with -Dlstm.profile=true (the bench command sets it)");
+        }
+        Blas.setThreads(threads);
+        double peak = measurePeakGflops();
+        ModelShape shape = new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers());
+        int batch = config.batchSize(), numSteps = config.numSteps();
+        int[] ids = trainIds;
+        if (ids == null) {
+            SplittableRandom r = new SplittableRandom(seed);
+            ids = new int[(steps * 2 + 2) * batch * numSteps + batch];
+            for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt(config.vocabSize());
+        }
+        BatchProducer producer = new BatchProducer(ids, batch, numSteps);
+        int warmup = Math.max(10, steps / 4);
+        float keep = (float) config.keepProb(), lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm();
+        try (LanguageModel m = new LanguageModel(shape);
+             Window w = new Window(shape, batch, numSteps, keep < 1, threads);
+             RowWorkers workers = new RowWorkers(threads)) {
+            m.initialize(seed, (float) config.initScale());
+            w.resetState();
+            int at = 0;
+            for (int i = 0; i < warmup; i++, at++) {
+                producer.window(at % producer.epochSize(), w.inputs, w.targets);
+                Passes.trainWindow(m, w, keep, Dropout.splitSeed(seed, at), workers);
+                m.clipAndUpdate(lr, maxNorm, workers);
+            }
+            StepProfile.reset();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < steps; i++, at++) {
+                producer.window(at % producer.epochSize(), w.inputs, w.targets);
+                Passes.trainWindow(m, w, keep, Dropout.splitSeed(seed, at), workers);
+                m.clipAndUpdate(lr, maxNorm, workers);
+            }
+            double trainSeconds = (System.nanoTime() - t0) / 1e9;
+            Map<StepProfile.Part, Double> millis = new EnumMap<>(StepProfile.Part.class);
+            long gemmNanos = 0;
+            for (StepProfile.Part p : StepProfile.Part.values()) {
+                millis.put(p, StepProfile.nanos(p) / 1e6 / steps);
+                if (p == StepProfile.Part.GEMM_WINDOW || p == StepProfile.Part.GEMM_STEP) gemmNanos += StepProfile.nanos(p);
+            }
+            double gemmShare = gemmNanos / (trainSeconds * 1e9);
+
+            for (int i = 0; i < warmup; i++, at++) {
+                producer.window(at % producer.epochSize(), w.inputs, w.targets);
+                Passes.evalWindow(m, w, workers);
+            }
+            long t1 = System.nanoTime();
+            for (int i = 0; i < steps; i++, at++) {
+                producer.window(at % producer.epochSize(), w.inputs, w.targets);
+                Passes.evalWindow(m, w, workers);
+            }
+            double evalSeconds = (System.nanoTime() - t1) / 1e9;
+
+            double tokens = (double) steps * batch * numSteps;
+            double fwd = forwardFlopsPerToken(config);
+            double trainWps = tokens / trainSeconds, evalWps = tokens / evalSeconds;
+            double trainGflops = trainWps * 3 * fwd / 1e9;
+            return new Result(config.name(), threads, Blas.coreName(), peak, trainWps, trainGflops,
+                    trainGflops / peak, evalWps, evalWps * fwd / 1e9 / peak, gemmShare, millis, peakRssMb());
+        }
+    }
+
+    /** VmHWM from /proc/self/status: the most resident memory this process has had. */
+    public static double peakRssMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+                }
+            }
+        } catch (Exception ignored) {
+            // not Linux: report nothing rather than a wrong number
+        }
+        return Double.NaN;
+    }
+}

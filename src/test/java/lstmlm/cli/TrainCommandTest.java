@@ -1,0 +1,78 @@
+package lstmlm.cli;
+
+import lstmlm.model.SafetensorsFile;
+import lstmlm.train.TrainerTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The command line as a user meets it: exit codes, messages, and what lands on disk. */
+class TrainCommandTest {
+    @TempDir
+    Path dir;
+
+    record Run(int exit, String out, String err) {}
+
+    static Run run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int exit = Main.run(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void badInputIsAnErrorThatSaysWhatAndHow() {
+        Run unknownConfig = run("train", "--config", "tiny");
+        assertEquals(2, unknownConfig.exit());
+        assertTrue(unknownConfig.err().contains("Unknown config 'tiny'"), unknownConfig.err());
+        assertTrue(!unknownConfig.err().contains("at lstmlm."), "no stack trace for bad input: " + unknownConfig.err());
+
+        Run missingData = run("train", "--config", "test", "--data-path", dir.resolve("nowhere").toString());
+        assertEquals(2, missingData.exit());
+        assertTrue(missingData.err().contains("nowhere") && missingData.err().contains("--data-path"), missingData.err());
+
+        Run badKey = run("train", "--config", "test", "--set", "hidden=3");
+        assertEquals(2, badKey.exit());
+        assertTrue(badKey.err().contains("Unknown key 'hidden'"), badKey.err());
+
+        Run noConfig = run("train");
+        assertEquals(2, noConfig.exit());
+        assertTrue(noConfig.err().contains("--config"), noConfig.err());
+    }
+
+    @Test
+    void trainsTheTestConfigAndSavesWeightsThatLoad() throws Exception {
+        Path data = TrainerTest.syntheticCorpus(dir);
+        Path save = dir.resolve("out");
+        Run r = run("train", "--config", "test", "--data-path", data.toString(), "--save-path", save.toString(),
+                "--threads", "1", "--set", "vocab_size=40");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("OpenBLAS: core "), r.out());
+        assertTrue(r.out().contains("Vector species: "), r.out());
+        assertTrue(r.out().contains("Parameters: "), r.out());
+        assertTrue(r.out().contains("Test Perplexity: "), r.out());
+        Path[] files;
+        try (var s = Files.list(save)) {
+            files = s.filter(p -> p.toString().endsWith(".safetensors")).toArray(Path[]::new);
+        }
+        assertTrue(files.length >= 1, "a weights file in " + save);
+        try (SafetensorsFile f = SafetensorsFile.open(files[0])) {
+            assertEquals(40 * 2, f.tensor("embedding").elements());
+        }
+    }
+}
