@@ -1,23 +1,36 @@
 package lstmlm.kernels;
 
+import static lstmlm.kernels.VectorShapes.F;
+import static lstmlm.kernels.VectorShapes.NATIVE;
+import static lstmlm.kernels.VectorShapes.get;
+import static lstmlm.kernels.VectorShapes.set;
+
+import java.lang.foreign.MemorySegment;
+
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * exp, sigmoid and tanh built only from IEEE add, multiply, fused multiply-add and bit moves, in
- * a vector form and a scalar form that give the same bits.
+ * The engine's one exponential: a loop over memory, in a vector body and a scalar tail that give
+ * the same bits, built only from IEEE add, multiply, fused multiply-add and bit moves.
  *
- * <p>Why not {@code VectorOperators.EXP}/{@code TANH}: their result depends on how the code runs.
- * Interpreted or C1-compiled, they fall back to {@code Math.exp} lane by lane; C2 calls a vector
- * math library that rounds differently in the last bit. A training run would then depend on JIT
- * timing, and "same seed, same numbers" would not hold. Every operation used here is correctly
- * rounded, so the interpreter, C1, C2 and the scalar tail all agree.
+ * <p>Why not {@code VectorOperators.EXP}: its result depends on how the code runs. Interpreted or
+ * C1-compiled it falls back to {@code Math.exp} lane by lane; C2 calls a vector math library that
+ * rounds differently in the last bit. A training run would then depend on JIT timing, and "same
+ * seed, same numbers" would not hold. Every operation used here is correctly rounded, so every
+ * tier agrees.
  *
- * <p>exp(x) = 2^n · p(r) with n = round(x·log2 e), r = x − n·ln 2 (in two parts, so r is exact
- * to float precision) and p the degree-7 Taylor polynomial of e^r on |r| ≤ ln2/2 (truncation
- * error below 5e-9, under one ulp). Inputs above 87 are clamped (no infinities); below −87 the
- * result is exactly 0, as the true value would be a subnormal or underflow anyway.
+ * <p>Why a loop over memory rather than a {@code FloatVector exp(FloatVector)} helper: a vector
+ * that crosses a call C2 declines to inline (it declines once the callee is compiled on its own
+ * and large) is boxed on the heap, hundreds of kilobytes per LSTM step. Here no vector crosses a
+ * call.
+ *
+ * <p>exp(x) = 2^n · p(r) with n = round(x·log2 e), r = x − n·ln 2 (in two parts, so r is exact to
+ * float precision) and p the degree-7 Taylor polynomial of e^r on |r| ≤ ln2/2 (truncation error
+ * below 5e-9, under one ulp). Arguments above 87 are clamped (no infinities); below −87 the result
+ * is exactly 0, as the true value would be subnormal or underflow anyway.
  */
 public final class FastExp {
     private FastExp() {}
@@ -29,58 +42,70 @@ public final class FastExp {
     static final float LO = -87f, HI = 87f;
     static final float C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120, C6 = 1f / 720, C7 = 1f / 5040;
 
-    public static FloatVector exp(FloatVector x) {
-        var s = x.species();
-        var underflow = x.lt(LO);
-        x = x.max(LO).min(HI);
-        FloatVector n = x.mul(LOG2E).add(ROUND).sub(ROUND);
-        FloatVector r = n.fma(FloatVector.broadcast(s, -LN2_HI), x);
-        r = n.fma(FloatVector.broadcast(s, -LN2_LO), r);
-        FloatVector p = FloatVector.broadcast(s, C7);
-        p = p.fma(r, FloatVector.broadcast(s, C6));
-        p = p.fma(r, FloatVector.broadcast(s, C5));
-        p = p.fma(r, FloatVector.broadcast(s, C4));
-        p = p.fma(r, FloatVector.broadcast(s, C3));
-        p = p.fma(r, FloatVector.broadcast(s, C2));
-        p = p.fma(r, FloatVector.broadcast(s, 1f));
-        p = p.fma(r, FloatVector.broadcast(s, 1f));
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        return p.mul(bits.reinterpretAsFloats()).blend(0f, underflow);
+    /**
+     * e_j = exp(alpha · (x_j + bias_j) − shift) for j in [0, n), stored into {@code out} (may be
+     * {@code x} itself; null: not stored); returns Σ e_j, summed in a fixed order. {@code bias}
+     * may be null (zero). Offsets in floats.
+     */
+    public static float expSum(float alpha, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
+                               float shift, MemorySegment out, long outOff, int n) {
+        final int L = F.length();
+        final int upper = F.loopBound(n);
+        final boolean hasBias = bias != null, store = out != null;
+        final FloatVector va = FloatVector.broadcast(F, alpha), vs = FloatVector.broadcast(F, shift);
+        final FloatVector lo = FloatVector.broadcast(F, LO), hi = FloatVector.broadcast(F, HI);
+        final FloatVector log2e = FloatVector.broadcast(F, LOG2E), round = FloatVector.broadcast(F, ROUND);
+        final FloatVector ln2hi = FloatVector.broadcast(F, -LN2_HI), ln2lo = FloatVector.broadcast(F, -LN2_LO);
+        final FloatVector zero = FloatVector.zero(F), one = FloatVector.broadcast(F, 1f);
+        final FloatVector c2 = FloatVector.broadcast(F, C2), c3 = FloatVector.broadcast(F, C3),
+                c4 = FloatVector.broadcast(F, C4), c5 = FloatVector.broadcast(F, C5),
+                c6 = FloatVector.broadcast(F, C6), c7 = FloatVector.broadcast(F, C7);
+        FloatVector sum = zero;
+        int j = 0;
+        for (; j < upper; j += L) {
+            FloatVector v = FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE);
+            if (hasBias) v = v.add(FloatVector.fromMemorySegment(F, bias, 4 * (biasOff + j), NATIVE));
+            v = v.mul(va).sub(vs);
+            VectorMask<Float> underflow = v.lt(lo);
+            v = v.max(lo).min(hi);
+            FloatVector k = v.mul(log2e).add(round).sub(round);
+            FloatVector r = k.fma(ln2hi, v);
+            r = k.fma(ln2lo, r);
+            FloatVector p = c7.fma(r, c6).fma(r, c5).fma(r, c4).fma(r, c3).fma(r, c2).fma(r, one).fma(r, one);
+            IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+            FloatVector e = p.mul(bits.reinterpretAsFloats()).blend(zero, underflow);
+            if (store) e.intoMemorySegment(out, 4 * (outOff + j), NATIVE);
+            sum = sum.add(e);
+        }
+        float s = VectorShapes.sumLanes(sum);
+        for (; j < n; j++) {
+            float v = get(x, xOff + j);
+            if (hasBias) v += get(bias, biasOff + j);
+            float e = exp(v * alpha - shift);
+            if (store) set(out, outOff + j, e);
+            s += e;
+        }
+        return s;
     }
 
+    /** The scalar form, bit for bit the same as a lane of {@link #expSum}. */
     public static float exp(float x) {
         if (x < LO) return 0f;
         x = Math.min(x, HI);
-        float n = x * LOG2E + ROUND - ROUND;
-        float r = Math.fma(n, -LN2_HI, x);
-        r = Math.fma(n, -LN2_LO, r);
-        float p = C7;
-        p = Math.fma(p, r, C6);
-        p = Math.fma(p, r, C5);
-        p = Math.fma(p, r, C4);
-        p = Math.fma(p, r, C3);
-        p = Math.fma(p, r, C2);
-        p = Math.fma(p, r, 1f);
-        p = Math.fma(p, r, 1f);
-        return p * Float.intBitsToFloat(((int) n + 127) << 23);
+        float k = x * LOG2E + ROUND - ROUND;
+        float r = Math.fma(k, -LN2_HI, x);
+        r = Math.fma(k, -LN2_LO, r);
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(C7, r, C6), r, C5), r, C4),
+                r, C3), r, C2), r, 1f), r, 1f);
+        return p * Float.intBitsToFloat(((int) k + 127) << 23);
     }
 
-    /** σ(x) = 1 / (1 + e^−x). */
-    public static FloatVector sigmoid(FloatVector x) {
-        FloatVector one = FloatVector.broadcast(x.species(), 1f);
-        return one.div(exp(x.neg()).add(one));
-    }
-
+    /** σ(x) = 1 / (1 + e^−x), from the same exp. */
     public static float sigmoid(float x) {
         return 1f / (1f + exp(-x));
     }
 
-    /** tanh(x) = 1 − 2 / (e^2x + 1): exact limits ±1; absolute error ~1e-7 near 0, where LSTMs don't care. */
-    public static FloatVector tanh(FloatVector x) {
-        FloatVector one = FloatVector.broadcast(x.species(), 1f);
-        return one.sub(FloatVector.broadcast(x.species(), 2f).div(exp(x.add(x)).add(one)));
-    }
-
+    /** tanh(x) = 1 − 2 / (e^2x + 1): exact limits ±1; absolute error ~1e-7 near 0. */
     public static float tanh(float x) {
         return 1f - 2f / (exp(x + x) + 1f);
     }

@@ -11,7 +11,8 @@ public final class LstmCellReference {
 
     public static void forward(MemorySegment z, long zOff, MemorySegment bias, long biasOff,
                                MemorySegment cPrev, long cPrevOff, MemorySegment c, long cOff,
-                               MemorySegment h, long hOff, int rows, int hidden, float forgetBias) {
+                               MemorySegment tanhC, long tanhCOff, MemorySegment h, long hOff,
+                               int rows, int hidden, float forgetBias) {
         final int H = hidden;
         for (int r = 0; r < rows; r++) {
             final long zRow = zOff + 4L * H * r;
@@ -27,13 +28,15 @@ public final class LstmCellReference {
                 set(z, zRow + 2 * H + j, g);
                 set(z, zRow + 3 * H + j, o);
                 set(c, cOff + s + j, cNew);
-                set(h, hOff + s + j, o * (float) Math.tanh(cNew));
+                float tc = (float) Math.tanh(cNew);
+                set(tanhC, tanhCOff + s + j, tc);
+                set(h, hOff + s + j, o * tc);
             }
         }
     }
 
     public static void backward(MemorySegment z, long zOff, MemorySegment cPrev, long cPrevOff,
-                                MemorySegment c, long cOff, MemorySegment dh, long dhOff,
+                                MemorySegment tanhC, long tanhCOff, MemorySegment dh, long dhOff,
                                 MemorySegment dc, long dcOff, MemorySegment dBias, long dBiasOff,
                                 int rows, int hidden) {
         final int H = hidden;
@@ -45,7 +48,7 @@ public final class LstmCellReference {
                 float f = get(z, zRow + H + j);
                 float g = get(z, zRow + 2 * H + j);
                 float o = get(z, zRow + 3 * H + j);
-                float tc = (float) Math.tanh(get(c, cOff + s + j));
+                float tc = get(tanhC, tanhCOff + s + j);
                 float dhv = get(dh, dhOff + s + j);
                 float dcTot = get(dc, dcOff + s + j) + dhv * o * (1f - tc * tc);
                 float dO = dhv * tc * o * (1f - o);

@@ -39,7 +39,7 @@ public final class SoftmaxCrossEntropy {
             final int t = targets[targetsOff + r];
             final float zt = get(logits, row + t) + get(bias, biasOff + t); // read before pass 2 overwrites it
             final float max = rowMax(logits, row, bias, biasOff, V);
-            final float sum = expSum(logits, row, bias, biasOff, V, max, true);
+            final float sum = FastExp.expSum(1f, logits, row, bias, biasOff, max, logits, row, V);
             loss += Math.log(sum) - ((double) zt - max);
 
             // pass 3: row = e * (gradScale/sum), accumulated into dBias; one-hot handled after
@@ -74,7 +74,7 @@ public final class SoftmaxCrossEntropy {
             final int t = targets[targetsOff + r];
             final float zt = get(logits, row + t) + get(bias, biasOff + t);
             final float max = rowMax(logits, row, bias, biasOff, V);
-            final float sum = expSum(logits, row, bias, biasOff, V, max, false);
+            final float sum = FastExp.expSum(1f, logits, row, bias, biasOff, max, null, 0, V);
             loss += Math.log(sum) - ((double) zt - max);
         }
         return loss;
@@ -108,55 +108,6 @@ public final class SoftmaxCrossEntropy {
             m = Math.max(m, get(x, xOff + j) + get(b, bOff + j));
         }
         return m;
-    }
-
-    /**
-     * sum_j exp(x[j] + b[j] - max); with {@code store} the exponentials overwrite x. Float lanes are
-     * enough: with 2*L partial sums each adds only V/(2L) terms in (0, 1] (~310 for V=10k, L=16).
-     */
-    private static float expSum(MemorySegment x, long xOff, MemorySegment b, long bOff, int n, float max,
-                                boolean store) {
-        final int L = F.length();
-        final int upper2 = n - n % (2 * L);
-        final long xb = 4 * xOff, bb = 4 * bOff, step = 4L * L;
-        final FloatVector vm = FloatVector.broadcast(F, max);
-        FloatVector s0 = FloatVector.zero(F), s1 = s0;
-        int j = 0;
-        // two accumulators are plenty: the exp polynomial, not the add chain, bounds this loop
-        for (; j < upper2; j += 2 * L) {
-            final long jb = 4L * j; // byte offset of column j
-            FloatVector z0 = FloatVector.fromMemorySegment(F, x, xb + jb, NATIVE)
-                    .add(FloatVector.fromMemorySegment(F, b, bb + jb, NATIVE));
-            FloatVector z1 = FloatVector.fromMemorySegment(F, x, xb + jb + step, NATIVE)
-                    .add(FloatVector.fromMemorySegment(F, b, bb + jb + step, NATIVE));
-            FloatVector e0 = FastExp.exp(z0.sub(vm));
-            FloatVector e1 = FastExp.exp(z1.sub(vm));
-            if (store) {
-                e0.intoMemorySegment(x, xb + jb, NATIVE);
-                e1.intoMemorySegment(x, xb + jb + step, NATIVE);
-            }
-            s0 = s0.add(e0);
-            s1 = s1.add(e1);
-        }
-        for (final int upper = F.loopBound(n); j < upper; j += L) {
-            final long jb = 4L * j; // byte offset of column j
-            FloatVector z0 = FloatVector.fromMemorySegment(F, x, xb + jb, NATIVE)
-                    .add(FloatVector.fromMemorySegment(F, b, bb + jb, NATIVE));
-            FloatVector e0 = FastExp.exp(z0.sub(vm));
-            if (store) {
-                e0.intoMemorySegment(x, xb + jb, NATIVE);
-            }
-            s0 = s0.add(e0);
-        }
-        float s = s0.add(s1).reduceLanes(VectorOperators.ADD);
-        for (; j < n; j++) {
-            float e = FastExp.exp(get(x, xOff + j) + get(b, bOff + j) - max);
-            if (store) {
-                set(x, xOff + j, e);
-            }
-            s += e;
-        }
-        return s;
     }
 
     /** Validates every target up front so a bad id leaves the logits untouched. */

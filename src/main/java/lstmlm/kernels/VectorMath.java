@@ -56,7 +56,7 @@ public final class VectorMath {
             FloatVector v = FloatVector.fromMemorySegment(F, seg, 4 * (off + i), NATIVE);
             s0 = v.fma(v, s0);
         }
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float s = VectorShapes.sumLanes(s0.add(s1).add(s2.add(s3)));
         for (; i < n; i++) {
             float v = get(seg, off + i);
             s += v * v;

@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -28,6 +29,32 @@ public final class VectorShapes {
     public static final VectorSpecies<Integer> I = F.withLanes(int.class);
 
     public static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    // Rotations by 8, 4, 2, 1 lanes: folding a vector onto itself with these sums its lanes in
+    // one fixed order.
+    private static final VectorShuffle<Float> FOLD8 = VectorShuffle.iota(F, 8, 1, true);
+    private static final VectorShuffle<Float> FOLD4 = VectorShuffle.iota(F, 4, 1, true);
+    private static final VectorShuffle<Float> FOLD2 = VectorShuffle.iota(F, 2, 1, true);
+    private static final VectorShuffle<Float> FOLD1 = VectorShuffle.iota(F, 1, 1, true);
+
+    /**
+     * Sum of the lanes of {@code v} (species {@link #F}) in a fixed order. {@code reduceLanes(ADD)}
+     * may combine float lanes in any order, and does so differently interpreted and compiled, which
+     * would make results depend on JIT timing. Small, so C2 inlines it and the vector is not boxed.
+     */
+    public static float sumLanes(FloatVector v) {
+        final int n = v.length();
+        if (n > 16) {
+            float s = 0;
+            for (int i = 0; i < n; i++) s += v.lane(i);
+            return s;
+        }
+        if (n == 16) v = v.add(v.rearrange(FOLD8));
+        if (n >= 8) v = v.add(v.rearrange(FOLD4));
+        if (n >= 4) v = v.add(v.rearrange(FOLD2));
+        if (n >= 2) v = v.add(v.rearrange(FOLD1));
+        return v.lane(0);
+    }
 
     /** Scalar access for loop tails; aligned layout since every segment holds whole floats. */
     public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;

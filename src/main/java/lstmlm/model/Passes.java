@@ -115,7 +115,7 @@ public final class Passes {
             Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
             t0 = StepProfile.stop(Part.GEMM_STEP, t0);
             LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
-                    acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
+                    acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
             t0 = StepProfile.stop(Part.CELL, t0);
         }
         if (drop) {
@@ -148,7 +148,7 @@ public final class Passes {
                 Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
                 t0 = StepProfile.stop(Part.GEMM_STEP, t0);
             }
-            LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
+            LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,
                     acts, dht, acts, w.dc, d, bias, b, hid);
             t0 = StepProfile.stop(Part.CELL, t0);
         }

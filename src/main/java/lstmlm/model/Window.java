@@ -14,6 +14,7 @@ import java.lang.foreign.MemorySegment;
  *   z[l]    [T·B x 4H]      gate pre-activations, then gate values, then their gradients
  *   c[l]    [(T+1)·B x H]   cell states; slot 0 is the state carried in from the last window
  *   h[l]    [(T+1)·B x H]   hidden states; slot 0 likewise
+ *   tanhC[l] [T·B x H]      tanh of c[l] slots 1..T (forward computes it, backward reuses it)
  *   out[l]  [T·B x H]       dropout(h[l] slots 1..T) (only with dropout; else h[l] + B·H)
  *   mask[l] [T·B x H]
  * logits    [T·B x V]       logits, then d-logits in place
@@ -34,7 +35,7 @@ public final class Window implements AutoCloseable {
     final long x0, mask0, logits, dc, dSoftmaxBias;
     /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
     long dx, dxAlt;
-    final long[] z, c, h, out, mask;
+    final long[] z, c, h, tanhC, out, mask;
     final double[] lossPartials;
     private final Arena arena;
 
@@ -59,6 +60,7 @@ public final class Window implements AutoCloseable {
         z = new long[layers];
         c = new long[layers];
         h = new long[layers];
+        tanhC = new long[layers];
         out = new long[layers];
         mask = new long[layers];
         for (int l = 0; l < layers; l++) {
@@ -68,6 +70,8 @@ public final class Window implements AutoCloseable {
             at += (rows + batch) * hid;
             h[l] = at;
             at += (rows + batch) * hid;
+            tanhC[l] = at;
+            at += rows * hid;
             if (dropout) {
                 out[l] = at;
                 at += rows * hid;

@@ -30,7 +30,8 @@ class LstmCellTest {
 
     /** Inputs with room before each buffer, so offsets are exercised and the padding must stay put. */
     record Case(int rows, int H, long zOff, long bOff, long cpOff, long cOff, long hOff,
-                MemorySegment z, MemorySegment bias, MemorySegment cPrev, MemorySegment c, MemorySegment h) {
+                MemorySegment z, MemorySegment bias, MemorySegment cPrev, MemorySegment c, MemorySegment h,
+                long tcOff, MemorySegment tanhC) {
         static Case random(Arena arena, int rows, int H, long seed) {
             SplittableRandom rnd = new SplittableRandom(seed);
             long zOff = 3, bOff = 5, cpOff = 1, cOff = 7, hOff = 2;
@@ -39,19 +40,21 @@ class LstmCellTest {
                     KernelTestSupport.random(arena, bOff + 4L * H, rnd, -0.5f, 0.5f),
                     KernelTestSupport.random(arena, cpOff + (long) rows * H, rnd, -2f, 2f),
                     KernelTestSupport.random(arena, cOff + (long) rows * H, rnd, -9f, 9f),
-                    KernelTestSupport.random(arena, hOff + (long) rows * H, rnd, -9f, 9f));
+                    KernelTestSupport.random(arena, hOff + (long) rows * H, rnd, -9f, 9f),
+                    4, KernelTestSupport.random(arena, 4 + (long) rows * H, rnd, -9f, 9f));
         }
 
         Case copy(Arena arena) {
             return new Case(rows, H, zOff, bOff, cpOff, cOff, hOff, copyOf(arena, z), copyOf(arena, bias),
-                    copyOf(arena, cPrev), copyOf(arena, c), copyOf(arena, h));
+                    copyOf(arena, cPrev), copyOf(arena, c), copyOf(arena, h), tcOff, copyOf(arena, tanhC));
         }
 
         void forward(boolean vector, float forgetBias) {
             if (vector) {
-                LstmCell.forward(z, zOff, bias, bOff, cPrev, cpOff, c, cOff, h, hOff, rows, H, forgetBias);
+                LstmCell.forward(z, zOff, bias, bOff, cPrev, cpOff, c, cOff, tanhC, tcOff, h, hOff, rows, H, forgetBias);
             } else {
-                LstmCellReference.forward(z, zOff, bias, bOff, cPrev, cpOff, c, cOff, h, hOff, rows, H, forgetBias);
+                LstmCellReference.forward(z, zOff, bias, bOff, cPrev, cpOff, c, cOff, tanhC, tcOff, h, hOff, rows, H,
+                        forgetBias);
             }
         }
     }
@@ -68,6 +71,7 @@ class LstmCellTest {
                 assertClose(r.z(), k.z(), RTOL, ATOL, "gates");
                 assertClose(r.c(), k.c(), RTOL, ATOL, "c");
                 assertClose(r.h(), k.h(), RTOL, ATOL, "h");
+                assertClose(r.tanhC(), k.tanhC(), RTOL, ATOL, "tanh(c)");
                 KernelTestSupport.assertSameFloats(r.cPrev(), k.cPrev(), "cPrev untouched");
             }
         }
@@ -86,9 +90,9 @@ class LstmCellTest {
             MemorySegment dBias = random(arena, dbOff + 4L * hidden, rnd, -1f, 1f); // += must keep these
             MemorySegment z2 = copyOf(arena, k.z()), dc2 = copyOf(arena, dc), dBias2 = copyOf(arena, dBias);
 
-            LstmCell.backward(k.z(), k.zOff(), k.cPrev(), k.cpOff(), k.c(), k.cOff(), dh, dhOff, dc, dcOff,
+            LstmCell.backward(k.z(), k.zOff(), k.cPrev(), k.cpOff(), k.tanhC(), k.tcOff(), dh, dhOff, dc, dcOff,
                     dBias, dbOff, rows, hidden);
-            LstmCellReference.backward(z2, k.zOff(), k.cPrev(), k.cpOff(), k.c(), k.cOff(), dh, dhOff, dc2, dcOff,
+            LstmCellReference.backward(z2, k.zOff(), k.cPrev(), k.cpOff(), k.tanhC(), k.tcOff(), dh, dhOff, dc2, dcOff,
                     dBias2, dbOff, rows, hidden);
             assertClose(z2, k.z(), RTOL, ATOL, "dZ");
             assertClose(dc2, dc, RTOL, ATOL, "dcPrev");
@@ -99,7 +103,7 @@ class LstmCellTest {
 
     /**
      * The tests above run mostly interpreted, where the Vector API falls back to per-lane Math calls.
-     * Run the kernels enough times for C2 to compile them (SVML EXP/TANH intrinsics), then compare.
+     * Run the kernels enough times for C2 to compile them, then compare.
      */
     @Test
     void compiledKernelsMatchReference() {
@@ -116,7 +120,7 @@ class LstmCellTest {
                 k.forward(true, 1f);
                 dc.copyFrom(dc0);
                 dBias.fill((byte) 0);
-                LstmCell.backward(k.z(), k.zOff(), k.cPrev(), k.cpOff(), k.c(), k.cOff(), dh, 0, dc, 0, dBias, 0, rows, H);
+                LstmCell.backward(k.z(), k.zOff(), k.cPrev(), k.cpOff(), k.tanhC(), k.tcOff(), dh, 0, dc, 0, dBias, 0, rows, H);
             }
             r.forward(false, 1f);
             MemorySegment zFwd = copyOf(arena, r.z());
@@ -125,11 +129,11 @@ class LstmCellTest {
             assertClose(zFwd, k.z(), RTOL, ATOL, "compiled gates");
             assertClose(r.h(), k.h(), RTOL, ATOL, "compiled h");
             MemorySegment dcRef = copyOf(arena, dc0);
-            LstmCellReference.backward(r.z(), r.zOff(), r.cPrev(), r.cpOff(), r.c(), r.cOff(), dh, 0, dcRef, 0,
+            LstmCellReference.backward(r.z(), r.zOff(), r.cPrev(), r.cpOff(), r.tanhC(), r.tcOff(), dh, 0, dcRef, 0,
                     dBiasRef, 0, rows, H);
             dc.copyFrom(dc0);
             dBias.fill((byte) 0);
-            LstmCell.backward(k.z(), k.zOff(), k.cPrev(), k.cpOff(), k.c(), k.cOff(), dh, 0, dc, 0, dBias, 0, rows, H);
+            LstmCell.backward(k.z(), k.zOff(), k.cPrev(), k.cpOff(), k.tanhC(), k.tcOff(), dh, 0, dc, 0, dBias, 0, rows, H);
             assertClose(r.z(), k.z(), RTOL, ATOL, "compiled dZ");
             assertClose(dcRef, dc, RTOL, ATOL, "compiled dcPrev");
             assertClose(dBiasRef, dBias, RTOL, ATOL * rows, "compiled dBias");
@@ -141,9 +145,9 @@ class LstmCellTest {
     void forwardHandComputedZeroInputs() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment z = floats(arena, 4), bias = floats(arena, 4), cPrev = floats(arena, 1);
-            MemorySegment c = floats(arena, 1), h = floats(arena, 1);
+            MemorySegment c = floats(arena, 1), h = floats(arena, 1), tanhC = floats(arena, 1);
             set(cPrev, 0, 1f);
-            LstmCell.forward(z, 0, bias, 0, cPrev, 0, c, 0, h, 0, 1, 1, 0f);
+            LstmCell.forward(z, 0, bias, 0, cPrev, 0, c, 0, tanhC, 0, h, 0, 1, 1, 0f);
             assertClose(0.5, get(z, 0), 0, 1e-7, "i");
             assertClose(0.5, get(z, 1), 0, 1e-7, "f");
             assertClose(0.0, get(z, 2), 0, 1e-7, "g");
@@ -161,8 +165,8 @@ class LstmCellTest {
         try (Arena arena = Arena.ofConfined()) {
             Model m = Model.make(rows, H);
             MemorySegment z = fill(arena, m.zpre), bias = fill(arena, m.bias), cPrev = fill(arena, m.cPrev);
-            MemorySegment c = floats(arena, rows * H), h = floats(arena, rows * H);
-            LstmCell.forward(z, 0, bias, 0, cPrev, 0, c, 0, h, 0, rows, H, fb);
+            MemorySegment c = floats(arena, rows * H), h = floats(arena, rows * H), tanhC = floats(arena, rows * H);
+            LstmCell.forward(z, 0, bias, 0, cPrev, 0, c, 0, tanhC, 0, h, 0, rows, H, fb);
             double[] gates = new double[4 * rows * H], cd = new double[rows * H], hd = new double[rows * H];
             m.forward(m.zpre, m.cPrev, fb, gates, cd, hd);
             for (int i = 0; i < gates.length; i++) {
@@ -192,10 +196,10 @@ class LstmCellTest {
                 dcD[i] = (float) (rnd.nextDouble() * 2 - 1);
             }
             MemorySegment z = fill(arena, m.zpre), bias = fill(arena, m.bias), cPrev = fill(arena, m.cPrev);
-            MemorySegment c = floats(arena, rows * H), h = floats(arena, rows * H);
+            MemorySegment c = floats(arena, rows * H), h = floats(arena, rows * H), tanhC = floats(arena, rows * H);
             MemorySegment dh = fill(arena, dhD), dc = fill(arena, dcD), dBias = floats(arena, 4 * H);
-            LstmCell.forward(z, 0, bias, 0, cPrev, 0, c, 0, h, 0, rows, H, fb);
-            LstmCell.backward(z, 0, cPrev, 0, c, 0, dh, 0, dc, 0, dBias, 0, rows, H);
+            LstmCell.forward(z, 0, bias, 0, cPrev, 0, c, 0, tanhC, 0, h, 0, rows, H, fb);
+            LstmCell.backward(z, 0, cPrev, 0, tanhC, 0, dh, 0, dc, 0, dBias, 0, rows, H);
 
             double eps = 1e-5, fdTol = 1e-5;
             for (int i = 0; i < m.zpre.length; i++) {
