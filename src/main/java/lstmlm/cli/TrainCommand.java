@@ -2,13 +2,18 @@ package lstmlm.cli;
 
 import lstmlm.data.PtbCorpus;
 import lstmlm.data.PtbDownloader;
+import lstmlm.model.ModelFileException;
+import lstmlm.train.Checkpoint;
+import lstmlm.train.CheckpointStore;
 import lstmlm.train.Config;
 import lstmlm.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -16,24 +21,38 @@ import java.util.concurrent.Callable;
         description = "Train an LSTM language model on Penn TreeBank, printing TensorFlow's lines.")
 final class TrainCommand implements Callable<Integer> {
 
-    @Option(names = "--config", required = true, paramLabel = "NAME|FILE",
-            description = "small, medium, large, test, or a .properties file with the same keys.")
+    @Option(names = "--config", paramLabel = "NAME|FILE",
+            description = "small, medium, large, test, or a .properties file with the same keys. Required unless --resume.")
     String config;
 
     @Option(names = "--data-path", paramLabel = "DIR",
             description = "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt. Default: data/ptb, downloaded and verified when missing.")
     Path dataPath;
 
-    @Option(names = "--save-path", paramLabel = "DIR", description = "Write the trained weights to DIR/model.safetensors.")
+    @Option(names = "--save-path", paramLabel = "DIR",
+            description = "Write checkpoints (ckpt-STEP.safetensors, the last --keep of them), best.safetensors and the final model.safetensors to DIR.")
     Path savePath;
 
-    @Option(names = "--seed", defaultValue = "1", description = "Seed for initialisation and dropout (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Option(names = "--resume", paramLabel = "DIR",
+            description = "Continue exactly from the newest valid checkpoint in DIR, with its config and seed. Checkpoints go on to DIR unless --save-path says otherwise.")
+    Path resume;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "0",
+            description = "Also write a checkpoint every N training steps (default: epoch ends only).")
+    int checkpointEvery;
+
+    @Option(names = "--keep", paramLabel = "K", defaultValue = "3",
+            description = "Keep the last K checkpoints (default: ${DEFAULT-VALUE}).")
+    int keep;
+
+    @Option(names = "--seed", description = "Seed for initialisation and dropout (default: 1).")
+    Long seed;
 
     @Option(names = "--threads", paramLabel = "N", description = "Threads for OpenBLAS and the kernels (default: all cores).")
     Integer threads;
 
-    @Option(names = "--max-epochs", paramLabel = "N", description = "Stop after N epochs (default: the config's max_max_epoch).")
+    @Option(names = "--max-epochs", paramLabel = "N",
+            description = "Stop when N epochs are done in all, counting those before --resume (default: the config's max_max_epoch).")
     Integer maxEpochs;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a config key, e.g. --set keep_prob=0.9.")
@@ -41,23 +60,72 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Config cfg = Config.load(config, overrides);
-        Path dir = dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure();
-        PtbCorpus corpus = PtbCorpus.load(dir);
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        int epochs = maxEpochs != null ? Math.min(maxEpochs, cfg.maxMaxEpoch()) : cfg.maxMaxEpoch();
-        if (epochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
-        try (Trainer trainer = new Trainer(cfg, corpus, seed, n, System.out)) {
-            trainer.printBanner();
-            System.out.printf("Data: %s (%s)%n", dir, corpus);
-            long start = System.nanoTime();
-            trainer.run(epochs);
-            System.out.printf("Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
-            if (savePath != null) {
-                Path file = trainer.save(savePath);
-                System.out.println("Saved weights to " + file);
+        Checkpoint resumed = null;
+        try {
+            Config cfg;
+            long runSeed;
+            if (resume != null) {
+                resumed = CheckpointStore.newest(resume, System.out);
+                cfg = resumed.config();
+                checkAgrees(resumed);
+                runSeed = resumed.progress().seed();
+            } else {
+                if (config == null) throw new Main.UserError("Pass --config NAME|FILE for a new run, or --resume DIR to continue one.");
+                cfg = Config.load(config, overrides);
+                runSeed = seed != null ? seed : 1;
+            }
+            Path dir = dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure();
+            PtbCorpus corpus = PtbCorpus.load(dir);
+            int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            int epochs = maxEpochs != null ? Math.min(maxEpochs, cfg.maxMaxEpoch()) : cfg.maxMaxEpoch();
+            if (epochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
+            Path saveDir = savePath != null ? savePath : resume;
+            CheckpointStore store = saveDir != null ? CheckpointStore.open(saveDir, keep) : null;
+            try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n, System.out)) {
+                trainer.printBanner();
+                System.out.printf("Data: %s (%s)%n", dir, corpus);
+                if (resumed != null) {
+                    trainer.restore(resumed);
+                    System.out.printf("Resumed from %s: epoch %d, step %d, global step %d%n", resumed.file(),
+                            trainer.epoch() + 1, trainer.stepInEpoch(), trainer.globalStep());
+                    resumed.close();
+                    resumed = null;
+                }
+                if (store != null) trainer.checkpointTo(store, checkpointEvery);
+                long start = System.nanoTime();
+                trainer.run(epochs);
+                System.out.printf("Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
+                if (saveDir != null) {
+                    Path file = trainer.save(saveDir);
+                    System.out.println("Saved weights to " + file);
+                }
+            }
+            return 0;
+        } catch (ModelFileException e) {
+            throw new Main.UserError(e.getMessage());
+        } finally {
+            if (resumed != null) resumed.close();
+        }
+    }
+
+    /** A resumed run keeps the checkpoint's maths: flags that would change it must agree with it. */
+    private void checkAgrees(Checkpoint c) {
+        Config asked = null;
+        if (config != null) asked = Config.load(config, overrides);
+        else if (!overrides.isEmpty()) asked = c.config().withOverrides(overrides);
+        List<String> conflicts = new ArrayList<>();
+        if (asked != null) {
+            Map<String, String> have = c.config().toMap(), want = asked.toMap();
+            for (String k : have.keySet()) {
+                if (!have.get(k).equals(want.get(k))) conflicts.add(k + "=" + want.get(k) + " (checkpoint: " + have.get(k) + ")");
             }
         }
-        return 0;
+        if (seed != null && seed != c.progress().seed()) {
+            conflicts.add("--seed " + seed + " (checkpoint: " + c.progress().seed() + ")");
+        }
+        if (!conflicts.isEmpty()) {
+            throw new Main.UserError("--resume continues " + c.file() + " with its own config and seed, but the flags ask for "
+                    + String.join(", ", conflicts) + ". Drop those flags to resume, or start a new run with another --save-path.");
+        }
     }
 }

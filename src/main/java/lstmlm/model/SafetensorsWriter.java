@@ -1,5 +1,9 @@
 package lstmlm.model;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -11,51 +15,90 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Writes the parameters as a safetensors file: 8-byte little-endian header length, a JSON header
+ * Writes float32 tensors as a safetensors file: 8-byte little-endian header length, a JSON header
  * naming each tensor's dtype, shape and byte range, an optional {@code __metadata__} map of
- * strings, then the raw little-endian float32 data in {@link ParameterLayout} order.
+ * strings, then the raw little-endian data, tensor after tensor with no gaps.
  *
  * <p>The write is atomic: a temp file in the same folder, fsync, rename over the target, fsync of
- * the folder. A crash at any point leaves either the old file or the new one, never a mix.
+ * the folder. A crash at any point leaves either the old file or the new one, never a mix; a
+ * failed write (disk full, read-only folder) leaves the old file and removes the temp file.
  */
 public final class SafetensorsWriter {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private SafetensorsWriter() {}
+
+    /** One tensor to write: its name, shape and its float32 bytes (shape product × 4 of them). */
+    public record Entry(String name, long[] shape, MemorySegment bytes) {
+        public Entry {
+            long n = 1;
+            for (long d : shape) n = Math.multiplyExact(n, d);
+            if (bytes.byteSize() != n * Float.BYTES) {
+                throw new IllegalArgumentException("tensor " + name + " has " + bytes.byteSize()
+                        + " bytes, shape needs " + n * Float.BYTES);
+            }
+        }
+    }
+
+    /** The parameter slab's tensors in {@link ParameterLayout} order, as views (no copy). */
+    public static List<Entry> entries(ParameterLayout layout, MemorySegment params) {
+        List<Entry> list = new ArrayList<>();
+        for (ParameterLayout.Tensor t : layout.tensors()) {
+            list.add(new Entry(t.name(), t.dims(), params.asSlice(t.offset() * Float.BYTES, t.size() * Float.BYTES)));
+        }
+        return list;
+    }
 
     public static void write(Path file, ParameterLayout layout, MemorySegment params, Map<String, String> metadata)
             throws IOException {
-        StringBuilder json = new StringBuilder("{");
-        json.append("\"__metadata__\":{");
-        boolean first = true;
-        for (var e : metadata.entrySet()) {
-            if (!first) json.append(',');
-            first = false;
-            appendString(json, e.getKey()).append(':');
-            appendString(json, e.getValue());
+        write(file, entries(layout, params), metadata);
+    }
+
+    /**
+     * SHA-256 (lower-case hex) of the data section {@link #write} produces for these tensors: their
+     * bytes in order. Computed before the write because the header, which comes first, holds it.
+     */
+    public static String sha256(List<Entry> tensors) {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA-256", e);
         }
-        json.append('}');
+        for (Entry e : tensors) digest.update(e.bytes().asByteBuffer());
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    public static void write(Path file, List<Entry> tensors, Map<String, String> metadata) throws IOException {
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw new IOException("safetensors needs little-endian data; this machine is big-endian");
+        }
+        ObjectNode root = JSON.createObjectNode();
+        ObjectNode meta = root.putObject("__metadata__");
+        metadata.forEach(meta::put);
         long dataOffset = 0;
-        for (ParameterLayout.Tensor t : layout.tensors()) {
-            long bytes = t.size() * Float.BYTES;
-            json.append(',');
-            appendString(json, t.name()).append(":{\"dtype\":\"F32\",\"shape\":[");
-            for (int i = 0; i < t.dims().length; i++) {
-                if (i > 0) json.append(',');
-                json.append(t.dims()[i]);
-            }
-            json.append("],\"data_offsets\":[").append(dataOffset).append(',').append(dataOffset + bytes).append("]}");
+        for (Entry t : tensors) {
+            ObjectNode node = root.putObject(t.name());
+            node.put("dtype", "F32");
+            ArrayNode shape = node.putArray("shape");
+            for (long d : t.shape()) shape.add(d);
+            long bytes = t.bytes().byteSize();
+            node.putArray("data_offsets").add(dataOffset).add(dataOffset + bytes);
             dataOffset += bytes;
         }
-        json.append('}');
-        // pad with spaces so the data starts 8-byte aligned, as the format recommends
-        while ((json.length() + 8) % 8 != 0) json.append(' ');
+        StringBuilder json = new StringBuilder(JSON.writeValueAsString(root));
+        // pad with spaces (allowed JSON whitespace) so the data starts 8-byte aligned, as the format recommends
+        int headerBytes = json.toString().getBytes(StandardCharsets.UTF_8).length;
+        json.append(" ".repeat((8 - headerBytes % 8) % 8));
         byte[] header = json.toString().getBytes(StandardCharsets.UTF_8);
-        while ((header.length + 8) % 8 != 0) {
-            json.append(' ');
-            header = json.toString().getBytes(StandardCharsets.UTF_8);
-        }
 
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
@@ -65,14 +108,7 @@ public final class SafetensorsWriter {
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
                 writeFully(ch, len);
                 writeFully(ch, ByteBuffer.wrap(header));
-                for (ParameterLayout.Tensor t : layout.tensors()) {
-                    MemorySegment slice = params.asSlice(t.offset() * Float.BYTES, t.size() * Float.BYTES);
-                    ByteBuffer data = slice.asByteBuffer();
-                    if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-                        throw new IOException("safetensors needs little-endian data; this machine is big-endian");
-                    }
-                    writeFully(ch, data);
-                }
+                for (Entry t : tensors) writeFully(ch, t.bytes().asByteBuffer());
                 ch.force(true);
             }
             try {
@@ -97,24 +133,5 @@ public final class SafetensorsWriter {
         } catch (IOException | UnsupportedOperationException ignored) {
             // best effort: the data itself was already forced
         }
-    }
-
-    private static StringBuilder appendString(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
-                    else sb.append(c);
-                }
-            }
-        }
-        return sb.append('"');
     }
 }

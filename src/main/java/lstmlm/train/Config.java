@@ -77,6 +77,18 @@ public record Config(
         return fromMap(name, values, "config " + nameOrFile);
     }
 
+    /** This config with some keys replaced (checked like {@code --set}); the name stays. */
+    public Config withOverrides(Map<String, String> overrides) {
+        Map<String, String> values = toMap();
+        for (var e : overrides.entrySet()) {
+            if (!KEYS.contains(e.getKey())) {
+                throw new ConfigException("Unknown key '" + e.getKey() + "' in --set. Known keys: " + KEYS);
+            }
+            values.put(e.getKey(), e.getValue().trim());
+        }
+        return fromMap(name, values, "config " + name + " with --set");
+    }
+
     static Config fromMap(String name, Map<String, String> values, String where) {
         for (String k : values.keySet()) {
             if (!KEYS.contains(k)) {

@@ -1,0 +1,62 @@
+package lstmlm.cli;
+
+import lstmlm.blas.Blas;
+import lstmlm.data.PtbCorpus;
+import lstmlm.data.PtbDownloader;
+import lstmlm.model.ModelFileException;
+import lstmlm.model.ModelShape;
+import lstmlm.model.RowWorkers;
+import lstmlm.model.Window;
+import lstmlm.train.Checkpoint;
+import lstmlm.train.Config;
+import lstmlm.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Print a trained model's perplexity on a PTB split (test: batch 1, 1 step, as training's final test).")
+final class EvalCommand implements Callable<Integer> {
+
+    enum Split { valid, test }
+
+    @Option(names = "--model", required = true, paramLabel = "FILE",
+            description = "A .safetensors file written by `lstm train --save-path` (model, best or ckpt-*).")
+    Path model;
+
+    @Option(names = "--data-path", paramLabel = "DIR",
+            description = "Folder with the PTB files. Default: data/ptb, downloaded and verified when missing.")
+    Path dataPath;
+
+    @Option(names = "--split", defaultValue = "test", paramLabel = "valid|test",
+            description = "valid (the config's batch and steps) or test (batch 1, 1 step). Default: ${DEFAULT-VALUE}.")
+    Split split;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for OpenBLAS and the kernels (default: all cores).")
+    Integer threads;
+
+    @Override
+    public Integer call() {
+        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        if (n < 1) throw new Main.UserError("--threads must be at least 1, got " + n);
+        try (Checkpoint c = Checkpoint.load(model)) {
+            Path dir = dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure();
+            String fileName = split == Split.test ? PtbCorpus.TEST_FILE : PtbCorpus.VALID_FILE;
+            int[] ids = PtbCorpus.readIds(dir.resolve(fileName), c.vocabulary());
+            Config cfg = c.config();
+            int batch = split == Split.test ? 1 : cfg.batchSize(), steps = split == Split.test ? 1 : cfg.numSteps();
+            Blas.setThreads(n);
+            ModelShape shape = c.model().shape;
+            try (RowWorkers workers = new RowWorkers(n); Window w = new Window(shape, batch, steps, false, n)) {
+                double ppl = Trainer.perplexity(c.model(), w, ids, workers);
+                System.out.printf(Locale.ROOT, "%s Perplexity: %.3f%n", split == Split.test ? "Test" : "Valid", ppl);
+            }
+            return 0;
+        } catch (ModelFileException e) {
+            throw new Main.UserError(e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,329 @@
+package lstmlm.train;
+
+import lstmlm.data.DataException;
+import lstmlm.data.Vocabulary;
+import lstmlm.model.LanguageModel;
+import lstmlm.model.ModelFileException;
+import lstmlm.model.ModelShape;
+import lstmlm.model.ParameterLayout;
+import lstmlm.model.SafetensorsFile;
+import lstmlm.model.SafetensorsWriter;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+/**
+ * One model file: the weights as safetensors tensors with {@link ParameterLayout}'s names, and in
+ * the {@code __metadata__} everything needed to use it (config, vocabulary) and, for a training
+ * checkpoint, to continue bit for bit (see {@link Progress}). The same file type serves training
+ * checkpoints, {@code best.safetensors} and the final {@code model.safetensors}: one format, one
+ * loader.
+ *
+ * <p>Metadata keys (all values strings, as safetensors requires):
+ * <pre>
+ * format                  "lstm-lm checkpoint 1"
+ * config.name, config.KEY every config key ({@link Config#KEYS}), as Config.toMap() writes it
+ * vocabulary              the words in id order, one per line ("\n"-joined)
+ * vocabulary.size         number of words
+ * tensors.sha256          SHA-256 (hex) of every byte after the header: all tensors' data
+ * -- training position (absent in a weights-only file; then all are absent) --
+ * seed                    the run's seed
+ * epoch                   0-based epoch in progress (at an epoch end: the next one)
+ * step                    training windows of that epoch already done (0 .. epoch_size)
+ * epoch_size              windows per training epoch (checks that resumed data matches)
+ * global_step             training windows done in the whole run
+ * learning_rate           learning rate of that epoch (derived from the config; checked)
+ * epoch.cost_sum          TF run_epoch's running Σ cost of the epoch so far (exact double)
+ * epoch.iterations        TF run_epoch's running Σ num_steps of the epoch so far
+ * rng                     how every random stream is derived (from seed and global_step)
+ * state.tensor            "state.lstm": the carried LSTM state at the save point is a tensor
+ * state.layout            its layout, [layers, 2 (c, h), batch, hidden]
+ * history.train_perplexity, history.valid_perplexity   finished epochs, comma-separated
+ * </pre>
+ * The state tensor is not part of the model: {@link #load} keeps it in {@link Progress} only.
+ */
+public record Checkpoint(Path file, Config config, Vocabulary vocabulary, LanguageModel model,
+                         Progress progress, Map<String, String> metadata) implements AutoCloseable {
+
+    public static final String FORMAT = "lstm-lm checkpoint 1";
+    public static final String STATE_TENSOR = "state.lstm";
+    public static final String CHECKSUM_KEY = "tensors.sha256";
+    private static final List<String> PROGRESS_KEYS = List.of("seed", "epoch", "step", "epoch_size", "global_step",
+            "learning_rate", "epoch.cost_sum", "epoch.iterations", "history.train_perplexity",
+            "history.valid_perplexity");
+
+    /**
+     * Where a training run stands, enough to continue exactly: the dropout masks of training
+     * window n come from {@code Dropout.splitSeed(seed, n)} and initialisation drew from
+     * {@code SplittableRandom(seed)} once, so seed and global step are every RNG state there is.
+     *
+     * @param lstmState the carried state, c then h per layer, each [batch x hidden] (Window.state())
+     */
+    public record Progress(long seed, int epoch, int step, int epochSize, long globalStep, double learningRate,
+                           double costSum, long iterations, float[] lstmState,
+                           List<Double> trainPerplexities, List<Double> validPerplexities) {
+        public Progress {
+            trainPerplexities = List.copyOf(trainPerplexities);
+            validPerplexities = List.copyOf(validPerplexities);
+        }
+    }
+
+    /** Frees the model's memory. */
+    @Override
+    public void close() {
+        model.close();
+    }
+
+    /**
+     * Writes a checkpoint atomically (temp file, fsync, rename, fsync of the folder).
+     *
+     * @param progress null for a weights-only file
+     * @param extra    more metadata, e.g. a perplexity (must not reuse the keys above)
+     */
+    public static void write(Path file, Config config, Vocabulary vocabulary, LanguageModel model,
+                             Progress progress, Map<String, String> extra) throws IOException {
+        List<SafetensorsWriter.Entry> tensors = new ArrayList<>(SafetensorsWriter.entries(model.layout, model.params));
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", FORMAT);
+        meta.put("config.name", config.name());
+        config.toMap().forEach((k, v) -> meta.put("config." + k, v));
+        meta.put("vocabulary", String.join("\n", vocabulary.words()));
+        meta.put("vocabulary.size", Integer.toString(vocabulary.size()));
+        if (progress != null) {
+            long[] stateShape = stateShape(config);
+            if (progress.lstmState().length != stateShape[0] * stateShape[1] * stateShape[2] * stateShape[3]) {
+                throw new IllegalArgumentException("LSTM state has " + progress.lstmState().length
+                        + " floats, the config needs " + Arrays.toString(stateShape));
+            }
+            meta.put("seed", Long.toString(progress.seed()));
+            meta.put("epoch", Integer.toString(progress.epoch()));
+            meta.put("step", Integer.toString(progress.step()));
+            meta.put("epoch_size", Integer.toString(progress.epochSize()));
+            meta.put("global_step", Long.toString(progress.globalStep()));
+            meta.put("learning_rate", Double.toString(progress.learningRate()));
+            meta.put("epoch.cost_sum", Double.toString(progress.costSum()));
+            meta.put("epoch.iterations", Long.toString(progress.iterations()));
+            meta.put("rng", "dropout masks of training window n (0-based, n = global_step next) come from "
+                    + "Dropout.splitSeed(seed, n); initialisation drew from SplittableRandom(seed) once and has no "
+                    + "further state");
+            meta.put("state.tensor", STATE_TENSOR);
+            meta.put("state.layout", "[layers, 2 (c, h), batch, hidden]: the carried LSTM state at the save point; "
+                    + "zero at an epoch start; not part of the model");
+            meta.put("history.train_perplexity", joinDoubles(progress.trainPerplexities()));
+            meta.put("history.valid_perplexity", joinDoubles(progress.validPerplexities()));
+            // byte-backed: a float[] segment cannot become the ByteBuffer the writer needs
+            float[] state = progress.lstmState();
+            MemorySegment stateBytes = MemorySegment.ofArray(new byte[state.length * Float.BYTES]);
+            MemorySegment.copy(state, 0, stateBytes, JAVA_FLOAT_UNALIGNED, 0, state.length);
+            tensors.add(new SafetensorsWriter.Entry(STATE_TENSOR, stateShape, stateBytes));
+        }
+        for (var e : extra.entrySet()) {
+            if (meta.containsKey(e.getKey())) throw new IllegalArgumentException("metadata key " + e.getKey() + " is taken");
+            meta.put(e.getKey(), e.getValue());
+        }
+        meta.put(CHECKSUM_KEY, SafetensorsWriter.sha256(tensors));
+        SafetensorsWriter.write(file, tensors, meta);
+    }
+
+    /**
+     * Loads and checks a model file: safetensors structure, format, data checksum, config,
+     * vocabulary, every tensor's presence and shape, and the training position when there is one.
+     * Any problem is a {@link ModelFileException} naming the file and the problem.
+     */
+    public static Checkpoint load(Path file) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Map<String, String> meta = f.metadata();
+            String format = meta.get("format");
+            if (!FORMAT.equals(format)) {
+                throw bad(file, format == null ? "its metadata has no 'format' key (expected \"" + FORMAT + "\")"
+                        : "its format is \"" + format + "\", this program reads \"" + FORMAT + "\"");
+            }
+            verifyChecksum(file, f, required(file, meta, CHECKSUM_KEY));
+            Config config = config(file, meta);
+            Vocabulary vocabulary = vocabulary(file, meta, config);
+            ModelShape shape = new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers());
+            ParameterLayout layout = new ParameterLayout(shape);
+            Set<String> unexpected = new LinkedHashSet<>(f.tensors().keySet());
+            for (ParameterLayout.Tensor t : layout.tensors()) {
+                checkShape(file, f, t.name(), t.dims());
+                unexpected.remove(t.name());
+            }
+            unexpected.remove(STATE_TENSOR);
+            if (!unexpected.isEmpty()) {
+                throw bad(file, "it has tensors " + unexpected + " that a " + config.numLayers()
+                        + "-layer model does not have; it was written for another model");
+            }
+            Progress progress = progress(file, f, meta, config);
+            LanguageModel model = new LanguageModel(shape);
+            for (ParameterLayout.Tensor t : layout.tensors()) {
+                MemorySegment src = f.data(t.name());
+                MemorySegment.copy(src, 0, model.params, t.offset() * Float.BYTES, src.byteSize());
+            }
+            return new Checkpoint(file, config, vocabulary, model, progress, meta);
+        }
+    }
+
+    /** [layers, 2, batch, hidden], the shape of the state tensor. */
+    static long[] stateShape(Config c) {
+        return new long[]{c.numLayers(), 2, c.batchSize(), c.hiddenSize()};
+    }
+
+    private static void verifyChecksum(Path file, SafetensorsFile f, String expected) {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("this JVM has no SHA-256", e);
+        }
+        MemorySegment data = f.allData();
+        long chunk = 1L << 28;
+        for (long at = 0; at < data.byteSize(); at += chunk) {
+            digest.update(data.asSlice(at, Math.min(chunk, data.byteSize() - at)).asByteBuffer());
+        }
+        String actual = HexFormat.of().formatHex(digest.digest());
+        if (!actual.equalsIgnoreCase(expected)) {
+            throw bad(file, "checksum mismatch: the tensor data hashes to SHA-256 " + actual + " but "
+                    + CHECKSUM_KEY + " says " + expected + "; the file is corrupt (use an older checkpoint)");
+        }
+    }
+
+    private static Config config(Path file, Map<String, String> meta) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String k : Config.KEYS) {
+            String v = meta.get("config." + k);
+            if (v != null) values.put(k, v);
+        }
+        try {
+            return Config.fromMap(meta.getOrDefault("config.name", "checkpoint"), values, "the metadata of " + file);
+        } catch (ConfigException e) {
+            throw bad(file, "its config is unusable: " + e.getMessage());
+        }
+    }
+
+    private static Vocabulary vocabulary(Path file, Map<String, String> meta, Config config) {
+        String words = required(file, meta, "vocabulary");
+        Vocabulary v;
+        try {
+            v = Vocabulary.of(Arrays.asList(words.split("\n", -1)));
+        } catch (DataException e) {
+            throw bad(file, e.getMessage());
+        }
+        String size = meta.get("vocabulary.size");
+        if (size != null && !size.equals(Integer.toString(v.size()))) {
+            throw bad(file, "vocabulary.size says " + size + " but the vocabulary has " + v.size() + " words");
+        }
+        if (v.size() > config.vocabSize()) {
+            throw bad(file, "its vocabulary has " + v.size() + " words but its config's vocab_size is "
+                    + config.vocabSize());
+        }
+        return v;
+    }
+
+    private static void checkShape(Path file, SafetensorsFile f, String name, long[] expected) {
+        if (!f.tensors().containsKey(name)) {
+            throw bad(file, "it has no tensor '" + name + "' (it has " + f.tensors().keySet() + ")");
+        }
+        long[] actual = f.tensor(name).shape();
+        if (!Arrays.equals(actual, expected)) {
+            throw bad(file, "tensor '" + name + "' has shape " + Arrays.toString(actual) + " but its config "
+                    + "needs " + Arrays.toString(expected));
+        }
+    }
+
+    private static Progress progress(Path file, SafetensorsFile f, Map<String, String> meta, Config config) {
+        boolean any = f.tensors().containsKey(STATE_TENSOR) || PROGRESS_KEYS.stream().anyMatch(meta::containsKey);
+        if (!any) return null; // a weights-only file
+        if (!f.tensors().containsKey(STATE_TENSOR)) throw bad(file, "it has a training position but no tensor '" + STATE_TENSOR + "'");
+        checkShape(file, f, STATE_TENSOR, stateShape(config));
+        long seed = longValue(file, meta, "seed", Long.MIN_VALUE);
+        int epoch = (int) longValue(file, meta, "epoch", 0);
+        int epochSize = (int) longValue(file, meta, "epoch_size", 1);
+        int step = (int) longValue(file, meta, "step", 0);
+        long globalStep = longValue(file, meta, "global_step", 0);
+        long iterations = longValue(file, meta, "epoch.iterations", 0);
+        double learningRate = doubleValue(file, meta, "learning_rate");
+        double costSum = doubleValue(file, meta, "epoch.cost_sum");
+        if (step > epochSize) throw bad(file, "step " + step + " is beyond epoch_size " + epochSize);
+        if (iterations != (long) step * config.numSteps()) {
+            throw bad(file, "epoch.iterations is " + iterations + " but step " + step + " of num_steps "
+                    + config.numSteps() + " makes " + (long) step * config.numSteps());
+        }
+        if (learningRate != config.learningRate(epoch)) {
+            throw bad(file, "learning_rate " + learningRate + " is not the config's rate for epoch " + (epoch + 1)
+                    + " (" + config.learningRate(epoch) + ")");
+        }
+        List<Double> train = doubles(file, meta, "history.train_perplexity");
+        List<Double> valid = doubles(file, meta, "history.valid_perplexity");
+        float[] state = f.data(STATE_TENSOR).toArray(JAVA_FLOAT_UNALIGNED);
+        return new Progress(seed, epoch, step, epochSize, globalStep, learningRate, costSum, iterations, state,
+                train, valid);
+    }
+
+    private static String required(Path file, Map<String, String> meta, String key) {
+        String v = meta.get(key);
+        if (v == null) throw bad(file, "its metadata has no '" + key + "'");
+        return v;
+    }
+
+    private static long longValue(Path file, Map<String, String> meta, String key, long min) {
+        String raw = required(file, meta, key);
+        try {
+            long v = Long.parseLong(raw);
+            if (v < min) throw bad(file, "metadata '" + key + "' is " + raw + ", below " + min);
+            return v;
+        } catch (NumberFormatException e) {
+            throw bad(file, "metadata '" + key + "' is not an integer: '" + raw + "'");
+        }
+    }
+
+    private static double doubleValue(Path file, Map<String, String> meta, String key) {
+        String raw = required(file, meta, key);
+        try {
+            double v = Double.parseDouble(raw);
+            if (!Double.isFinite(v)) throw bad(file, "metadata '" + key + "' is not finite: " + raw);
+            return v;
+        } catch (NumberFormatException e) {
+            throw bad(file, "metadata '" + key + "' is not a number: '" + raw + "'");
+        }
+    }
+
+    private static List<Double> doubles(Path file, Map<String, String> meta, String key) {
+        String raw = required(file, meta, key);
+        List<Double> list = new ArrayList<>();
+        if (raw.isEmpty()) return list;
+        for (String part : raw.split(",")) {
+            try {
+                list.add(Double.parseDouble(part));
+            } catch (NumberFormatException e) {
+                throw bad(file, "metadata '" + key + "' is not a comma-separated list of numbers: '" + raw + "'");
+            }
+        }
+        return list;
+    }
+
+    private static String joinDoubles(List<Double> values) {
+        StringBuilder sb = new StringBuilder();
+        for (double v : values) {
+            if (!sb.isEmpty()) sb.append(',');
+            sb.append(v); // Double.toString round-trips exactly
+        }
+        return sb.toString();
+    }
+
+    private static ModelFileException bad(Path file, String what) {
+        return new ModelFileException("Bad checkpoint " + file + ": " + what + ".");
+    }
+}

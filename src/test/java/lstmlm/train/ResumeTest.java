@@ -1,0 +1,165 @@
+package lstmlm.train;
+
+import lstmlm.data.PtbCorpus;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Exact resume on a tiny two-layer model with dropout: a run cut at an epoch end or mid-epoch and
+ * resumed gives bit-identical weights and the same printed perplexities as one uninterrupted run.
+ */
+class ResumeTest {
+    @TempDir
+    static Path tmp;
+    static PtbCorpus corpus;
+    static final Config CONFIG = TinyRun.config();
+    static final int THREADS = 2;
+    static final long SEED = 42;
+
+    /** The uninterrupted 2-epoch run, with a checkpoint every 37 windows kept. */
+    static float[] straightWeights;
+    static List<String> straightLines;
+    static Trainer.Result straightResult;
+    static Path straightDir;
+
+    @BeforeAll
+    static void straightRun() throws IOException {
+        corpus = PtbCorpus.load(TinyRun.corpus(tmp));
+        straightDir = tmp.resolve("straight");
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try (Trainer t = new Trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(log, true, StandardCharsets.UTF_8))) {
+            t.checkpointTo(CheckpointStore.open(straightDir, 1000), 37);
+            straightResult = t.run(2);
+            straightWeights = t.model().params.toArray(JAVA_FLOAT);
+        }
+        straightLines = perplexityLines(log);
+    }
+
+    /** TF's lines with the speed (wall-clock) cut off; checkpoint notes dropped. */
+    static List<String> perplexityLines(ByteArrayOutputStream log) {
+        return Arrays.stream(log.toString(StandardCharsets.UTF_8).split("\n"))
+                .filter(l -> !l.startsWith("Saved checkpoint"))
+                .map(l -> l.replaceAll(" speed: \\d+ wps", ""))
+                .toList();
+    }
+
+    /** Resumes from {@code file} in a fresh trainer and runs to 2 epochs. */
+    static Resumed resume(Path file) {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try (Checkpoint c = Checkpoint.load(file);
+             Trainer t = new Trainer(c.config(), corpus, c.progress().seed(), THREADS,
+                     new PrintStream(log, true, StandardCharsets.UTF_8))) {
+            t.restore(c);
+            Trainer.Result r = t.run(2);
+            return new Resumed(r, t.model().params.toArray(JAVA_FLOAT), perplexityLines(log));
+        }
+    }
+
+    record Resumed(Trainer.Result result, float[] weights, List<String> lines) {}
+
+    @Test
+    void oneEpochThenResumeEqualsTwoEpochs() {
+        Path dir = tmp.resolve("first-epoch");
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        try (Trainer t = new Trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(log, true, StandardCharsets.UTF_8))) {
+            t.checkpointTo(CheckpointStore.open(dir, 3), 0);
+            t.run(1);
+        }
+        List<String> first = perplexityLines(log);
+        try (Checkpoint newest = CheckpointStore.newest(dir, System.out)) {
+            assertEquals(1, newest.progress().epoch());
+            assertEquals(0, newest.progress().step());
+        }
+        Resumed r = resume(CheckpointStore.checkpoints(dir).getLast());
+        assertArrayEquals(straightWeights, r.weights());
+        assertEquals(straightResult, r.result());
+        // run 1's lines without its own test line, then run 2's lines, are the straight run's
+        List<String> joined = new java.util.ArrayList<>(first.subList(0, first.size() - 1));
+        joined.addAll(r.lines());
+        assertEquals(straightLines, joined);
+        assertTrue(Files.exists(dir.resolve(CheckpointStore.BEST)));
+    }
+
+    @Test
+    void aMidEpochResumeEqualsTheStraightRun() {
+        // ckpt at global step 37·k inside epoch 1 (not at its start) and one inside epoch 2
+        List<Path> all = CheckpointStore.checkpoints(straightDir);
+        for (long step : new long[]{37 * 5, 37 * 15}) {
+            Path file = CheckpointStore.checkpointFile(straightDir, step);
+            assertTrue(all.contains(file), file + " in " + all);
+            int epochSize;
+            int inEpoch;
+            try (Checkpoint c = Checkpoint.load(file)) {
+                epochSize = c.progress().epochSize();
+                inEpoch = c.progress().step();
+                assertTrue(inEpoch > 0 && inEpoch < epochSize, "mid-epoch: " + inEpoch + " of " + epochSize);
+            }
+            Resumed r = resume(file);
+            assertArrayEquals(straightWeights, r.weights(), "from " + file);
+            assertEquals(straightResult, r.result(), "from " + file);
+            // the resumed lines are the straight run's from the resume point on (after the
+            // repeated "Epoch: N Learning rate" line that opens the resumed epoch)
+            List<String> resumed = r.lines().subList(1, r.lines().size());
+            assertTrue(r.lines().getFirst().contains("Learning rate"), r.lines().getFirst());
+            assertEquals(straightLines.subList(straightLines.size() - resumed.size(), straightLines.size()), resumed);
+            assertTrue(r.lines().stream().anyMatch(l -> l.contains(" perplexity: ")), "progress lines after the resume");
+        }
+    }
+
+    @Test
+    void aFailedWriteStopsTrainingAndKeepsThePreviousCheckpoint() throws IOException {
+        Path dir = tmp.resolve("fails");
+        CheckpointStore store = CheckpointStore.open(dir, 3);
+        // the second checkpoint's name is taken by a folder with a file in it: its rename fails,
+        // as a write on a full disk or a read-only folder would
+        Path blocked = CheckpointStore.checkpointFile(dir, 40);
+        Files.createDirectories(blocked);
+        Files.writeString(blocked.resolve("x"), "x");
+        UncheckedIOException e;
+        try (Trainer t = new Trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(new ByteArrayOutputStream()))) {
+            t.checkpointTo(store, 20);
+            e = assertThrows(UncheckedIOException.class, () -> t.run(1));
+        }
+        Path previous = CheckpointStore.checkpointFile(dir, 20);
+        assertTrue(e.getMessage().contains(blocked.toString()) && e.getMessage().contains("previous checkpoint " + previous
+                + " is intact") && e.getMessage().contains("--resume " + dir), e.getMessage());
+        try (Checkpoint c = CheckpointStore.newest(dir, System.out)) {
+            assertEquals(previous, c.file());
+            assertEquals(20, c.progress().globalStep());
+        }
+        try (var files = Files.list(dir)) {
+            assertTrue(files.noneMatch(p -> p.toString().endsWith(".tmp")), "no temp file left behind");
+        }
+    }
+
+    @Test
+    void resumeRefusesAnotherSeedConfigOrData() throws IOException {
+        Path file = CheckpointStore.checkpointFile(straightDir, 37);
+        try (Checkpoint c = Checkpoint.load(file)) {
+            try (Trainer t = new Trainer(CONFIG, corpus, SEED + 1, 1, new PrintStream(new ByteArrayOutputStream()))) {
+                assertTrue(assertThrows(ConfigException.class, () -> t.restore(c)).getMessage().contains("seed"));
+            }
+            Config other = CONFIG.withOverrides(java.util.Map.of("keep_prob", "0.8"));
+            try (Trainer t = new Trainer(other, corpus, SEED, 1, new PrintStream(new ByteArrayOutputStream()))) {
+                assertTrue(assertThrows(ConfigException.class, () -> t.restore(c)).getMessage().contains("config"));
+            }
+        }
+    }
+}
