@@ -1,7 +1,7 @@
 package lstmlm.cli;
 
 import lstmlm.model.SafetensorsFile;
-import lstmlm.train.TrainerTest;
+import lstmlm.train.TinyRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,7 +57,7 @@ class TrainCommandTest {
 
     @Test
     void trainsTheTestConfigAndSavesWeightsThatLoad() throws Exception {
-        Path data = TrainerTest.syntheticCorpus(dir);
+        Path data = TinyRun.corpus(dir);
         Path save = dir.resolve("out");
         Run r = run("train", "--config", "test", "--data-path", data.toString(), "--save-path", save.toString(),
                 "--threads", "1", "--set", "vocab_size=40");

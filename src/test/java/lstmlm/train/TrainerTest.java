@@ -8,10 +8,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.regex.Pattern;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -20,35 +18,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** End to end on a small synthetic corpus: the loss falls, the lines are TF's, a seed repeats. */
-public class TrainerTest {
+class TrainerTest {
     @TempDir
     static Path dir;
-
-    /**
-     * Sentences from a tiny grammar: a word is mostly followed by one of two successors, so a
-     * model that learns anything beats the uniform perplexity (the vocabulary size) by far.
-     */
-    public static Path syntheticCorpus(Path root) throws IOException {
-        Path d = Files.createDirectories(root.resolve("synthetic"));
-        String[] words = new String[30];
-        for (int i = 0; i < words.length; i++) words[i] = "w" + i;
-        SplittableRandom r = new SplittableRandom(11);
-        for (String split : new String[]{"train", "valid", "test"}) {
-            StringBuilder sb = new StringBuilder();
-            int sentences = split.equals("train") ? 900 : 120;
-            for (int s = 0; s < sentences; s++) {
-                int w = r.nextInt(words.length);
-                int len = 4 + r.nextInt(8);
-                for (int k = 0; k < len; k++) {
-                    sb.append(' ').append(words[w]);
-                    w = (w * 7 + (r.nextInt(10) < 8 ? 1 : 3)) % words.length;
-                }
-                sb.append(" \n");
-            }
-            Files.writeString(d.resolve("ptb." + split + ".txt"), sb.toString());
-        }
-        return d;
-    }
 
     static Config tinyConfig(Map<String, String> extra) {
         var overrides = new java.util.HashMap<>(Map.of("hidden_size", "16", "num_steps", "5", "batch_size", "4",
@@ -60,14 +32,14 @@ public class TrainerTest {
 
     @Test
     void lossFallsAndTheLinesAreTensorFlows() throws IOException {
-        PtbCorpus corpus = PtbCorpus.load(syntheticCorpus(dir));
+        PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Trainer.Result result;
         try (Trainer t = new Trainer(tinyConfig(Map.of()), corpus, 3, 2, new PrintStream(bytes, true, StandardCharsets.UTF_8))) {
             result = t.run(3);
         }
         String log = bytes.toString(StandardCharsets.UTF_8);
-        // 31 words + <eos>: uniform perplexity 31; the grammar allows far less
+        // 30 words + <eos>: uniform perplexity 31; the grammar allows far less
         assertTrue(result.trainPerplexity().get(2) < result.trainPerplexity().get(0), log);
         assertTrue(result.validPerplexity().get(2) < 8, log);
         assertTrue(result.testPerplexity() < 8, log);
@@ -82,7 +54,7 @@ public class TrainerTest {
 
     @Test
     void theSameSeedAndThreadsGiveTheSameNumbersAndWeights() throws IOException {
-        PtbCorpus corpus = PtbCorpus.load(syntheticCorpus(dir));
+        PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
         Config c = tinyConfig(Map.of("keep_prob", "0.7", "max_max_epoch", "1"));
         float[][] weights = new float[3][];
         Trainer.Result[] results = new Trainer.Result[3];
