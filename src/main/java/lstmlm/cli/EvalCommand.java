@@ -3,7 +3,6 @@ package lstmlm.cli;
 import lstmlm.blas.Blas;
 import lstmlm.data.PtbCorpus;
 import lstmlm.data.PtbDownloader;
-import lstmlm.model.ModelFileException;
 import lstmlm.model.ModelShape;
 import lstmlm.model.RowWorkers;
 import lstmlm.model.Window;
@@ -55,8 +54,6 @@ final class EvalCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%s Perplexity: %.3f%n", split == Split.test ? "Test" : "Valid", ppl);
             }
             return 0;
-        } catch (ModelFileException e) {
-            throw new Main.UserError(e.getMessage());
         }
     }
 }

@@ -2,6 +2,7 @@ package lstmlm.cli;
 
 import lstmlm.blas.BlasUnavailableException;
 import lstmlm.data.DataException;
+import lstmlm.model.ModelFileException;
 import lstmlm.train.ConfigException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -9,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code lstm} command: one subcommand per use. */
 @Command(name = "lstm", mixinStandardHelpOptions = true, version = "lstm-lm 0.1.0",
         description = "Word-level LSTM language models on the CPU (TensorFlow's PTB tutorial, in Java).",
-        subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class, GenerateCommand.class, ScoreCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
@@ -25,7 +26,8 @@ public final class Main implements Runnable {
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // Bad input is the user's to fix: say what and how, without a stack trace.
             if (e instanceof DataException || e instanceof ConfigException || e instanceof BlasUnavailableException
-                    || e instanceof UserError || e instanceof java.io.UncheckedIOException) {
+                    || e instanceof ModelFileException || e instanceof UserError
+                    || e instanceof java.io.UncheckedIOException) {
                 cmd.getErr().println("error: " + e.getMessage());
                 return 2;
             }

@@ -1,0 +1,81 @@
+package lstmlm.cli;
+
+import lstmlm.infer.Model;
+import lstmlm.infer.Session;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate text from a trained model: <eos> starts a new line.")
+final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "FILE", description = "A model or checkpoint .safetensors file.")
+    Path model;
+
+    @Option(names = "--prompt", paramLabel = "TEXT", defaultValue = "",
+            description = "Words to start from (outside the vocabulary: <unk>). Default: none, a sentence start.")
+    String prompt;
+
+    @Option(names = "--words", paramLabel = "N", defaultValue = "50", description = "Words to generate (default: ${DEFAULT-VALUE}).")
+    int words;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "1.0",
+            description = "Below 1 sharper, above 1 flatter; 0 always takes the most likely word (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0",
+            description = "Draw only among the K most likely words; 0: all (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Seed of the sampler (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    public Integer call() {
+        if (words < 0) throw new Main.UserError("--words must be >= 0, got " + words);
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
+            throw new Main.UserError("--temperature must be a number >= 0, got " + temperature);
+        }
+        if (topK < 0) throw new Main.UserError("--top-k must be >= 0 (0: the whole vocabulary), got " + topK);
+        PrintWriter out = spec.commandLine().getOut();
+        try (Model m = Model.load(model); Session session = m.newSession()) {
+            SplittableRandom random = new SplittableRandom(seed);
+            int eos = m.vocabulary().eosId();
+            if (eos >= 0) session.feed(eos);
+            StringBuilder line = new StringBuilder();
+            int unknown = 0;
+            for (String w : prompt.trim().split("\\s+")) {
+                if (w.isEmpty()) continue;
+                if (m.vocabulary().id(w) < 0) unknown++;
+                session.feed(w);
+                line.append(w).append(' ');
+            }
+            if (!session.hasPrediction()) {
+                throw new Main.UserError("The vocabulary has no <eos> to start from: give a --prompt.");
+            }
+            for (int i = 0; i < words; i++) {
+                int next = session.sample(temperature, topK, random);
+                if (next == eos) {
+                    out.println(line.toString().stripTrailing());
+                    line.setLength(0);
+                } else {
+                    line.append(m.vocabulary().word(next)).append(' ');
+                }
+                session.feed(next);
+            }
+            if (!line.isEmpty()) out.println(line.toString().stripTrailing());
+            if (unknown > 0) spec.commandLine().getErr().println("note: " + unknown + " prompt word(s) outside the vocabulary were fed as <unk>");
+            out.flush();
+        }
+        return 0;
+    }
+}

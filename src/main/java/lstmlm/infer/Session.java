@@ -1,0 +1,389 @@
+package lstmlm.infer;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.random.RandomGenerator;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/**
+ * One stream of text through a {@link Model}: its own LSTM state and the next-word distribution
+ * after the last word fed. A session is used by one thread at a time (any thread); open as many as
+ * there are streams. Steps run on the calling thread and allocate nothing once warm: feed, the
+ * log-probability of a word, the full distribution into a caller's array, top-k into a reused
+ * {@link TopK}, sampling and {@link #copyStateFrom}.
+ *
+ * <p>A new or {@link #reset} session has a zero state and no prediction yet: feed a word first.
+ * Sentences are best started by feeding {@code <eos>}, as in training, where every sentence
+ * follows one; {@link #score} does that itself.
+ */
+public final class Session implements AutoCloseable {
+    private final Model model;
+    private final int vocab, hidden, layers;
+    // copied from the model into final fields: the step loop reads them without indirection
+    private final MemorySegment embedding, softmaxWeight, softmaxBias, zeroGates;
+    private final MemorySegment[] lstmWeight, lstmBias;
+    private final boolean transposedSoftmax;
+
+    /** Per layer [input | h], 2H floats: the one vector the layer's [2H×4H] weight multiplies. */
+    private final MemorySegment inputAndH;
+    /** Per layer two cell states, used in turn (the cell kernel must not write c over cPrev). */
+    private final MemorySegment cells;
+    private final MemorySegment gates;
+    private final MemorySegment logits;
+    private int cellParity;
+    private boolean hasPrediction;
+    private boolean normalized;
+    private float logNormalizer;
+    private boolean closed;
+
+    // heap scratch: exponentials for the normalizer and sampling, lane sums; top-k grows on first use
+    private final float[] weights;
+    private final float[] laneScratch = new float[4 * lstmlm.kernels.VectorShapes.F.length()];
+    private int[] heapIds = new int[0];
+    private float[] heapLogits = new float[0];
+
+    Session(Model model) {
+        this.model = model;
+        this.vocab = model.vocab;
+        this.hidden = model.hidden;
+        this.layers = model.layers;
+        this.embedding = model.embedding;
+        this.softmaxWeight = model.softmaxWeight;
+        this.softmaxBias = model.softmaxBias;
+        this.lstmWeight = model.lstmWeight.clone();
+        this.lstmBias = model.lstmBias.clone();
+        this.transposedSoftmax = model.transposedSoftmax;
+        // GC-managed: sessions are cheap to open and drop (beam search forks many), no close needed
+        Arena arena = Arena.ofAuto();
+        this.zeroGates = arena.allocate(4L * 4 * hidden, 64);
+        this.inputAndH = arena.allocate(4L * layers * 2 * hidden, 64);
+        this.cells = arena.allocate(4L * layers * 2 * hidden, 64);
+        this.gates = arena.allocate(4L * 4 * hidden, 64);
+        this.logits = arena.allocate(4L * vocab, 64);
+        this.weights = new float[vocab];
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    /** Feeds one word: the state advances and the next-word distribution is ready. */
+    public void feed(int id) {
+        checkUsable();
+        model.checkId(id);
+        step(id);
+    }
+
+    /** Feeds one word; a word outside the vocabulary is fed as {@code <unk>}. */
+    public void feed(String word) {
+        checkUsable();
+        step(model.idOrUnk(word));
+    }
+
+    private void step(int id) {
+        final int H = hidden;
+        final long rowBytes = 4L * H;
+        MemorySegment.copy(embedding, id * rowBytes, inputAndH, 0, rowBytes);
+        final int prev = cellParity, next = prev ^ 1;
+        for (int l = 0; l < layers; l++) {
+            final long xh = 2L * H * l;
+            RowKernels.vectorTimesMatrix(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeroGates, 0, gates, 0);
+            // h goes straight into this layer's recurrent slot: the gates already hold the old h's product
+            RowKernels.lstmCell(gates, 0, lstmBias[l], cells, (2L * l + prev) * H, cells, (2L * l + next) * H,
+                    inputAndH, xh + H, H);
+            if (l + 1 < layers) {
+                MemorySegment.copy(inputAndH, (xh + H) * 4, inputAndH, (xh + 2L * H) * 4, rowBytes);
+            }
+        }
+        cellParity = next;
+        final long top = 2L * H * (layers - 1) + H;
+        if (transposedSoftmax) {
+            RowKernels.matrixTimesVector(softmaxWeight, 0, vocab, H, inputAndH, top, softmaxBias, 0, logits, 0, laneScratch);
+        } else {
+            RowKernels.vectorTimesMatrix(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxBias, 0, logits, 0);
+        }
+        hasPrediction = true;
+        normalized = false;
+    }
+
+    /** log Σ exp(logits), computed once per step and only when asked for. */
+    private float logNormalizer() {
+        if (!normalized) {
+            logNormalizer = RowKernels.logSumExp(logits, 0, vocab, weights);
+            normalized = true;
+        }
+        return logNormalizer;
+    }
+
+    /** Whether a word has been fed since the last reset, so there is a next-word distribution. */
+    public boolean hasPrediction() {
+        return hasPrediction;
+    }
+
+    /** Natural log of P(next word = id | everything fed so far). */
+    public float logProbability(int id) {
+        checkPrediction();
+        model.checkId(id);
+        return logits.getAtIndex(JAVA_FLOAT, id) - logNormalizer();
+    }
+
+    /** The same for a word; outside the vocabulary it is the probability of {@code <unk>}. */
+    public float logProbability(String word) {
+        checkPrediction();
+        return logProbability(model.idOrUnk(word));
+    }
+
+    /** Writes the whole next-word distribution into {@code out[0..V)} (probabilities summing to 1). */
+    public void probabilities(float[] out) {
+        checkPrediction();
+        if (out.length < vocab) {
+            throw new IllegalArgumentException("The output array has " + out.length + " elements; the vocabulary has "
+                    + vocab + " words.");
+        }
+        RowKernels.expInto(logits, 0, vocab, logNormalizer(), 1f, out);
+    }
+
+    /** The whole next-word distribution in a new array. */
+    public float[] probabilities() {
+        float[] out = new float[vocab];
+        probabilities(out);
+        return out;
+    }
+
+    /** The k most likely next words in a new {@link TopK}. */
+    public TopK topK(int k) {
+        return topK(new TopK(k));
+    }
+
+    /** Fills {@code into} with its capacity's worth of most likely next words, best first; returns it. */
+    public TopK topK(TopK into) {
+        checkPrediction();
+        int k = Math.min(into.capacity(), vocab);
+        selectTop(k);
+        float logZ = logNormalizer();
+        for (int i = 0; i < k; i++) {
+            into.ids[i] = heapIds[i];
+            into.probabilities[i] = (float) StrictMath.exp(heapLogits[i] - logZ);
+        }
+        into.size = k;
+        into.vocabulary = model.vocabulary();
+        return into;
+    }
+
+    /** The most likely next word. */
+    public int argmax() {
+        checkPrediction();
+        int best = 0;
+        float bestLogit = logits.getAtIndex(JAVA_FLOAT, 0);
+        for (int i = 1; i < vocab; i++) {
+            float v = logits.getAtIndex(JAVA_FLOAT, i);
+            if (v > bestLogit) {
+                bestLogit = v;
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Draws the next word from the distribution sharpened (temperature below 1) or flattened (above 1)
+     * by {@code temperature}, restricted to the {@code topK} most likely words when topK > 0.
+     * Temperature 0 picks the most likely word. Does not feed the word.
+     */
+    public int sample(float temperature, int topK, RandomGenerator random) {
+        checkPrediction();
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
+        }
+        if (topK < 0) throw new IllegalArgumentException("top-k must be >= 0 (0: the whole vocabulary), got " + topK);
+        if (temperature == 0f) return argmax();
+        float inverse = 1f / temperature;
+        if (topK > 0 && topK < vocab) {
+            selectTop(topK);
+            float max = heapLogits[0];
+            double total = 0;
+            for (int i = 0; i < topK; i++) total += StrictMath.exp((heapLogits[i] - max) * inverse);
+            double u = random.nextDouble() * total, cumulative = 0;
+            for (int i = 0; i < topK; i++) {
+                cumulative += StrictMath.exp((heapLogits[i] - max) * inverse);
+                if (u < cumulative) return heapIds[i];
+            }
+            return heapIds[topK - 1];
+        }
+        RowKernels.expInto(logits, 0, vocab, RowKernels.max(logits, 0, vocab), inverse, weights);
+        double total = 0;
+        for (int i = 0; i < vocab; i++) total += weights[i];
+        double u = random.nextDouble() * total, cumulative = 0;
+        int last = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (weights[i] > 0) {
+                cumulative += weights[i];
+                last = i;
+                if (u < cumulative) return i;
+            }
+        }
+        return last; // rounding left u at the very top: the last word with any weight
+    }
+
+    /**
+     * The k largest logits into heapIds/heapLogits[0..k), best first (ties: lower id first). A min-heap
+     * of size k over one pass of the logits, then heap-sorted in place.
+     */
+    private void selectTop(int k) {
+        if (heapIds.length < k) {
+            heapIds = new int[k];
+            heapLogits = new float[k];
+        }
+        int[] ids = heapIds;
+        float[] vals = heapLogits;
+        int size = 0;
+        for (int i = 0; i < vocab; i++) {
+            float v = logits.getAtIndex(JAVA_FLOAT, i);
+            if (size < k) {
+                ids[size] = i;
+                vals[size] = v;
+                siftUp(ids, vals, size++);
+            } else if (v > vals[0]) { // equal logits keep the earlier (lower) id
+                ids[0] = i;
+                vals[0] = v;
+                siftDown(ids, vals, 0, size);
+            }
+        }
+        // pop the worst to the end until sorted best first
+        for (int end = size - 1; end > 0; end--) {
+            swap(ids, vals, 0, end);
+            siftDown(ids, vals, 0, end);
+        }
+    }
+
+    /** Heap order: a is "worse" than b when its logit is lower, or equal with a higher id. */
+    private static boolean worse(int[] ids, float[] vals, int a, int b) {
+        return vals[a] < vals[b] || (vals[a] == vals[b] && ids[a] > ids[b]);
+    }
+
+    private static void siftUp(int[] ids, float[] vals, int i) {
+        while (i > 0) {
+            int parent = (i - 1) >>> 1;
+            if (!worse(ids, vals, i, parent)) return;
+            swap(ids, vals, i, parent);
+            i = parent;
+        }
+    }
+
+    private static void siftDown(int[] ids, float[] vals, int i, int size) {
+        while (true) {
+            int left = 2 * i + 1, right = left + 1, worst = i;
+            if (left < size && worse(ids, vals, left, worst)) worst = left;
+            if (right < size && worse(ids, vals, right, worst)) worst = right;
+            if (worst == i) return;
+            swap(ids, vals, i, worst);
+            i = worst;
+        }
+    }
+
+    private static void swap(int[] ids, float[] vals, int a, int b) {
+        int id = ids[a];
+        ids[a] = ids[b];
+        ids[b] = id;
+        float v = vals[a];
+        vals[a] = vals[b];
+        vals[b] = v;
+    }
+
+    /** Back to the zero state, with no prediction. */
+    public void reset() {
+        checkUsable();
+        inputAndH.fill((byte) 0);
+        cells.fill((byte) 0);
+        cellParity = 0;
+        hasPrediction = false;
+        normalized = false;
+    }
+
+    /** A new session in exactly this session's state (fork a hypothesis). */
+    public Session copy() {
+        checkUsable();
+        Session s = new Session(model);
+        s.copyStateFrom(this);
+        return s;
+    }
+
+    /** Puts this session in exactly {@code other}'s state, without allocating. Both must share a model. */
+    public void copyStateFrom(Session other) {
+        checkUsable();
+        other.checkUsable();
+        if (other.model != model) {
+            throw new IllegalArgumentException("Cannot copy state between sessions of different models.");
+        }
+        if (other == this) return;
+        inputAndH.copyFrom(other.inputAndH);
+        cells.copyFrom(other.cells);
+        logits.copyFrom(other.logits);
+        cellParity = other.cellParity;
+        hasPrediction = other.hasPrediction;
+        normalized = other.normalized;
+        logNormalizer = other.logNormalizer;
+    }
+
+    /**
+     * Scores one sentence from a fresh state: resets, feeds {@code <eos>} (the boundary every training
+     * sentence follows), then adds log P(w) for every word and log P(<eos>) for its end. Words outside
+     * the vocabulary count as {@code <unk>}. Leaves the session after the sentence's last word.
+     */
+    public SentenceScore score(List<String> words) {
+        checkUsable();
+        if (words.isEmpty()) throw new IllegalArgumentException("Cannot score an empty sentence.");
+        int[] ids = new int[words.size()];
+        int unknown = 0;
+        for (int i = 0; i < ids.length; i++) {
+            int id = model.vocabulary().id(words.get(i));
+            if (id < 0) {
+                unknown++;
+                id = model.idOrUnk(words.get(i));
+            }
+            ids[i] = id;
+        }
+        return score(ids, unknown);
+    }
+
+    /** {@link #score(List)} for word ids. */
+    public SentenceScore score(int[] ids) {
+        return score(ids, 0);
+    }
+
+    private SentenceScore score(int[] ids, int unknown) {
+        checkUsable();
+        if (ids.length == 0) throw new IllegalArgumentException("Cannot score an empty sentence.");
+        for (int id : ids) model.checkId(id);
+        int eos = model.eosIdOrThrow();
+        reset();
+        step(eos);
+        double sum = 0;
+        for (int id : ids) {
+            sum += logProbability(id);
+            step(id);
+        }
+        sum += logProbability(eos);
+        return new SentenceScore(sum, ids.length + 1, unknown);
+    }
+
+    private void checkPrediction() {
+        checkUsable();
+        if (!hasPrediction) {
+            throw new IllegalStateException("No prediction yet: feed a word first (e.g. <eos> to start a sentence).");
+        }
+    }
+
+    private void checkUsable() {
+        if (closed) throw new IllegalStateException("This session is closed.");
+        model.checkOpen();
+    }
+
+    /** Marks the session unusable; its memory goes with the garbage collector. */
+    @Override
+    public void close() {
+        closed = true;
+    }
+}

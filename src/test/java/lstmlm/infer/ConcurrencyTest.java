@@ -1,0 +1,88 @@
+package lstmlm.infer;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Many threads on one model give bit for bit what the same work gives done one after another. */
+class ConcurrencyTest {
+    static final int THREADS = 12, STEPS = 150, VOCAB = 300;
+
+    @TempDir
+    Path dir;
+
+    /** One job's results: every step's full distribution, a sampled word per step, sentence scores. */
+    static float[] work(Model model, int job) {
+        float[] out = new float[STEPS * (VOCAB + 1) + 2];
+        SplittableRandom rnd = new SplittableRandom(job);
+        try (Session s = model.newSession()) {
+            float[] probs = new float[VOCAB];
+            int next = job % VOCAB;
+            for (int t = 0; t < STEPS; t++) {
+                s.feed(next);
+                s.probabilities(probs);
+                System.arraycopy(probs, 0, out, t * (VOCAB + 1), VOCAB);
+                next = s.sample(0.9f, t % 3 == 0 ? 0 : 25, rnd);
+                out[t * (VOCAB + 1) + VOCAB] = next;
+                if (t == STEPS / 2) {
+                    Session fork = s.copy(); // forking mid-stream must not disturb anything
+                    fork.feed(1);
+                }
+            }
+            out[STEPS * (VOCAB + 1)] = (float) s.score(rnd.ints(12, 0, VOCAB).toArray()).logProbability();
+        }
+        try (BatchScorer scorer = model.newBatchScorer(5)) {
+            int[][] sentences = new int[7][];
+            for (int i = 0; i < 7; i++) sentences[i] = rnd.ints(3 + i, 0, VOCAB).toArray();
+            double sum = 0;
+            for (SentenceScore sc : scorer.scoreIds(sentences)) sum += sc.logProbability();
+            out[STEPS * (VOCAB + 1) + 1] = (float) sum;
+        }
+        return out;
+    }
+
+    @Test
+    void sessionsOnManyThreadsMatchSequentialBitForBit() throws Exception {
+        Path file = TestModels.write(dir, VOCAB, 37, 2, 13, 0.4f);
+        try (Model model = Model.load(file)) {
+            int jobs = THREADS * 2;
+            List<float[]> sequential = new ArrayList<>();
+            for (int j = 0; j < jobs; j++) sequential.add(work(model, j));
+            ExecutorService pool = Executors.newFixedThreadPool(THREADS);
+            try {
+                CyclicBarrier start = new CyclicBarrier(THREADS);
+                List<Future<float[]>> futures = new ArrayList<>();
+                for (int j = 0; j < jobs; j++) {
+                    int job = j;
+                    futures.add(pool.submit(() -> {
+                        if (job < THREADS) start.await(); // the first wave starts together
+                        return work(model, job);
+                    }));
+                }
+                for (int j = 0; j < jobs; j++) {
+                    float[] got = futures.get(j).get();
+                    assertEquals(sequential.get(j).length, got.length);
+                    int[] a = new int[got.length], b = new int[got.length];
+                    for (int i = 0; i < got.length; i++) {
+                        a[i] = Float.floatToIntBits(sequential.get(j)[i]);
+                        b[i] = Float.floatToIntBits(got[i]);
+                    }
+                    assertArrayEquals(a, b, "job " + j);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+}

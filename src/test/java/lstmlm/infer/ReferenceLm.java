@@ -1,0 +1,102 @@
+package lstmlm.infer;
+
+import lstmlm.model.SafetensorsFile;
+
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/**
+ * The model's forward step in plain double precision, read straight from the safetensors file with
+ * none of the inference code: the yardstick for sessions and the batch scorer.
+ */
+final class ReferenceLm {
+    final int vocab, hidden, layers;
+    private final double[] embedding, softmaxWeight, softmaxBias;
+    private final double[][] weight, bias;
+    private double[][] c, h;
+    double[] logProbs;
+
+    ReferenceLm(Path file) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            long[] shape = f.tensor("embedding").shape();
+            vocab = (int) shape[0];
+            hidden = (int) shape[1];
+            int l = 0;
+            while (f.tensors().containsKey("lstm." + l + ".weight")) l++;
+            layers = l;
+            embedding = read(f, "embedding");
+            softmaxWeight = read(f, "softmax.weight");
+            softmaxBias = read(f, "softmax.bias");
+            weight = new double[layers][];
+            bias = new double[layers][];
+            for (int i = 0; i < layers; i++) {
+                weight[i] = read(f, "lstm." + i + ".weight");
+                bias[i] = read(f, "lstm." + i + ".bias");
+            }
+        }
+        reset();
+    }
+
+    private static double[] read(SafetensorsFile f, String name) {
+        var seg = f.data(name);
+        double[] out = new double[(int) (seg.byteSize() / 4)];
+        for (int i = 0; i < out.length; i++) out[i] = seg.getAtIndex(JAVA_FLOAT.withByteAlignment(1), i);
+        return out;
+    }
+
+    void reset() {
+        c = new double[layers][hidden];
+        h = new double[layers][hidden];
+        logProbs = null;
+    }
+
+    void feed(int id) {
+        int H = hidden, G = 4 * H;
+        double[] x = new double[H];
+        for (int j = 0; j < H; j++) x[j] = embedding[id * H + j];
+        for (int l = 0; l < layers; l++) {
+            double[] z = new double[G];
+            for (int k = 0; k < G; k++) {
+                double s = bias[l][k];
+                for (int j = 0; j < H; j++) s += x[j] * weight[l][j * G + k] + h[l][j] * weight[l][(H + j) * G + k];
+                z[k] = s;
+            }
+            for (int j = 0; j < H; j++) {
+                double i = sigmoid(z[j]), f = sigmoid(z[H + j]), g = Math.tanh(z[2 * H + j]), o = sigmoid(z[3 * H + j]);
+                c[l][j] = f * c[l][j] + i * g;
+                h[l][j] = o * Math.tanh(c[l][j]);
+            }
+            x = h[l].clone();
+        }
+        double[] logits = new double[vocab];
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < vocab; v++) {
+            double s = softmaxBias[v];
+            for (int j = 0; j < H; j++) s += x[j] * softmaxWeight[j * vocab + v];
+            logits[v] = s;
+            max = Math.max(max, s);
+        }
+        double sum = 0;
+        for (double lg : logits) sum += Math.exp(lg - max);
+        double logZ = max + Math.log(sum);
+        logProbs = new double[vocab];
+        for (int v = 0; v < vocab; v++) logProbs[v] = logits[v] - logZ;
+    }
+
+    /** log P(sentence) from a zero state: eos, then the words, each predicted, then eos predicted. */
+    double score(int[] ids, int eos) {
+        reset();
+        feed(eos);
+        double sum = 0;
+        for (int id : ids) {
+            sum += logProbs[id];
+            feed(id);
+        }
+        return sum + logProbs[eos];
+    }
+
+    private static double sigmoid(double x) {
+        return 1 / (1 + Math.exp(-x));
+    }
+}
