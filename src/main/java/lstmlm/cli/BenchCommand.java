@@ -38,11 +38,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--latency", description = "Instead: per-token latency of a trained model (needs --model) against"
+            + " the time to read its weights once at this machine's single-thread bandwidth, and batch-scoring speed.")
+    boolean latency;
+
+    @Option(names = "--model", paramLabel = "FILE", description = "The model for --latency (a .safetensors from train).")
+    Path model;
+
     @Override
     public Integer call() throws Exception {
         if (!StepProfile.ENABLED) {
             throw new IllegalStateException("the step profile was not switched on before the model classes loaded");
         }
+        if (latency) return latency();
+        if (model != null) throw new Main.UserError("--model is for --latency; the training benchmark uses --config.");
         if (steps < 1) throw new Main.UserError("--steps must be at least 1, got " + steps);
         Config cfg = Config.load(config, Map.of());
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
@@ -68,6 +77,16 @@ final class BenchCommand implements Callable<Integer> {
         System.out.println(sb.toString().trim());
         System.out.printf(Locale.ROOT, "GEMM share of training time: %.1f %%; peak RSS %.0f MB%n",
                 100 * r.gemmShare(), r.peakRssMb());
+        return 0;
+    }
+
+    /** The embedded-use benchmark: one thread, one session, feed + full distribution per token. */
+    private int latency() {
+        if (model == null) throw new Main.UserError("--latency needs --model FILE (a model written by train --save-path).");
+        try (lstmlm.infer.Model m = lstmlm.infer.Model.load(model)) {
+            lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(m);
+            System.out.println(json ? r.toJson() : r.toText());
+        }
         return 0;
     }
 }

@@ -1,0 +1,108 @@
+package lstmlm.bench;
+
+import lstmlm.data.Vocabulary;
+import lstmlm.infer.LatencyBenchmark;
+import lstmlm.infer.Model;
+import lstmlm.model.LanguageModel;
+import lstmlm.model.ModelShape;
+import lstmlm.train.Checkpoint;
+import lstmlm.train.Config;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The embedded use: per-token latency of feed + full next-word distribution on the calling
+ * thread (SampleTime, for percentiles), the streaming read of a model-sized buffer it is bounded
+ * by, and batch scoring. Run with {@code -prof gc} to see bytes allocated per token (the steady
+ * state must be 0). {@code -p model=FILE} uses a trained model; by default a random-weight model
+ * of the config's shape is written to a temp file.
+ */
+@State(Scope.Thread)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class InferenceBench {
+    @Param({"small", "medium"})
+    String config;
+
+    @Param({""})
+    String model;
+
+    Path tempDir;
+    Model loaded;
+    LatencyBenchmark ops;
+
+    @Setup(Level.Trial)
+    public void setUp() throws IOException {
+        Path file;
+        if (model.isEmpty()) {
+            tempDir = Files.createTempDirectory("lstm-bench");
+            file = tempDir.resolve(config + ".safetensors");
+            Config cfg = Config.load(config, Map.of());
+            List<String> words = new ArrayList<>();
+            for (int i = 0; i < cfg.vocabSize() - 2; i++) words.add("w" + i);
+            words.add("<unk>");
+            words.add("<eos>");
+            try (LanguageModel m = new LanguageModel(new ModelShape(cfg.vocabSize(), cfg.hiddenSize(), cfg.numLayers()))) {
+                m.initialize(1, (float) cfg.initScale());
+                Checkpoint.write(file, cfg, Vocabulary.of(words), m, null, Map.of());
+            }
+        } else {
+            file = Path.of(model);
+        }
+        loaded = Model.load(file);
+        ops = new LatencyBenchmark(loaded, 1);
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws IOException {
+        ops.close();
+        loaded.close();
+        if (tempDir != null) {
+            try (var files = Files.list(tempDir)) {
+                for (Path p : files.toList()) Files.delete(p);
+            }
+            Files.delete(tempDir);
+        }
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.SampleTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public float feedAndFullDistribution() {
+        return ops.stepOnce();
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public float streamModelSizedBuffer() {
+        return ops.streamOnce();
+    }
+
+    @Benchmark
+    @BenchmarkMode(Mode.AverageTime)
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public double scoreBatch() {
+        return ops.scoreBatchOnce();
+    }
+}
