@@ -5,9 +5,6 @@ import lstmlm.train.TinyRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -19,38 +16,22 @@ class TrainCommandTest {
     @TempDir
     Path dir;
 
-    record Run(int exit, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int exit = Main.run(args);
-            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void badInputIsAnErrorThatSaysWhatAndHow() {
-        Run unknownConfig = run("train", "--config", "tiny");
+        CliRun unknownConfig = CliRun.of("train", "--config", "tiny");
         assertEquals(2, unknownConfig.exit());
         assertTrue(unknownConfig.err().contains("Unknown config 'tiny'"), unknownConfig.err());
         assertTrue(!unknownConfig.err().contains("at lstmlm."), "no stack trace for bad input: " + unknownConfig.err());
 
-        Run missingData = run("train", "--config", "test", "--data-path", dir.resolve("nowhere").toString());
+        CliRun missingData = CliRun.of("train", "--config", "test", "--data-path", dir.resolve("nowhere").toString());
         assertEquals(2, missingData.exit());
         assertTrue(missingData.err().contains("nowhere") && missingData.err().contains("--data-path"), missingData.err());
 
-        Run badKey = run("train", "--config", "test", "--set", "hidden=3");
+        CliRun badKey = CliRun.of("train", "--config", "test", "--set", "hidden=3");
         assertEquals(2, badKey.exit());
         assertTrue(badKey.err().contains("Unknown key 'hidden'"), badKey.err());
 
-        Run noConfig = run("train");
+        CliRun noConfig = CliRun.of("train");
         assertEquals(2, noConfig.exit());
         assertTrue(noConfig.err().contains("--config"), noConfig.err());
     }
@@ -59,7 +40,7 @@ class TrainCommandTest {
     void trainsTheTestConfigAndSavesWeightsThatLoad() throws Exception {
         Path data = TinyRun.corpus(dir);
         Path save = dir.resolve("out");
-        Run r = run("train", "--config", "test", "--data-path", data.toString(), "--save-path", save.toString(),
+        CliRun r = CliRun.of("train", "--config", "test", "--data-path", data.toString(), "--save-path", save.toString(),
                 "--threads", "1", "--set", "vocab_size=40");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("OpenBLAS: core "), r.out());
