@@ -17,6 +17,8 @@ public final class LanguageModel implements AutoCloseable {
     public final ParameterLayout layout;
     public final MemorySegment params;
     public final MemorySegment grads;
+    /** Per layer W_recᵀ [4H × H]: the backward recurrent product reads it row-wise. Refreshed per window. */
+    final MemorySegment recurrentTransposed;
     private final Arena arena;
 
     /** Embedding rows touched by the current window: their gradients are the only nonzero ones. */
@@ -30,6 +32,7 @@ public final class LanguageModel implements AutoCloseable {
         this.arena = Arena.ofShared();
         this.params = arena.allocate(layout.size * Float.BYTES, 64);
         this.grads = arena.allocate(layout.size * Float.BYTES, 64);
+        this.recurrentTransposed = arena.allocate((long) shape.layers() * shape.gates() * shape.hidden() * Float.BYTES, 64);
         this.touchedRows = new int[shape.vocab()];
         this.touchedStamp = new int[shape.vocab()];
     }
@@ -53,6 +56,11 @@ public final class LanguageModel implements AutoCloseable {
             }
         }
         grads.fill((byte) 0);
+    }
+
+    /** Offset of layer l's W_recᵀ in {@link #recurrentTransposed}. */
+    long recurrentTransposedOffset(int layer) {
+        return (long) layer * shape.gates() * shape.hidden();
     }
 
     /** Records which embedding rows a window reads, so the update visits only those. */

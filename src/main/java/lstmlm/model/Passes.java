@@ -14,8 +14,10 @@ import java.lang.foreign.MemorySegment;
 /**
  * The forward and backward passes over one window, hand-written and fused, llm.c style: each
  * layer is a {@code *Forward}/{@code *Backward} pair over flat memory, and backward mirrors
- * forward. Per window, everything but the 2·L·T recurrent products runs as whole-window GEMMs:
- * the input projections, the output projection and every weight gradient.
+ * forward. Per window, everything but the 2·L·T recurrent products runs as whole-window GEMMs
+ * (OpenBLAS): the input projections, the output projection and every weight gradient. The
+ * recurrent products have only B rows, a shape OpenBLAS runs at half speed; they go to the Java
+ * few-row kernel ({@link RecurrentProduct}).
  *
  * <p>Shapes: B batch, T steps, R = T·B rows, H hidden, V vocabulary.
  */
@@ -37,12 +39,12 @@ public final class Passes {
         boolean drop = w.dropout && keepProb < 1f;
         embeddingForward(m, w, drop, keepProb, Dropout.splitSeed(dropoutSeed, 0));
         for (int l = 0; l < m.shape.layers(); l++) {
-            lstmForward(m, w, l, drop, keepProb, Dropout.splitSeed(dropoutSeed, l + 1));
+            lstmForward(m, w, l, drop, keepProb, Dropout.splitSeed(dropoutSeed, l + 1), workers);
         }
         double loss = softmaxForwardBackward(m, w, drop, workers);
         softmaxBackward(m, w, drop);
         for (int l = m.shape.layers() - 1; l >= 0; l--) {
-            lstmBackward(m, w, l, drop);
+            lstmBackward(m, w, l, drop, workers);
         }
         embeddingBackward(m, w, drop);
         long t0 = StepProfile.start();
@@ -56,7 +58,7 @@ public final class Passes {
     public static double evalWindow(LanguageModel m, Window w, RowWorkers workers) {
         embeddingForward(m, w, false, 1f, 0);
         for (int l = 0; l < m.shape.layers(); l++) {
-            lstmForward(m, w, l, false, 1f, 0);
+            lstmForward(m, w, l, false, 1f, 0, workers);
         }
         double loss = softmaxForwardLoss(m, w, workers);
         w.carryState();
@@ -102,7 +104,7 @@ public final class Passes {
      * z[R x 4H] = in[R x H] · W_in[H x 4H] as one GEMM; then per step t:
      * z_t += h_{t-1} · W_rec, and the fused cell gives c_t, h_t. out = dropout(h[1..T]).
      */
-    static void lstmForward(LanguageModel m, Window w, int l, boolean drop, float keep, long seed) {
+    static void lstmForward(LanguageModel m, Window w, int l, boolean drop, float keep, long seed, RowWorkers workers) {
         int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
         MemorySegment acts = w.acts, p = m.params;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
@@ -112,7 +114,11 @@ public final class Passes {
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = 0; t < steps; t++) {
             long zt = w.z[l] + t * zStep;
-            Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
+            if (b <= RecurrentProduct.MAX_ROWS) {
+                w.recurrent.multiplyAdd(workers, b, hid, acts, w.h[l] + t * step, hid, p, wRec, g, acts, zt, g, g);
+            } else {
+                Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
+            }
             t0 = StepProfile.stop(Part.GEMM_STEP, t0);
             LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
                     acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
@@ -131,7 +137,7 @@ public final class Passes {
      * place over the gate values). Then the whole-window products: dW_in = inᵀ·dz,
      * dW_rec = h[0..T-1]ᵀ·dz, d in = dz · W_inᵀ (into dx, swapped with dxAlt).
      */
-    static void lstmBackward(LanguageModel m, Window w, int l, boolean drop) {
+    static void lstmBackward(LanguageModel m, Window w, int l, boolean drop, RowWorkers workers) {
         int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
         MemorySegment acts = w.acts, p = m.params, d = m.grads;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
@@ -141,11 +147,23 @@ public final class Passes {
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
         VectorMath.fill(d, bias, g, 0f);
         t0 = StepProfile.stop(Part.OTHER_KERNELS, t0);
+        boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
+        long wRecT = m.recurrentTransposedOffset(l);
+        if (fewRows) {
+            // dz·W_recᵀ becomes a plain product against a row-major W_recᵀ, fixed for the window
+            w.recurrent.transpose(workers, p, wRec, hid, g, m.recurrentTransposed, wRecT);
+            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+        }
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = steps - 1; t >= 0; t--) {
             long zt = w.z[l] + t * zStep, dht = dx + t * step;
             if (t < steps - 1) {
-                Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
+                if (fewRows) {
+                    w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentTransposed, wRecT, hid,
+                            acts, dht, hid, hid);
+                } else {
+                    Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
+                }
                 t0 = StepProfile.stop(Part.GEMM_STEP, t0);
             }
             LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,

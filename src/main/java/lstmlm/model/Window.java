@@ -37,6 +37,8 @@ public final class Window implements AutoCloseable {
     long dx, dxAlt;
     final long[] z, c, h, tanhC, out, mask;
     final double[] lossPartials;
+    /** The per-step products' reusable task (this window's passes run on one thread at a time). */
+    final RecurrentProduct recurrent = new RecurrentProduct();
     private final Arena arena;
 
     public Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {
