@@ -2,7 +2,6 @@ package lstmlm.cli;
 
 import lstmlm.data.PtbCorpus;
 import lstmlm.data.PtbDownloader;
-import lstmlm.model.ModelFileException;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.CheckpointStore;
 import lstmlm.train.Config;
@@ -58,6 +57,20 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a config key, e.g. --set keep_prob=0.9.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
+    @Option(names = "--metrics", paramLabel = "FILE.jsonl",
+            description = "Write a JSON line for every progress line, epoch end and the test (event, epoch, step, lr, "
+                    + "train_ppl, valid_ppl, test_ppl, wps, elapsed_s). A new run starts the file afresh; --resume appends. Default: none.")
+    Path metrics;
+
+    @Option(names = "--plot", paramLabel = "FILE.png|FILE.svg",
+            description = "Redraw the training curve (train and valid perplexity on a log axis, learning rate on a second axis) "
+                    + "after every epoch. Default: none.")
+    Path plot;
+
+    @Option(names = "--no-progress",
+            description = "Never draw the progress bar. Default: a bar per epoch when standard output is a terminal, none otherwise.")
+    boolean noProgress;
+
     @Override
     public Integer call() {
         Checkpoint resumed = null;
@@ -74,6 +87,8 @@ final class TrainCommand implements Callable<Integer> {
                 cfg = Config.load(config, overrides);
                 runSeed = seed != null ? seed : 1;
             }
+            // output paths are checked before the data loads: a typo should not wait for a download or an epoch
+            RunWatchers.checkOutputs(metrics, plot, resume != null);
             Path dir = dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure();
             PtbCorpus corpus = PtbCorpus.load(dir);
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
@@ -81,7 +96,10 @@ final class TrainCommand implements Callable<Integer> {
             if (epochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
             Path saveDir = savePath != null ? savePath : resume;
             CheckpointStore store = saveDir != null ? CheckpointStore.open(saveDir, keep) : null;
-            try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n, System.out)) {
+            // on a terminal the bar redraws its line: TF's lines then go above it; anywhere else they are printed as ever
+            boolean showBar = !noProgress && lstmlm.report.EpochProgressBar.stdoutIsTerminal();
+            var lines = showBar ? lstmlm.report.EpochProgressBar.linesAboveBar(System.out) : System.out;
+            try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n, lines)) {
                 trainer.printBanner();
                 System.out.printf("Data: %s (%s)%n", dir, corpus);
                 if (resumed != null) {
@@ -93,7 +111,9 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 if (store != null) trainer.checkpointTo(store, checkpointEvery);
                 long start = System.nanoTime();
-                trainer.run(epochs);
+                try (RunWatchers watchers = RunWatchers.wire(trainer, cfg, resume != null, metrics, plot, showBar)) {
+                    trainer.run(epochs);
+                }
                 System.out.printf("Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
                 if (saveDir != null) {
                     Path file = trainer.save(saveDir);
@@ -101,8 +121,6 @@ final class TrainCommand implements Callable<Integer> {
                 }
             }
             return 0;
-        } catch (ModelFileException e) {
-            throw new Main.UserError(e.getMessage());
         } finally {
             if (resumed != null) resumed.close();
         }

@@ -42,6 +42,10 @@ public final class Trainer implements AutoCloseable {
     private double lastTestPerplexity = Double.NaN;
     private CheckpointStore store;
     private int checkpointEvery;
+    private TrainingListener listener = TrainingListener.NONE;
+    /** When this process's {@link #run} began, for the listeners' elapsed time; and the last training pass's speed. */
+    private long runStart;
+    private double lastEpochWordsPerSecond;
 
     /** Perplexities of a finished run; valid and train have one entry per epoch. */
     public record Result(List<Double> trainPerplexity, List<Double> validPerplexity, double testPerplexity) {}
@@ -129,6 +133,11 @@ public final class Trainer implements AutoCloseable {
         this.checkpointEvery = every;
     }
 
+    /** Tells {@code listener} about every window, TF progress line, epoch end and the test (replacing any earlier one). */
+    public void listen(TrainingListener listener) {
+        this.listener = listener != null ? listener : TrainingListener.NONE;
+    }
+
     /** 0-based epoch the next training window belongs to. */
     public int epoch() {
         return epoch;
@@ -156,6 +165,7 @@ public final class Trainer implements AutoCloseable {
      * most max_max_epoch), then evaluates test.
      */
     public Result run(int epochs) {
+        runStart = System.nanoTime();
         while (epoch < epochs) {
             double lr = config.learningRate(epoch);
             out.printf(Locale.ROOT, "Epoch: %d Learning rate: %.3f%n", epoch + 1, lr);
@@ -165,6 +175,8 @@ public final class Trainer implements AutoCloseable {
             out.printf(Locale.ROOT, "Epoch: %d Valid Perplexity: %.3f%n", epoch + 1, valid);
             trainHistory.add(train);
             validHistory.add(valid);
+            // before the checkpoint: a crash in between repeats the epoch rather than losing its record
+            listener.onEpoch(new TrainingListener.EpochEnd(epoch + 1, lr, train, valid, lastEpochWordsPerSecond, elapsedSeconds()));
             epoch++;
             stepInEpoch = 0;
             costSum = 0;
@@ -182,6 +194,7 @@ public final class Trainer implements AutoCloseable {
         double test = perplexity(model, testWindow, corpus.test(), workers);
         out.printf(Locale.ROOT, "Test Perplexity: %.3f%n", test);
         lastTestPerplexity = test;
+        listener.onTest(new TrainingListener.TestEnd(epoch, test, elapsedSeconds()));
         return new Result(List.copyOf(trainHistory), List.copyOf(validHistory), test);
     }
 
@@ -199,8 +212,10 @@ public final class Trainer implements AutoCloseable {
         carriedState = null;
         lstmlm.model.StepProfile.reset();
         long itersBefore = iterations; // the speed counts only this process's windows
+        lastEpochWordsPerSecond = Double.NaN; // unknown when a resume lands at an epoch's last window
         long start = System.nanoTime();
         float keep = (float) config.keepProb(), maxNorm = (float) config.maxGradNorm();
+        double printedLr = config.learningRate(epoch);
         int every = epochSize / 10;
         for (int step = stepInEpoch; step < epochSize; step++) {
             producer.window(step, w.inputs, w.targets);
@@ -211,11 +226,14 @@ public final class Trainer implements AutoCloseable {
             costSum += loss / w.batch;
             iterations += w.steps;
             stepInEpoch = step + 1;
+            double seconds = (System.nanoTime() - start) / 1e9;
+            double perplexity = Math.exp(costSum / iterations), wps = (iterations - itersBefore) * w.batch / seconds;
+            lastEpochWordsPerSecond = wps;
+            var report = new TrainingListener.Step(epoch + 1, step + 1, epochSize, printedLr, perplexity, wps, elapsedSeconds());
+            listener.onStep(report);
             if (every > 0 && step % every == 10) {
-                double seconds = (System.nanoTime() - start) / 1e9;
-                out.printf(Locale.ROOT, "%.3f perplexity: %.3f speed: %.0f wps%n",
-                        step * 1.0 / epochSize, Math.exp(costSum / iterations),
-                        (iterations - itersBefore) * w.batch / seconds);
+                out.printf(Locale.ROOT, "%.3f perplexity: %.3f speed: %.0f wps%n", step * 1.0 / epochSize, perplexity, wps);
+                listener.onProgress(report);
                 if (lstmlm.model.StepProfile.ENABLED) printProfile(step + 1 - (int) (itersBefore / w.steps));
             }
             if (store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) {
@@ -247,6 +265,10 @@ public final class Trainer implements AutoCloseable {
             iters += w.steps;
         }
         return Math.exp(costs / iters);
+    }
+
+    private double elapsedSeconds() {
+        return (System.nanoTime() - runStart) / 1e9;
     }
 
     private static void checkFinite(double loss, int step) {

@@ -1,0 +1,74 @@
+package lstmlm.cli;
+
+import lstmlm.report.CurvePlotter;
+import lstmlm.report.EpochProgressBar;
+import lstmlm.report.MetricsFile;
+import lstmlm.report.MetricsWriter;
+import lstmlm.report.ReportException;
+import lstmlm.report.TrainingCurve;
+import lstmlm.train.Config;
+import lstmlm.train.Trainer;
+import lstmlm.train.TrainingListener;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** What {@code train} wires to the trainer for people to watch: the progress bar, the metrics file, the plot. */
+final class RunWatchers implements AutoCloseable {
+    private final EpochProgressBar bar;
+    private final MetricsWriter metrics;
+
+    private RunWatchers(EpochProgressBar bar, MetricsWriter metrics) {
+        this.bar = bar;
+        this.metrics = metrics;
+    }
+
+    /** Fails before any training when an output cannot be written, or an appended metrics file is not one. */
+    static void checkOutputs(Path metrics, Path plot, boolean resuming) {
+        try {
+            if (plot != null) TrainingCurve.checkOutput(plot, "--plot");
+            if (metrics != null) {
+                MetricsWriter.checkOutput(metrics);
+                if (resuming && Files.exists(metrics)) MetricsFile.read(metrics); // appending: it has to be one already
+            }
+        } catch (ReportException e) {
+            throw new Main.UserError(e.getMessage());
+        }
+    }
+
+    static RunWatchers wire(Trainer trainer, Config config, boolean resuming, Path metricsFile, Path plotFile, boolean showBar) {
+        List<TrainingListener> listeners = new ArrayList<>();
+        EpochProgressBar bar = showBar ? new EpochProgressBar(System.out) : null;
+        if (bar != null) listeners.add(bar);
+        MetricsWriter metrics = null;
+        try {
+            if (metricsFile != null) {
+                metrics = MetricsWriter.open(metricsFile, resuming, System.err);
+                listeners.add(metrics);
+            }
+            if (plotFile != null) {
+                // a resumed run's picture starts with the epochs its checkpoint remembers
+                var progress = trainer.progress();
+                List<MetricsFile.EpochPoint> earlier = new ArrayList<>();
+                for (int e = 0; e < progress.trainPerplexities().size(); e++) {
+                    earlier.add(new MetricsFile.EpochPoint(e + 1, config.learningRate(e),
+                            progress.trainPerplexities().get(e), progress.validPerplexities().get(e)));
+                }
+                listeners.add(new CurvePlotter(plotFile, "Training curve: " + config.name() + " config", earlier, System.err));
+            }
+        } catch (ReportException e) {
+            if (metrics != null) metrics.close();
+            throw new Main.UserError(e.getMessage());
+        }
+        trainer.listen(TrainingListener.all(listeners));
+        return new RunWatchers(bar, metrics);
+    }
+
+    @Override
+    public void close() {
+        if (bar != null) bar.close();
+        if (metrics != null) metrics.close();
+    }
+}

@@ -1,0 +1,112 @@
+package lstmlm.report;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.TreeMap;
+
+/**
+ * A run's metrics as {@code train --metrics} writes them: JSON lines, one event each. Reading
+ * keeps what a plot needs, one point per epoch; when an epoch appears twice (a resumed run
+ * repeats the epoch it crashed in) the later line wins.
+ */
+public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble testPerplexity, double elapsedSeconds) {
+
+    /** One epoch end: its learning rate and its train and valid perplexity. */
+    public record EpochPoint(int epoch, double learningRate, double trainPerplexity, double validPerplexity) {}
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Reads {@code file}; a line that is not a JSON object with an {@code event} is an error naming the file and line. */
+    public static MetricsFile read(Path file) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ReportException("Metrics file " + file + " does not exist.");
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new ReportException("Metrics file " + file + " is not JSON lines: it is not UTF-8 text.");
+        } catch (IOException e) {
+            throw new ReportException("Cannot read metrics file " + file + ": " + e.getMessage(), e);
+        }
+        Map<Integer, EpochPoint> epochs = new TreeMap<>();
+        OptionalDouble test = OptionalDouble.empty();
+        double elapsed = 0;
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty()) continue;
+            JsonNode event = parse(file, i + 1, line);
+            String kind = event.path("event").asText("");
+            switch (kind) {
+                case "epoch" -> {
+                    int epoch = requiredInt(file, i + 1, event, "epoch");
+                    epochs.put(epoch, new EpochPoint(epoch, requiredNumber(file, i + 1, event, "lr"),
+                            requiredNumber(file, i + 1, event, "train_ppl"), requiredNumber(file, i + 1, event, "valid_ppl")));
+                }
+                case "test" -> test = OptionalDouble.of(requiredNumber(file, i + 1, event, "test_ppl"));
+                case "progress" -> { }
+                default -> throw new ReportException("Metrics file " + file + " line " + (i + 1)
+                        + ": 'event' must be progress, epoch or test, not " + event.path("event") + ".");
+            }
+            if (event.path("elapsed_s").isNumber()) elapsed = event.get("elapsed_s").asDouble();
+        }
+        return new MetricsFile(file, List.copyOf(epochs.values()), test, elapsed);
+    }
+
+    private static JsonNode parse(Path file, int lineNumber, String line) {
+        JsonNode node;
+        try {
+            node = JSON.readTree(line);
+        } catch (JsonProcessingException e) {
+            throw new ReportException("Metrics file " + file + " is not JSON lines: line " + lineNumber + " is not JSON ("
+                    + e.getOriginalMessage() + ").");
+        }
+        if (node == null || !node.isObject()) {
+            throw new ReportException("Metrics file " + file + " is not JSON lines: line " + lineNumber + " is not a JSON object.");
+        }
+        if (!node.path("event").isTextual()) {
+            throw new ReportException("Metrics file " + file + " line " + lineNumber + " has no \"event\": it was not written by "
+                    + "`lstm train --metrics`.");
+        }
+        return node;
+    }
+
+    private static double requiredNumber(Path file, int lineNumber, JsonNode event, String key) {
+        JsonNode v = event.get(key);
+        if (v == null || !v.isNumber()) {
+            throw new ReportException("Metrics file " + file + " line " + lineNumber + ": a " + event.get("event").asText()
+                    + " event needs a number \"" + key + "\".");
+        }
+        return v.asDouble();
+    }
+
+    private static int requiredInt(Path file, int lineNumber, JsonNode event, String key) {
+        JsonNode v = event.get(key);
+        if (v == null || !v.canConvertToInt() || !v.isIntegralNumber()) {
+            throw new ReportException("Metrics file " + file + " line " + lineNumber + ": a " + event.get("event").asText()
+                    + " event needs a whole number \"" + key + "\".");
+        }
+        return v.asInt();
+    }
+
+    /** The label a plot gives this run: the file name without {@code .jsonl}. */
+    public String label() {
+        String name = file.getFileName().toString();
+        return name.endsWith(".jsonl") ? name.substring(0, name.length() - ".jsonl".length()) : name;
+    }
+
+    /** The same points as a run being plotted while it trains. */
+    public TrainingCurve.Run toRun(String label) {
+        return new TrainingCurve.Run(label, new ArrayList<>(epochs), testPerplexity);
+    }
+}

@@ -1,0 +1,50 @@
+package lstmlm.report;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/** Checks on output files made before a run starts, and the write-then-rename that keeps a reader from a half file. */
+final class OutputPaths {
+    private OutputPaths() {}
+
+    /** Fails when {@code file}'s folder is missing or {@code file} is itself a folder, naming the {@code what} (e.g. "--metrics"). */
+    static void checkWritable(Path file, String what) {
+        Path abs = file.toAbsolutePath();
+        Path parent = abs.getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new ReportException(what + " " + file + ": the folder " + parent + " does not exist. Create it first.");
+        }
+        if (Files.isDirectory(abs)) throw new ReportException(what + " " + file + " is a folder, not a file.");
+        if (!Files.isWritable(parent)) throw new ReportException(what + " " + file + ": the folder " + parent + " is not writable.");
+    }
+
+    interface Writer {
+        void writeTo(java.io.OutputStream out) throws IOException;
+    }
+
+    /** Writes to a temporary file beside {@code file}, then renames it over {@code file}: a crash leaves the old file or the new one. */
+    static void writeAtomically(Path file, Writer writer) throws IOException {
+        Path abs = file.toAbsolutePath();
+        Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
+        try {
+            try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp))) {
+                writer.writeTo(out);
+            }
+            // temp files are private to their owner; the picture is meant to be shared like any other output
+            try {
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system: its default permissions stand
+            }
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}
