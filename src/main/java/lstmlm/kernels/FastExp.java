@@ -44,14 +44,17 @@ public final class FastExp {
 
     /**
      * e_j = exp(alpha · (x_j + bias_j) − shift) for j in [0, n), stored into {@code out} (may be
-     * {@code x} itself; null: not stored); returns Σ e_j, summed in a fixed order. {@code bias}
-     * may be null (zero). Offsets in floats.
+     * {@code x} itself); returns Σ e_j, summed in a fixed order. Offsets in floats. (exp(2x) is
+     * {@code expSum(1, x, .., x, ..)}: pass x as its own bias.)
+     *
+     * <p>No parameter is optional and the loop has no branch: C2 speculated on such loop-invariant
+     * branches ("profile predicates") and, when a caller took the other side, fell into a cycle of
+     * deoptimising and recompiling that ran the kernel at interpreter speed for tens of seconds.
      */
     public static float expSum(float alpha, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
                                float shift, MemorySegment out, long outOff, int n) {
         final int L = F.length();
         final int upper = F.loopBound(n);
-        final boolean hasBias = bias != null, store = out != null;
         final FloatVector va = FloatVector.broadcast(F, alpha), vs = FloatVector.broadcast(F, shift);
         final FloatVector lo = FloatVector.broadcast(F, LO), hi = FloatVector.broadcast(F, HI);
         final FloatVector log2e = FloatVector.broadcast(F, LOG2E), round = FloatVector.broadcast(F, ROUND);
@@ -64,8 +67,7 @@ public final class FastExp {
         int j = 0;
         for (; j < upper; j += L) {
             FloatVector v = FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE);
-            if (hasBias) v = v.add(FloatVector.fromMemorySegment(F, bias, 4 * (biasOff + j), NATIVE));
-            v = v.mul(va).sub(vs);
+            v = v.add(FloatVector.fromMemorySegment(F, bias, 4 * (biasOff + j), NATIVE)).mul(va).sub(vs);
             VectorMask<Float> underflow = v.lt(lo);
             v = v.max(lo).min(hi);
             FloatVector k = v.mul(log2e).add(round).sub(round);
@@ -74,15 +76,13 @@ public final class FastExp {
             FloatVector p = c7.fma(r, c6).fma(r, c5).fma(r, c4).fma(r, c3).fma(r, c2).fma(r, one).fma(r, one);
             IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
             FloatVector e = p.mul(bits.reinterpretAsFloats()).blend(zero, underflow);
-            if (store) e.intoMemorySegment(out, 4 * (outOff + j), NATIVE);
+            e.intoMemorySegment(out, 4 * (outOff + j), NATIVE);
             sum = sum.add(e);
         }
         float s = VectorShapes.sumLanes(sum);
         for (; j < n; j++) {
-            float v = get(x, xOff + j);
-            if (hasBias) v += get(bias, biasOff + j);
-            float e = exp(v * alpha - shift);
-            if (store) set(out, outOff + j, e);
+            float e = exp((get(x, xOff + j) + get(bias, biasOff + j)) * alpha - shift);
+            set(out, outOff + j, e);
             s += e;
         }
         return s;

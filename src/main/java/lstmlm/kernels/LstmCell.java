@@ -69,7 +69,7 @@ public final class LstmCell {
                 set(c, cn + j, f * get(cPrev, cp + j) + i * g);
             }
             // tanh(c) = 1 - 2/(e^2c + 1); h = o * tanh(c)
-            FastExp.expSum(2f, c, cn, null, 0, 0f, tanhC, tc, H);
+            FastExp.expSum(1f, c, cn, c, cn, 0f, tanhC, tc, H); // e^(c + c)
             j = 0;
             for (; j < upper; j += F.length()) {
                 FloatVector t = one.sub(two.div(FloatVector.fromMemorySegment(F, tanhC, 4 * (tc + j), NATIVE).add(one)));

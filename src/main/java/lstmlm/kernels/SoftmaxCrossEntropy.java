@@ -63,7 +63,11 @@ public final class SoftmaxCrossEntropy {
         return loss;
     }
 
-    /** Loss only, same arguments as {@link #forwardBackward} minus the gradient ones; writes nothing. */
+    /**
+     * Loss only, same arguments as {@link #forwardBackward} minus the gradient ones. The logits
+     * serve as scratch: each row is left holding exp(logit + bias − max). Evaluation needs the
+     * loss alone, and one branch-free exp loop serves both passes.
+     */
     public static double forward(MemorySegment logits, long logitsOff, MemorySegment bias, long biasOff,
                                  int[] targets, int targetsOff, int rowStart, int rowEnd, int vocab) {
         checkArgs(targets, targetsOff, rowStart, rowEnd, vocab);
@@ -74,7 +78,7 @@ public final class SoftmaxCrossEntropy {
             final int t = targets[targetsOff + r];
             final float zt = get(logits, row + t) + get(bias, biasOff + t);
             final float max = rowMax(logits, row, bias, biasOff, V);
-            final float sum = FastExp.expSum(1f, logits, row, bias, biasOff, max, null, 0, V);
+            final float sum = FastExp.expSum(1f, logits, row, bias, biasOff, max, logits, row, V);
             loss += Math.log(sum) - ((double) zt - max);
         }
         return loss;
