@@ -8,8 +8,10 @@ import java.util.concurrent.locks.LockSupport;
  * calling thread takes chunk 0. The split depends only on the range and the team size, so a run
  * with the same thread count is bit-for-bit repeatable.
  *
- * <p>Workers wait passively (park), never spin: on two cores a spinning waiter steals the core
- * that OpenBLAS or the caller needs.
+ * <p>Waiting is a short spin, then park. The per-step recurrent products hand work over every
+ * 50–100 µs, and waking a parked thread costs tens of microseconds, so a waiter first polls for
+ * {@link #SPIN_NANOS}; longer waits (a large OpenBLAS multiply runs for milliseconds) park, so
+ * nobody spins on a core that OpenBLAS or the caller needs.
  */
 public final class RowWorkers implements AutoCloseable {
 
@@ -18,6 +20,9 @@ public final class RowWorkers implements AutoCloseable {
     public interface RangeTask {
         void run(int chunk, int from, int to);
     }
+
+    /** How long a waiter polls before it parks. */
+    static final long SPIN_NANOS = 50_000;
 
     private final int size;
     private final Thread[] threads;
@@ -59,7 +64,11 @@ public final class RowWorkers implements AutoCloseable {
         generation++;
         for (Thread t : threads) LockSupport.unpark(t);
         runChunk(0, task, from, to);
-        while (pending.get() != 0) LockSupport.park(this);
+        long spinUntil = System.nanoTime() + SPIN_NANOS;
+        while (pending.get() != 0) {
+            if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+            else LockSupport.park(this);
+        }
         this.task = null;
         Throwable f = failure;
         if (f != null) {
@@ -79,7 +88,11 @@ public final class RowWorkers implements AutoCloseable {
     private void loop(int chunk) {
         long seen = 0;
         while (true) {
-            while (generation == seen && !closed) LockSupport.park(this);
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (generation == seen && !closed) {
+                if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+                else LockSupport.park(this);
+            }
             if (closed) return;
             seen = generation;
             try {
