@@ -3,7 +3,6 @@ package lstmlm.kernels;
 import static lstmlm.kernels.VectorShapes.F;
 import static lstmlm.kernels.VectorShapes.I;
 import static lstmlm.kernels.VectorShapes.NATIVE;
-import static lstmlm.kernels.VectorShapes.get;
 import static lstmlm.kernels.VectorShapes.set;
 
 import java.lang.foreign.MemorySegment;
@@ -69,16 +68,7 @@ public final class Dropout {
      */
     public static void apply(MemorySegment x, long xOff, MemorySegment mask, long maskOff,
                              MemorySegment out, long outOff, int n) {
-        final int upper = F.loopBound(n);
-        int i = 0;
-        for (; i < upper; i += F.length()) {
-            FloatVector xv = FloatVector.fromMemorySegment(F, x, 4 * (xOff + i), NATIVE);
-            FloatVector mv = FloatVector.fromMemorySegment(F, mask, 4 * (maskOff + i), NATIVE);
-            xv.mul(mv).intoMemorySegment(out, 4 * (outOff + i), NATIVE);
-        }
-        for (; i < n; i++) {
-            set(out, outOff + i, get(x, xOff + i) * get(mask, maskOff + i));
-        }
+        VectorMath.mul(out, outOff, x, xOff, mask, maskOff, n);
     }
 
     /**

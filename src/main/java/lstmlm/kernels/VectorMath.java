@@ -140,18 +140,8 @@ public final class VectorMath {
         MemorySegment.copy(src, bytes(srcOff), dst, bytes(dstOff), bytes(n));
     }
 
-    /** Plain SGD: p -= step*g. */
+    /** Plain SGD: p -= step*g (the same bits as p + (-step)*g). */
     public static void sgdStep(MemorySegment params, long pOff, MemorySegment grads, long gOff, long n, float step) {
-        final FloatVector vs = FloatVector.broadcast(F, step);
-        final long upper = F.loopBound(n);
-        long i = 0;
-        for (; i < upper; i += F.length()) {
-            FloatVector p = FloatVector.fromMemorySegment(F, params, 4 * (pOff + i), NATIVE);
-            FloatVector g = FloatVector.fromMemorySegment(F, grads, 4 * (gOff + i), NATIVE);
-            p.sub(g.mul(vs)).intoMemorySegment(params, 4 * (pOff + i), NATIVE);
-        }
-        for (; i < n; i++) {
-            set(params, pOff + i, get(params, pOff + i) - step * get(grads, gOff + i));
-        }
+        axpy(-step, grads, gOff, params, pOff, n);
     }
 }
