@@ -1,14 +1,8 @@
 package lstmlm.kernels;
 
-import static lstmlm.kernels.VectorShapes.F;
-import static lstmlm.kernels.VectorShapes.NATIVE;
 import static lstmlm.kernels.VectorShapes.bytes;
-import static lstmlm.kernels.VectorShapes.get;
-import static lstmlm.kernels.VectorShapes.set;
 
 import java.lang.foreign.MemorySegment;
-
-import jdk.incubator.vector.FloatVector;
 
 /**
  * Embedding lookup and its gradient. table/dTable: [rows x dim] starting at the given offset;
@@ -34,20 +28,8 @@ public final class Embedding {
     public static void scatterAdd(MemorySegment dTable, long dTableOff, int[] ids, int idsOff, int n, int dim,
                                   MemorySegment dOut, long dOutOff) {
         checkIds(dTable, dTableOff, ids, idsOff, n, dim);
-        final int upper = F.loopBound(dim);
         for (int k = 0; k < n; k++) {
-            int id = ids[idsOff + k];
-            final long dst = dTableOff + (long) id * dim;
-            final long src = dOutOff + (long) k * dim;
-            int j = 0;
-            for (; j < upper; j += F.length()) {
-                FloatVector t = FloatVector.fromMemorySegment(F, dTable, 4 * (dst + j), NATIVE);
-                FloatVector d = FloatVector.fromMemorySegment(F, dOut, 4 * (src + j), NATIVE);
-                t.add(d).intoMemorySegment(dTable, 4 * (dst + j), NATIVE);
-            }
-            for (; j < dim; j++) {
-                set(dTable, dst + j, get(dTable, dst + j) + get(dOut, src + j));
-            }
+            VectorMath.add(dTable, dTableOff + (long) ids[idsOff + k] * dim, dOut, dOutOff + (long) k * dim, dim);
         }
     }
 
