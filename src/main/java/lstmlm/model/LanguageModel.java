@@ -1,5 +1,6 @@
 package lstmlm.model;
 
+import lstmlm.kernels.SkinnyGemm;
 import lstmlm.kernels.VectorMath;
 
 import java.lang.foreign.Arena;
@@ -17,8 +18,12 @@ public final class LanguageModel implements AutoCloseable {
     public final ParameterLayout layout;
     public final MemorySegment params;
     public final MemorySegment grads;
-    /** Per layer W_recᵀ [4H × H]: the backward recurrent product reads it row-wise. Refreshed per window. */
-    final MemorySegment recurrentTransposed;
+    /**
+     * Per layer, W_rec [H × 4H] and W_recᵀ [4H × H] packed into column panels for the few-row
+     * kernel ({@link lstmlm.kernels.SkinnyGemm}): the forward and the backward recurrent products.
+     * Repacked from the parameters by every pass that uses them.
+     */
+    final MemorySegment recurrentPanels;
     private final Arena arena;
 
     /** Embedding rows touched by the current window: their gradients are the only nonzero ones. */
@@ -32,7 +37,7 @@ public final class LanguageModel implements AutoCloseable {
         this.arena = Arena.ofShared();
         this.params = arena.allocate(layout.size * Float.BYTES, 64);
         this.grads = arena.allocate(layout.size * Float.BYTES, 64);
-        this.recurrentTransposed = arena.allocate((long) shape.layers() * shape.gates() * shape.hidden() * Float.BYTES, 64);
+        this.recurrentPanels = arena.allocate(shape.layers() * (forwardPanelsSize() + backwardPanelsSize()) * Float.BYTES, 64);
         this.touchedRows = new int[shape.vocab()];
         this.touchedStamp = new int[shape.vocab()];
     }
@@ -58,9 +63,22 @@ public final class LanguageModel implements AutoCloseable {
         grads.fill((byte) 0);
     }
 
-    /** Offset of layer l's W_recᵀ in {@link #recurrentTransposed}. */
-    long recurrentTransposedOffset(int layer) {
-        return (long) layer * shape.gates() * shape.hidden();
+    private long forwardPanelsSize() {
+        return SkinnyGemm.packedSize(shape.hidden(), shape.gates());
+    }
+
+    private long backwardPanelsSize() {
+        return SkinnyGemm.packedSize(shape.gates(), shape.hidden());
+    }
+
+    /** Offset of layer l's packed W_rec in {@link #recurrentPanels}. */
+    long forwardPanelsOffset(int layer) {
+        return layer * (forwardPanelsSize() + backwardPanelsSize());
+    }
+
+    /** Offset of layer l's packed W_recᵀ in {@link #recurrentPanels}. */
+    long backwardPanelsOffset(int layer) {
+        return forwardPanelsOffset(layer) + forwardPanelsSize();
     }
 
     /** Records which embedding rows a window reads, so the update visits only those. */

@@ -111,11 +111,17 @@ public final class Passes {
         long t0 = StepProfile.start();
         Blas.sgemm(false, false, rows, g, hid, 1f, acts, layerInput(w, l, drop), hid, p, wIn, g, 0f, acts, w.z[l], g);
         t0 = StepProfile.stop(Part.GEMM_WINDOW, t0);
+        boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
+        long panels = m.forwardPanelsOffset(l);
+        if (fewRows) {
+            w.recurrent.pack(workers, p, wRec, g, hid, g, m.recurrentPanels, panels);
+            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+        }
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = 0; t < steps; t++) {
             long zt = w.z[l] + t * zStep;
-            if (b <= RecurrentProduct.MAX_ROWS) {
-                w.recurrent.multiplyAdd(workers, b, hid, acts, w.h[l] + t * step, hid, p, wRec, g, acts, zt, g, g);
+            if (fewRows) {
+                w.recurrent.multiplyAdd(workers, b, hid, acts, w.h[l] + t * step, hid, m.recurrentPanels, panels, acts, zt, g, g);
             } else {
                 Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
             }
@@ -148,10 +154,10 @@ public final class Passes {
         VectorMath.fill(d, bias, g, 0f);
         t0 = StepProfile.stop(Part.OTHER_KERNELS, t0);
         boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
-        long wRecT = m.recurrentTransposedOffset(l);
+        long panels = m.backwardPanelsOffset(l);
         if (fewRows) {
-            // dz·W_recᵀ becomes a plain product against a row-major W_recᵀ, fixed for the window
-            w.recurrent.transpose(workers, p, wRec, hid, g, m.recurrentTransposed, wRecT);
+            // dz·W_recᵀ: the panels of W_recᵀ, fixed for the window
+            w.recurrent.packTransposed(workers, p, wRec, g, g, hid, m.recurrentPanels, panels);
             t0 = StepProfile.stop(Part.GEMM_STEP, t0);
         }
         long step = (long) b * hid, zStep = (long) b * g;
@@ -159,8 +165,7 @@ public final class Passes {
             long zt = w.z[l] + t * zStep, dht = dx + t * step;
             if (t < steps - 1) {
                 if (fewRows) {
-                    w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentTransposed, wRecT, hid,
-                            acts, dht, hid, hid);
+                    w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentPanels, panels, acts, dht, hid, hid);
                 } else {
                     Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
                 }

@@ -1,62 +1,73 @@
 package lstmlm.model;
 
 import lstmlm.kernels.SkinnyGemm;
-import lstmlm.kernels.Transpose;
 
 import java.lang.foreign.MemorySegment;
 
 /**
  * The per-step recurrent products, C[b×n] += A[b×k]·B[k×n] with b = batch rows, on the Java
- * few-row kernel with the columns split over the workers in whole 64-column blocks (so the result
- * does not depend on the thread count). One reusable task object: nothing is allocated per step.
+ * few-row kernel over B packed into column panels; the panels are split over the workers, whole
+ * ones only (so the result does not depend on the thread count). Packing runs on the workers too.
+ * One reusable task object: nothing is allocated per step.
  */
 final class RecurrentProduct implements RowWorkers.RangeTask {
     /** Above this many rows OpenBLAS's blocking pays off again. */
     static final int MAX_ROWS = 32;
 
+    private enum Mode { MULTIPLY, PACK, PACK_TRANSPOSED }
+
+    private Mode mode;
     private int m, k, lda, ldb, ldc, n;
     private MemorySegment a, b, c;
     private long aOff, bOff, cOff;
-    private boolean transposing;
 
+    /** C[m×n] += A[m×k] · B, with B packed by {@link #pack} or {@link #packTransposed}. */
     void multiplyAdd(RowWorkers workers, int m, int k, MemorySegment a, long aOff, int lda,
-                     MemorySegment b, long bOff, int ldb, MemorySegment c, long cOff, int ldc, int n) {
+                     MemorySegment panels, long panelsOff, MemorySegment c, long cOff, int ldc, int n) {
+        this.mode = Mode.MULTIPLY;
         this.m = m;
         this.k = k;
         this.a = a;
         this.aOff = aOff;
         this.lda = lda;
-        this.b = b;
-        this.bOff = bOff;
-        this.ldb = ldb;
+        this.b = panels;
+        this.bOff = panelsOff;
         this.c = c;
         this.cOff = cOff;
         this.ldc = ldc;
         this.n = n;
-        this.transposing = false;
-        int block = SkinnyGemm.columnBlock();
-        workers.forRange(0, (n + block - 1) / block, this);
+        workers.forRange(0, SkinnyGemm.panelCount(n), this);
     }
 
-    /** dst[cols × rows] = src[rows × cols]ᵀ, rows split over the workers. */
-    void transpose(RowWorkers workers, MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff) {
+    /** dst = B[k×n] (row stride ldb) as panels. */
+    void pack(RowWorkers workers, MemorySegment src, long srcOff, int ldb, int k, int n, MemorySegment dst, long dstOff) {
+        packing(Mode.PACK, workers, src, srcOff, ldb, k, n, dst, dstOff);
+    }
+
+    /** dst = Wᵀ [k×n] as panels, for W[n×k] with row stride ldw. */
+    void packTransposed(RowWorkers workers, MemorySegment w, long wOff, int ldw, int k, int n, MemorySegment dst, long dstOff) {
+        packing(Mode.PACK_TRANSPOSED, workers, w, wOff, ldw, k, n, dst, dstOff);
+    }
+
+    private void packing(Mode mode, RowWorkers workers, MemorySegment src, long srcOff, int ld, int k, int n,
+                         MemorySegment dst, long dstOff) {
+        this.mode = mode;
         this.a = src;
         this.aOff = srcOff;
-        this.m = rows;
-        this.n = cols;
+        this.ldb = ld;
+        this.k = k;
+        this.n = n;
         this.c = dst;
         this.cOff = dstOff;
-        this.transposing = true;
-        workers.forRange(0, rows, this);
+        workers.forRange(0, SkinnyGemm.panelCount(n), this);
     }
 
     @Override
     public void run(int chunk, int from, int to) {
-        if (transposing) {
-            Transpose.copy(a, aOff, m, n, c, cOff, from, to);
-        } else {
-            int block = SkinnyGemm.columnBlock();
-            SkinnyGemm.multiplyAdd(m, k, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, from * block, Math.min(to * block, n));
+        switch (mode) {
+            case MULTIPLY -> SkinnyGemm.multiplyAdd(m, k, a, aOff, lda, b, bOff, c, cOff, ldc, n, from, to);
+            case PACK -> SkinnyGemm.pack(a, aOff, ldb, k, n, c, cOff, from, to);
+            case PACK_TRANSPOSED -> SkinnyGemm.packTransposed(a, aOff, ldb, k, n, c, cOff, from, to);
         }
     }
 }
