@@ -69,15 +69,19 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "train: %.0f wps, %.1f GFLOP/s, %.3f of peak%n",
                 r.trainWps(), r.trainGflops(), r.trainFraction());
         System.out.printf(Locale.ROOT, "eval:  %.0f wps, %.3f of peak%n", r.evalWps(), r.evalFraction());
-        System.out.printf(Locale.ROOT, "where a training window's time went (ms): ");
-        StringBuilder sb = new StringBuilder();
-        for (var e : r.millisPerWindow().entrySet()) {
-            sb.append(String.format(Locale.ROOT, "%s %.2f  ", e.getKey().name().toLowerCase(Locale.ROOT), e.getValue()));
-        }
-        System.out.println(sb.toString().trim());
+        System.out.println("where a training window's time went (ms): " + breakdown(r.millisPerWindow()));
+        System.out.println("where an evaluation window's time went (ms): " + breakdown(r.evalMillisPerWindow()));
         System.out.printf(Locale.ROOT, "GEMM share of training time: %.1f %%; peak RSS %.0f MB%n",
                 100 * r.gemmShare(), r.peakRssMb());
         return 0;
+    }
+
+    private static String breakdown(Map<lstmlm.model.StepProfile.Part, Double> millis) {
+        StringBuilder sb = new StringBuilder();
+        for (var e : millis.entrySet()) {
+            if (e.getValue() > 0) sb.append(String.format(Locale.ROOT, "%s %.2f  ", e.getKey().name().toLowerCase(Locale.ROOT), e.getValue()));
+        }
+        return sb.toString().trim();
     }
 
     /** The embedded-use benchmark: one thread, one session, feed + full distribution per token. */

@@ -33,7 +33,8 @@ public final class TrainingBenchmark {
     public record Result(String config, int threads, String blasCore, double peakGflops,
                          double trainWps, double trainGflops, double trainFraction,
                          double evalWps, double evalFraction, double gemmShare,
-                         Map<StepProfile.Part, Double> millisPerWindow, double peakRssMb) {
+                         Map<StepProfile.Part, Double> millisPerWindow,
+                         Map<StepProfile.Part, Double> evalMillisPerWindow, double peakRssMb) {
 
         public Map<String, Object> json() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -124,32 +125,36 @@ public final class TrainingBenchmark {
                 m.clipAndUpdate(lr, maxNorm, workers);
             }
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
-            Map<StepProfile.Part, Double> millis = new EnumMap<>(StepProfile.Part.class);
-            long gemmNanos = 0;
-            for (StepProfile.Part p : StepProfile.Part.values()) {
-                millis.put(p, StepProfile.nanos(p) / 1e6 / steps);
-                if (p == StepProfile.Part.GEMM_WINDOW || p == StepProfile.Part.GEMM_STEP) gemmNanos += StepProfile.nanos(p);
-            }
+            Map<StepProfile.Part, Double> millis = millisPerWindow(steps);
+            double gemmNanos = 1e6 * steps * (millis.get(StepProfile.Part.GEMM_WINDOW) + millis.get(StepProfile.Part.GEMM_STEP));
             double gemmShare = gemmNanos / (trainSeconds * 1e9);
 
             for (int i = 0; i < warmup; i++, at++) {
                 producer.window(at % producer.epochSize(), w.inputs, w.targets);
                 Passes.evalWindow(m, w, workers);
             }
+            StepProfile.reset();
             long t1 = System.nanoTime();
             for (int i = 0; i < steps; i++, at++) {
                 producer.window(at % producer.epochSize(), w.inputs, w.targets);
                 Passes.evalWindow(m, w, workers);
             }
             double evalSeconds = (System.nanoTime() - t1) / 1e9;
+            Map<StepProfile.Part, Double> evalMillis = millisPerWindow(steps);
 
             double tokens = (double) steps * batch * numSteps;
             double fwd = forwardFlopsPerToken(config);
             double trainWps = tokens / trainSeconds, evalWps = tokens / evalSeconds;
             double trainGflops = trainWps * 3 * fwd / 1e9;
             return new Result(config.name(), threads, Blas.coreName(), peak, trainWps, trainGflops,
-                    trainGflops / peak, evalWps, evalWps * fwd / 1e9 / peak, gemmShare, millis, peakRssMb());
+                    trainGflops / peak, evalWps, evalWps * fwd / 1e9 / peak, gemmShare, millis, evalMillis, peakRssMb());
         }
+    }
+
+    private static Map<StepProfile.Part, Double> millisPerWindow(int windows) {
+        Map<StepProfile.Part, Double> millis = new EnumMap<>(StepProfile.Part.class);
+        for (StepProfile.Part p : StepProfile.Part.values()) millis.put(p, StepProfile.nanos(p) / 1e6 / windows);
+        return millis;
     }
 
     /** VmHWM from /proc/self/status: the most resident memory this process has had. */
