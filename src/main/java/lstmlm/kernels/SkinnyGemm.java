@@ -7,7 +7,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 
 /**
  * C[m×n] += A[m×k] · B[k×n] for few rows (the per-step recurrent product: m = batch = 20), with B
@@ -57,14 +56,17 @@ public final class SkinnyGemm {
                             MemorySegment dst, long dstOff, int panelFrom, int panelTo) {
         final int L = F.length(), width = panelWidth();
         for (int q = panelFrom; q < panelTo; q++) {
-            int col = q * width;
-            VectorMask<Float> m0 = F.indexInRange(col, n), m1 = F.indexInRange(col + L, n), m2 = F.indexInRange(col + 2 * L, n);
-            long out = 4 * (dstOff + (long) q * k * width);
-            for (int p = 0; p < k; p++, out += 4L * width) {
-                long in = 4 * (bOff + (long) p * ldb + col);
-                FloatVector.fromMemorySegment(F, b, in, NATIVE, m0).intoMemorySegment(dst, out, NATIVE);
-                FloatVector.fromMemorySegment(F, b, in + 4L * L, NATIVE, m1).intoMemorySegment(dst, out + 4L * L, NATIVE);
-                FloatVector.fromMemorySegment(F, b, in + 8L * L, NATIVE, m2).intoMemorySegment(dst, out + 8L * L, NATIVE);
+            int col = q * width, live = Math.min(width, n - col);
+            long out = dstOff + (long) q * k * width;
+            for (int p = 0; p < k; p++, out += width) {
+                long in = bOff + (long) p * ldb + col;
+                if (live == width) {
+                    FloatVector.fromMemorySegment(F, b, 4 * in, NATIVE).intoMemorySegment(dst, 4 * out, NATIVE);
+                    FloatVector.fromMemorySegment(F, b, 4 * (in + L), NATIVE).intoMemorySegment(dst, 4 * (out + L), NATIVE);
+                    FloatVector.fromMemorySegment(F, b, 4 * (in + 2 * L), NATIVE).intoMemorySegment(dst, 4 * (out + 2 * L), NATIVE);
+                } else {
+                    for (int j = 0; j < width; j++) dst.setAtIndex(FLOAT, out + j, j < live ? b.getAtIndex(FLOAT, in + j) : 0f);
+                }
             }
         }
     }
@@ -96,37 +98,71 @@ public final class SkinnyGemm {
         }
     }
 
+    /** Floats of scratch {@link #multiplyAdd} needs per thread: one 4-row tile of a panel. */
+    public static int scratchSize() {
+        return ROWS * panelWidth();
+    }
+
     /**
      * C[m×n] += A[m×k] · B, B packed by {@link #pack} or {@link #packTransposed}, over the columns
      * of panels [panelFrom, panelTo). Offsets in floats; lda, ldc are row strides in floats.
+     * {@code scratch} holds {@link #scratchSize()} floats this thread alone may overwrite.
+     *
+     * <p>A last, partial panel is multiplied into the scratch tile and only its live columns are
+     * added to C: the register-block kernels stay free of masks, which C1 cannot fit in registers
+     * (it gives up on a masked 4 × 3 block, and an abandoned OSR compile can leave the loop
+     * interpreted).
      */
     public static void multiplyAdd(int m, int k, MemorySegment a, long aOff, int lda,
                                    MemorySegment panels, long panelsOff,
-                                   MemorySegment c, long cOff, int ldc, int n, int panelFrom, int panelTo) {
+                                   MemorySegment c, long cOff, int ldc, int n, int panelFrom, int panelTo,
+                                   MemorySegment scratch, long scratchOff) {
         final int width = panelWidth();
         int chunks = (k + MAX_CHUNK - 1) / MAX_CHUNK;
         int chunk = (k + chunks - 1) / chunks; // even chunks: 1500 → 750 + 750, not 1024 + 476
         for (int q = panelFrom; q < panelTo; q++) {
-            int col = q * width;
+            int col = q * width, live = Math.min(width, n - col);
             long panel = panelsOff + (long) q * k * width;
             for (int p0 = 0; p0 < k; p0 += chunk) {
                 int kk = Math.min(chunk, k - p0);
                 long bAt = panel + (long) p0 * width;
                 int r = 0;
-                for (; r + ROWS <= m; r += ROWS) {
-                    block4x3(kk, a, aOff + (long) r * lda + p0, lda, panels, bAt, c, cOff + (long) r * ldc, ldc, col, n);
+                if (live == width) {
+                    for (; r + ROWS <= m; r += ROWS) {
+                        block4x3(kk, a, aOff + (long) r * lda + p0, lda, panels, bAt, c, cOff + (long) r * ldc + col, ldc);
+                    }
+                    for (; r < m; r++) block1x3(kk, a, aOff + (long) r * lda + p0, panels, bAt, c, cOff + (long) r * ldc + col);
+                } else {
+                    for (; r < m; r += ROWS) {
+                        int rows = Math.min(ROWS, m - r);
+                        VectorMath.fill(scratch, scratchOff, scratchSize(), 0f);
+                        if (rows == ROWS && live <= F.length()) {
+                            block4x1(kk, a, aOff + (long) r * lda + p0, lda, panels, bAt, scratch, scratchOff, width);
+                        } else if (rows == ROWS) {
+                            block4x3(kk, a, aOff + (long) r * lda + p0, lda, panels, bAt, scratch, scratchOff, width);
+                        } else {
+                            for (int i = 0; i < rows; i++) {
+                                block1x3(kk, a, aOff + (long) (r + i) * lda + p0, panels, bAt, scratch, scratchOff + (long) i * width);
+                            }
+                        }
+                        for (int i = 0; i < rows; i++) {
+                            long to = cOff + (long) (r + i) * ldc + col, from = scratchOff + (long) i * width;
+                            for (int j = 0; j < live; j++) {
+                                c.setAtIndex(FLOAT, to + j, c.getAtIndex(FLOAT, to + j) + scratch.getAtIndex(FLOAT, from + j));
+                            }
+                        }
+                    }
                 }
-                for (; r < m; r++) block1x3(kk, a, aOff + (long) r * lda + p0, panels, bAt, c, cOff + (long) r * ldc, col, n);
             }
         }
     }
 
     /**
      * 4 rows × 3 vectors of C: 12 accumulators. aRow: A's first row at this chunk; bAt: the panel
-     * chunk (row stride = panel width); cRow + col: C's corner. Columns at or past n are masked off.
+     * chunk (row stride = panel width); cAt: C's corner.
      */
     private static void block4x3(int k, MemorySegment a, long aRow, int lda, MemorySegment b, long bAt,
-                                 MemorySegment c, long cRow, int ldc, int col, int n) {
+                                 MemorySegment c, long cAt, int ldc) {
         final int L = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00;
@@ -148,29 +184,27 @@ public final class SkinnyGemm {
             FloatVector x3 = FloatVector.broadcast(F, a.getAtIndex(FLOAT, a3 + p));
             c30 = b0.fma(x3, c30); c31 = b1.fma(x3, c31); c32 = b2.fma(x3, c32);
         }
-        VectorMask<Float> m0 = F.indexInRange(col, n), m1 = F.indexInRange(col + L, n), m2 = F.indexInRange(col + 2 * L, n);
         final long v = 4L * L;
-        long at = 4 * (cRow + col);
-        FloatVector.fromMemorySegment(F, c, at, NATIVE, m0).add(c00).intoMemorySegment(c, at, NATIVE, m0);
-        FloatVector.fromMemorySegment(F, c, at + v, NATIVE, m1).add(c01).intoMemorySegment(c, at + v, NATIVE, m1);
-        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE, m2).add(c02).intoMemorySegment(c, at + 2 * v, NATIVE, m2);
+        long at = 4 * cAt;
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c00).intoMemorySegment(c, at, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + v, NATIVE).add(c01).intoMemorySegment(c, at + v, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE).add(c02).intoMemorySegment(c, at + 2 * v, NATIVE);
         at += 4L * ldc;
-        FloatVector.fromMemorySegment(F, c, at, NATIVE, m0).add(c10).intoMemorySegment(c, at, NATIVE, m0);
-        FloatVector.fromMemorySegment(F, c, at + v, NATIVE, m1).add(c11).intoMemorySegment(c, at + v, NATIVE, m1);
-        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE, m2).add(c12).intoMemorySegment(c, at + 2 * v, NATIVE, m2);
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c10).intoMemorySegment(c, at, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + v, NATIVE).add(c11).intoMemorySegment(c, at + v, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE).add(c12).intoMemorySegment(c, at + 2 * v, NATIVE);
         at += 4L * ldc;
-        FloatVector.fromMemorySegment(F, c, at, NATIVE, m0).add(c20).intoMemorySegment(c, at, NATIVE, m0);
-        FloatVector.fromMemorySegment(F, c, at + v, NATIVE, m1).add(c21).intoMemorySegment(c, at + v, NATIVE, m1);
-        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE, m2).add(c22).intoMemorySegment(c, at + 2 * v, NATIVE, m2);
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c20).intoMemorySegment(c, at, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + v, NATIVE).add(c21).intoMemorySegment(c, at + v, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE).add(c22).intoMemorySegment(c, at + 2 * v, NATIVE);
         at += 4L * ldc;
-        FloatVector.fromMemorySegment(F, c, at, NATIVE, m0).add(c30).intoMemorySegment(c, at, NATIVE, m0);
-        FloatVector.fromMemorySegment(F, c, at + v, NATIVE, m1).add(c31).intoMemorySegment(c, at + v, NATIVE, m1);
-        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE, m2).add(c32).intoMemorySegment(c, at + 2 * v, NATIVE, m2);
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c30).intoMemorySegment(c, at, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + v, NATIVE).add(c31).intoMemorySegment(c, at + v, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE).add(c32).intoMemorySegment(c, at + 2 * v, NATIVE);
     }
 
     /** One row × 3 vectors, for the rows left over after the groups of 4. */
-    private static void block1x3(int k, MemorySegment a, long aRow, MemorySegment b, long bAt,
-                                 MemorySegment c, long cRow, int col, int n) {
+    private static void block1x3(int k, MemorySegment a, long aRow, MemorySegment b, long bAt, MemorySegment c, long cAt) {
         final int L = F.length();
         FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0;
         long bp = 4 * bAt;
@@ -181,10 +215,33 @@ public final class SkinnyGemm {
             c1 = FloatVector.fromMemorySegment(F, b, bp + 4L * L, NATIVE).fma(x, c1);
             c2 = FloatVector.fromMemorySegment(F, b, bp + 8L * L, NATIVE).fma(x, c2);
         }
-        VectorMask<Float> m0 = F.indexInRange(col, n), m1 = F.indexInRange(col + L, n), m2 = F.indexInRange(col + 2 * L, n);
-        final long v = 4L * L, at = 4 * (cRow + col);
-        FloatVector.fromMemorySegment(F, c, at, NATIVE, m0).add(c0).intoMemorySegment(c, at, NATIVE, m0);
-        FloatVector.fromMemorySegment(F, c, at + v, NATIVE, m1).add(c1).intoMemorySegment(c, at + v, NATIVE, m1);
-        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE, m2).add(c2).intoMemorySegment(c, at + 2 * v, NATIVE, m2);
+        final long v = 4L * L, at = 4 * cAt;
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c0).intoMemorySegment(c, at, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + v, NATIVE).add(c1).intoMemorySegment(c, at + v, NATIVE);
+        FloatVector.fromMemorySegment(F, c, at + 2 * v, NATIVE).add(c2).intoMemorySegment(c, at + 2 * v, NATIVE);
+    }
+
+    /** 4 rows × the first vector of a panel, for a last panel whose live columns fit one vector. */
+    private static void block4x1(int k, MemorySegment a, long aRow, int lda, MemorySegment b, long bAt,
+                                 MemorySegment c, long cAt, int ldc) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        final long a0 = aRow, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        long bp = 4 * bAt;
+        final long rowBytes = 12L * F.length();
+        for (int p = 0; p < k; p++, bp += rowBytes) {
+            FloatVector y = FloatVector.fromMemorySegment(F, b, bp, NATIVE);
+            c0 = y.fma(FloatVector.broadcast(F, a.getAtIndex(FLOAT, a0 + p)), c0);
+            c1 = y.fma(FloatVector.broadcast(F, a.getAtIndex(FLOAT, a1 + p)), c1);
+            c2 = y.fma(FloatVector.broadcast(F, a.getAtIndex(FLOAT, a2 + p)), c2);
+            c3 = y.fma(FloatVector.broadcast(F, a.getAtIndex(FLOAT, a3 + p)), c3);
+        }
+        long at = 4 * cAt;
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c0).intoMemorySegment(c, at, NATIVE);
+        at += 4L * ldc;
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c1).intoMemorySegment(c, at, NATIVE);
+        at += 4L * ldc;
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c2).intoMemorySegment(c, at, NATIVE);
+        at += 4L * ldc;
+        FloatVector.fromMemorySegment(F, c, at, NATIVE).add(c3).intoMemorySegment(c, at, NATIVE);
     }
 }

@@ -63,8 +63,9 @@ public final class LanguageModel implements AutoCloseable {
         grads.fill((byte) 0);
     }
 
+    /** W_rec as four [H × H] gate blocks, so a worker's panels cover the same units of every gate. */
     private long forwardPanelsSize() {
-        return SkinnyGemm.packedSize(shape.hidden(), shape.gates());
+        return 4 * SkinnyGemm.packedSize(shape.hidden(), shape.hidden());
     }
 
     private long backwardPanelsSize() {

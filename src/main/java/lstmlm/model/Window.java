@@ -1,5 +1,7 @@
 package lstmlm.model;
 
+import lstmlm.kernels.SkinnyGemm;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
@@ -21,6 +23,8 @@ import java.lang.foreign.MemorySegment;
  * dx, dxAlt [T·B x H]       gradient of a layer's output / input, ping-ponged down the stack
  * dc        [B x H]         cell-state gradient carried backwards through time
  * dSoftmaxBias [workers x V] per-thread partial sums of d-logits
+ * softmaxScratch [workers x V] per-thread row of exponentials for the loss-only softmax
+ * stepScratch [workers x 4·48] per-thread tile for the few-row kernel's last panel
  * </pre>
  */
 public final class Window implements AutoCloseable {
@@ -32,13 +36,13 @@ public final class Window implements AutoCloseable {
     public final int[] inputs, targets;
 
     final MemorySegment acts;
-    final long x0, mask0, logits, dc, dSoftmaxBias;
+    final long x0, mask0, logits, dc, dSoftmaxBias, softmaxScratch, stepScratch;
     /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
     long dx, dxAlt;
     final long[] z, c, h, tanhC, out, mask;
     final double[] lossPartials;
     /** The per-step products' reusable task (this window's passes run on one thread at a time). */
-    final RecurrentProduct recurrent = new RecurrentProduct();
+    final RecurrentSteps recurrent = new RecurrentSteps();
     private final Arena arena;
 
     public Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {
@@ -94,6 +98,10 @@ public final class Window implements AutoCloseable {
         at += batch * hid;
         dSoftmaxBias = at;
         at += (long) workers * v;
+        softmaxScratch = at;
+        at += (long) workers * v;
+        stepScratch = at;
+        at += (long) workers * SkinnyGemm.scratchSize();
         this.arena = Arena.ofShared();
         // zero-filled by the allocation, which also touches every page now rather than mid-run
         this.acts = arena.allocate(at * Float.BYTES, 64);

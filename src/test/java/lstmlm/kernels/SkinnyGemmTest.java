@@ -38,7 +38,8 @@ class SkinnyGemmTest {
             SkinnyGemmReference.multiplyAdd(m, k, a, aOff, lda, b, bOff, ldb, expected, cOff, ldc, 0, n);
             MemorySegment panels = arena.allocate(4 * (pOff + SkinnyGemm.packedSize(k, n)), 64);
             SkinnyGemm.pack(b, bOff, ldb, k, n, panels, pOff, 0, SkinnyGemm.panelCount(n));
-            SkinnyGemm.multiplyAdd(m, k, a, aOff, lda, panels, pOff, c, cOff, ldc, n, 0, SkinnyGemm.panelCount(n));
+            SkinnyGemm.multiplyAdd(m, k, a, aOff, lda, panels, pOff, c, cOff, ldc, n, 0, SkinnyGemm.panelCount(n),
+                    scratch(arena), 3);
             assertClose(expected, c, 1e-5, 1e-5 * Math.sqrt(k), m + "x" + k + "x" + n);
         }
     }
@@ -73,6 +74,11 @@ class SkinnyGemmTest {
         }
     }
 
+    /** Scratch with 3 floats before the tile, and garbage in it: the kernel must clear what it uses. */
+    private static MemorySegment scratch(Arena arena) {
+        return random(arena, 3 + SkinnyGemm.scratchSize(), new SplittableRandom(9), -9f, 9f);
+    }
+
     /** Splitting the panels among threads must not change a single bit, nor touch other columns. */
     @Test
     void panelRangesComposeBitForBit() {
@@ -86,10 +92,10 @@ class SkinnyGemmTest {
             int count = SkinnyGemm.panelCount(n), width = SkinnyGemm.panelWidth();
             SkinnyGemm.pack(b, 0, n, k, n, panels, 0, 0, count);
             MemorySegment whole = copyOf(arena, c0), parts = copyOf(arena, c0), firstOnly = copyOf(arena, c0);
-            SkinnyGemm.multiplyAdd(m, k, a, 0, k, panels, 0, whole, 0, n, n, 0, count);
-            for (int q = 0; q < count; q++) SkinnyGemm.multiplyAdd(m, k, a, 0, k, panels, 0, parts, 0, n, n, q, q + 1);
+            SkinnyGemm.multiplyAdd(m, k, a, 0, k, panels, 0, whole, 0, n, n, 0, count, scratch(arena), 3);
+            for (int q = 0; q < count; q++) SkinnyGemm.multiplyAdd(m, k, a, 0, k, panels, 0, parts, 0, n, n, q, q + 1, scratch(arena), 3);
             assertSameFloats(whole, parts, "one panel at a time");
-            SkinnyGemm.multiplyAdd(m, k, a, 0, k, panels, 0, firstOnly, 0, n, n, 0, 1);
+            SkinnyGemm.multiplyAdd(m, k, a, 0, k, panels, 0, firstOnly, 0, n, n, 0, 1, scratch(arena), 3);
             for (int r = 0; r < m; r++) {
                 for (int j = width; j < n; j++) {
                     long i = (long) r * n + j;
