@@ -33,32 +33,19 @@ public final class LstmCell {
                                MemorySegment cPrev, long cPrevOff, MemorySegment c, long cOff,
                                MemorySegment tanhC, long tanhCOff, MemorySegment h, long hOff,
                                int rows, int hidden, float forgetBias) {
-        forward(z, zOff, bias, biasOff, cPrev, cPrevOff, c, cOff, tanhC, tanhCOff, h, hOff, rows, hidden, 0, hidden, forgetBias);
-    }
-
-    /**
-     * {@link #forward} on hidden units [unitFrom, unitTo) only (the same columns of every gate
-     * block), so threads can split a step by units. Every unit's result is the same bits
-     * whichever range computes it.
-     */
-    public static void forward(MemorySegment z, long zOff, MemorySegment bias, long biasOff,
-                               MemorySegment cPrev, long cPrevOff, MemorySegment c, long cOff,
-                               MemorySegment tanhC, long tanhCOff, MemorySegment h, long hOff,
-                               int rows, int hidden, int unitFrom, int unitTo, float forgetBias) {
-        checkShape(rows, hidden, unitFrom, unitTo);
-        final int H = unitTo - unitFrom, stride = hidden;
+        checkShape(rows, hidden);
+        final int H = hidden;
         final int upper = F.loopBound(H);
         final FloatVector one = FloatVector.broadcast(F, 1f), two = FloatVector.broadcast(F, 2f);
-        biasOff += unitFrom;
         for (int r = 0; r < rows; r++) {
-            final long zi = zOff + 4L * stride * r + unitFrom, zf = zi + stride, zg = zf + stride, zo = zg + stride; // gate starts, floats
-            final long s = (long) stride * r + unitFrom;
+            final long zi = zOff + 4L * H * r, zf = zi + H, zg = zf + H, zo = zg + H; // gate starts, floats
+            final long s = (long) H * r;
             final long cp = cPrevOff + s, cn = cOff + s, tc = tanhCOff + s, hn = hOff + s;
             // e^-(zi+bi), e^-(zf+bf+forgetBias), e^2(zg+bg), e^-(zo+bo), in place
             FastExp.expSum(-1f, z, zi, bias, biasOff, 0f, z, zi, H);
-            FastExp.expSum(-1f, z, zf, bias, biasOff + stride, forgetBias, z, zf, H);
-            FastExp.expSum(2f, z, zg, bias, biasOff + 2L * stride, 0f, z, zg, H);
-            FastExp.expSum(-1f, z, zo, bias, biasOff + 3L * stride, 0f, z, zo, H);
+            FastExp.expSum(-1f, z, zf, bias, biasOff + H, forgetBias, z, zf, H);
+            FastExp.expSum(2f, z, zg, bias, biasOff + 2L * H, 0f, z, zg, H);
+            FastExp.expSum(-1f, z, zo, bias, biasOff + 3L * H, 0f, z, zo, H);
             int j = 0;
             for (; j < upper; j += F.length()) {
                 FloatVector iv = one.div(FloatVector.fromMemorySegment(F, z, 4 * (zi + j), NATIVE).add(one));
@@ -109,21 +96,13 @@ public final class LstmCell {
                                 MemorySegment tanhC, long tanhCOff, MemorySegment dh, long dhOff,
                                 MemorySegment dc, long dcOff, MemorySegment dBias, long dBiasOff,
                                 int rows, int hidden) {
-        backward(z, zOff, cPrev, cPrevOff, tanhC, tanhCOff, dh, dhOff, dc, dcOff, dBias, dBiasOff, rows, hidden, 0, hidden);
-    }
-
-    /** {@link #backward} on hidden units [unitFrom, unitTo) only, as {@link #forward} splits them. */
-    public static void backward(MemorySegment z, long zOff, MemorySegment cPrev, long cPrevOff,
-                                MemorySegment tanhC, long tanhCOff, MemorySegment dh, long dhOff,
-                                MemorySegment dc, long dcOff, MemorySegment dBias, long dBiasOff,
-                                int rows, int hidden, int unitFrom, int unitTo) {
-        checkShape(rows, hidden, unitFrom, unitTo);
-        final int H = unitTo - unitFrom, stride = hidden;
+        checkShape(rows, hidden);
+        final int H = hidden;
         final int upper = F.loopBound(H);
         final FloatVector one = FloatVector.broadcast(F, 1f);
         for (int r = 0; r < rows; r++) {
-            final long zi = zOff + 4L * stride * r + unitFrom, zf = zi + stride, zg = zf + stride, zo = zg + stride;
-            final long s = (long) stride * r + unitFrom;
+            final long zi = zOff + 4L * H * r, zf = zi + H, zg = zf + H, zo = zg + H;
+            final long s = (long) H * r;
             final long cp = cPrevOff + s, tcn = tanhCOff + s, dhn = dhOff + s, dcn = dcOff + s;
             int j = 0;
             for (; j < upper; j += F.length()) {
@@ -154,18 +133,13 @@ public final class LstmCell {
                 set(dc, dcn + j, dcTot * f);
             }
             // dBias += dZ row, while the row is still in L1
-            for (int gate = 0; gate < 4; gate++) {
-                VectorMath.add(dBias, dBiasOff + (long) gate * stride + unitFrom, z, zi + (long) gate * stride, H);
-            }
+            VectorMath.add(dBias, dBiasOff, z, zi, 4L * H);
         }
     }
 
-    private static void checkShape(int rows, int hidden, int unitFrom, int unitTo) {
+    private static void checkShape(int rows, int hidden) {
         if (rows < 0 || hidden < 0) {
             throw new IllegalArgumentException("need rows >= 0 and hidden >= 0, got " + rows + ", " + hidden);
-        }
-        if (unitFrom < 0 || unitTo > hidden || unitFrom > unitTo) {
-            throw new IllegalArgumentException("units [" + unitFrom + ", " + unitTo + ") outside [0, " + hidden + ")");
         }
     }
 }

@@ -16,14 +16,21 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 public final class LanguageModel implements AutoCloseable {
     public final ModelShape shape;
     public final ParameterLayout layout;
+    /**
+     * The parameters. Code that writes them other than through {@link #initialize} or
+     * {@link #clipAndUpdate} (restoring a checkpoint, say) must call {@link #parametersChanged}.
+     */
     public final MemorySegment params;
     public final MemorySegment grads;
     /**
      * Per layer, W_rec [H × 4H] and W_recᵀ [4H × H] packed into column panels for the few-row
      * kernel ({@link lstmlm.kernels.SkinnyGemm}): the forward and the backward recurrent products.
-     * Repacked from the parameters by every pass that uses them.
+     * Backward repacks W_recᵀ every window; forward repacks W_rec when the weights changed.
      */
     final MemorySegment recurrentPanels;
+    /** Bumped on every change of {@link #params}; the forward panels remember the value they were packed at. */
+    private long version;
+    private final long[] forwardPackedAt;
     private final Arena arena;
 
     /** Embedding rows touched by the current window: their gradients are the only nonzero ones. */
@@ -38,6 +45,8 @@ public final class LanguageModel implements AutoCloseable {
         this.params = arena.allocate(layout.size * Float.BYTES, 64);
         this.grads = arena.allocate(layout.size * Float.BYTES, 64);
         this.recurrentPanels = arena.allocate(shape.layers() * (forwardPanelsSize() + backwardPanelsSize()) * Float.BYTES, 64);
+        this.forwardPackedAt = new long[shape.layers()];
+        java.util.Arrays.fill(forwardPackedAt, -1);
         this.touchedRows = new int[shape.vocab()];
         this.touchedStamp = new int[shape.vocab()];
     }
@@ -61,11 +70,30 @@ public final class LanguageModel implements AutoCloseable {
             }
         }
         grads.fill((byte) 0);
+        parametersChanged();
     }
 
-    /** W_rec as four [H × H] gate blocks, so a worker's panels cover the same units of every gate. */
+    /** Tells the model its parameters were written directly, so derived copies are rebuilt. */
+    public void parametersChanged() {
+        version++;
+    }
+
+    /**
+     * Whether layer l's packed W_rec for the forward steps is current. Training changes the
+     * weights every window, so it repacks every window; evaluation packs once per pass over the
+     * data, which matters at batch 1 × 1 step (the test split), where a repack per token cost
+     * more than the token.
+     */
+    boolean forwardPanelsCurrent(int layer) {
+        return forwardPackedAt[layer] == version;
+    }
+
+    void forwardPanelsPacked(int layer) {
+        forwardPackedAt[layer] = version;
+    }
+
     private long forwardPanelsSize() {
-        return 4 * SkinnyGemm.packedSize(shape.hidden(), shape.hidden());
+        return SkinnyGemm.packedSize(shape.hidden(), shape.gates());
     }
 
     private long backwardPanelsSize() {
@@ -125,6 +153,7 @@ public final class LanguageModel implements AutoCloseable {
             VectorMath.sgdStep(params, row, grads, row, h, step);
             VectorMath.fill(grads, row, h, 0f);
         }
+        parametersChanged();
         StepProfile.stop(StepProfile.Part.UPDATE, t0);
         return norm;
     }

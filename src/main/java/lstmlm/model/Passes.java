@@ -17,7 +17,7 @@ import java.lang.foreign.MemorySegment;
  * forward. Per window, everything but the 2·L·T recurrent products runs as whole-window GEMMs
  * (OpenBLAS): the input projections, the output projection and every weight gradient. The
  * recurrent products have only B rows, a shape OpenBLAS runs at half speed; they go to the Java
- * few-row kernel, fused with the cell in one parallel section per step ({@link RecurrentSteps}).
+ * few-row kernel ({@link RecurrentProduct}).
  *
  * <p>Shapes: B batch, T steps, R = T·B rows, H hidden, V vocabulary.
  */
@@ -111,20 +111,26 @@ public final class Passes {
         long t0 = StepProfile.start();
         Blas.sgemm(false, false, rows, g, hid, 1f, acts, layerInput(w, l, drop), hid, p, wIn, g, 0f, acts, w.z[l], g);
         t0 = StepProfile.stop(Part.GEMM_WINDOW, t0);
+        boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
+        long panels = m.forwardPanelsOffset(l);
+        if (fewRows && !m.forwardPanelsCurrent(l)) {
+            w.recurrent.pack(workers, p, wRec, g, hid, g, m.recurrentPanels, panels);
+            m.forwardPanelsPacked(l);
+            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+        }
         long step = (long) b * hid, zStep = (long) b * g;
-        if (b <= RecurrentSteps.MAX_ROWS) {
-            w.recurrent.packForward(workers, m, l);
-            for (int t = 0; t < steps; t++) w.recurrent.forward(workers, m, w, l, t);
-            t0 = StepProfile.start();
-        } else {
-            for (int t = 0; t < steps; t++) {
-                long zt = w.z[l] + t * zStep;
+        for (int t = 0; t < steps; t++) {
+            long zt = w.z[l] + t * zStep;
+            if (fewRows) {
+                w.recurrent.multiplyAdd(workers, b, hid, acts, w.h[l] + t * step, hid, m.recurrentPanels, panels, acts, zt, g, g,
+                        acts, w.stepScratch);
+            } else {
                 Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
-                t0 = StepProfile.stop(Part.GEMM_STEP, t0);
-                LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
-                        acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
-                t0 = StepProfile.stop(Part.CELL, t0);
             }
+            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+            LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
+                    acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
+            t0 = StepProfile.stop(Part.CELL, t0);
         }
         if (drop) {
             Dropout.mask(acts, w.mask[l], rows * hid, keep, seed);
@@ -149,22 +155,28 @@ public final class Passes {
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
         VectorMath.fill(d, bias, g, 0f);
         t0 = StepProfile.stop(Part.OTHER_KERNELS, t0);
+        boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
+        long panels = m.backwardPanelsOffset(l);
+        if (fewRows) {
+            // dz·W_recᵀ: the panels of W_recᵀ, fixed for the window
+            w.recurrent.packTransposed(workers, p, wRec, g, g, hid, m.recurrentPanels, panels);
+            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+        }
         long step = (long) b * hid, zStep = (long) b * g;
-        if (b <= RecurrentSteps.MAX_ROWS) {
-            w.recurrent.packBackward(workers, m, l);
-            for (int t = steps - 1; t >= 0; t--) w.recurrent.backward(workers, m, w, l, t);
-            t0 = StepProfile.start();
-        } else {
-            for (int t = steps - 1; t >= 0; t--) {
-                long zt = w.z[l] + t * zStep, dht = dx + t * step;
-                if (t < steps - 1) {
+        for (int t = steps - 1; t >= 0; t--) {
+            long zt = w.z[l] + t * zStep, dht = dx + t * step;
+            if (t < steps - 1) {
+                if (fewRows) {
+                    w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentPanels, panels, acts, dht, hid, hid,
+                            acts, w.stepScratch);
+                } else {
                     Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
-                    t0 = StepProfile.stop(Part.GEMM_STEP, t0);
                 }
-                LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,
-                        acts, dht, acts, w.dc, d, bias, b, hid);
-                t0 = StepProfile.stop(Part.CELL, t0);
+                t0 = StepProfile.stop(Part.GEMM_STEP, t0);
             }
+            LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,
+                    acts, dht, acts, w.dc, d, bias, b, hid);
+            t0 = StepProfile.stop(Part.CELL, t0);
         }
         Blas.sgemm(true, false, hid, g, rows, 1f, acts, layerInput(w, l, drop), hid, acts, w.z[l], g, 0f, d, wIn, g);
         Blas.sgemm(true, false, hid, g, rows, 1f, acts, w.h[l], hid, acts, w.z[l], g, 0f, d, wRec, g);

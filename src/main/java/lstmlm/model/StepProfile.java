@@ -40,13 +40,6 @@ public final class StepProfile {
         return now;
     }
 
-    /** Re-attributes {@code nanos} already counted under {@code from} to {@code to}. */
-    public static void move(Part from, Part to, long nanos) {
-        if (!ENABLED) return;
-        NANOS[from.ordinal()] -= nanos;
-        NANOS[to.ordinal()] += nanos;
-    }
-
     public static void reset() {
         java.util.Arrays.fill(NANOS, 0);
     }

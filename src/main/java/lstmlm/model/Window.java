@@ -42,7 +42,7 @@ public final class Window implements AutoCloseable {
     final long[] z, c, h, tanhC, out, mask;
     final double[] lossPartials;
     /** The per-step products' reusable task (this window's passes run on one thread at a time). */
-    final RecurrentSteps recurrent = new RecurrentSteps();
+    final RecurrentProduct recurrent = new RecurrentProduct();
     private final Arena arena;
 
     public Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {

@@ -172,6 +172,7 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, Langua
                 MemorySegment src = f.data(t.name());
                 MemorySegment.copy(src, 0, model.params, t.offset() * Float.BYTES, src.byteSize());
             }
+            model.parametersChanged();
             return new Checkpoint(file, config, vocabulary, model, progress, meta);
         }
     }

@@ -110,6 +110,7 @@ public final class Trainer implements AutoCloseable {
                     + " windows per epoch; this data gives " + epochSize + ". Pass the --data-path it was trained on.");
         }
         MemorySegment.copy(c.model().params, 0, model.params, 0, model.params.byteSize());
+        model.parametersChanged();
         globalStep = p.globalStep();
         epoch = p.epoch();
         stepInEpoch = p.step();
