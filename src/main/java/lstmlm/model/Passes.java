@@ -42,7 +42,7 @@ public final class Passes {
             lstmForward(m, w, l, drop, keepProb, Dropout.splitSeed(dropoutSeed, l + 1), workers);
         }
         double loss = softmaxForwardBackward(m, w, drop, workers);
-        softmaxBackward(m, w, drop);
+        softmaxBackward(m, w, drop, workers);
         for (int l = m.shape.layers() - 1; l >= 0; l--) {
             lstmBackward(m, w, l, drop, workers);
         }
@@ -178,8 +178,9 @@ public final class Passes {
                     acts, dht, acts, w.dc, d, bias, b, hid);
             t0 = StepProfile.stop(Part.CELL, t0);
         }
-        Blas.sgemm(true, false, hid, g, rows, 1f, acts, layerInput(w, l, drop), hid, acts, w.z[l], g, 0f, d, wIn, g);
-        Blas.sgemm(true, false, hid, g, rows, 1f, acts, w.h[l], hid, acts, w.z[l], g, 0f, d, wRec, g);
+        w.gemmPair.first().set(true, false, hid, g, rows, 1f, acts, layerInput(w, l, drop), hid, acts, w.z[l], g, 0f, d, wIn, g);
+        w.gemmPair.second().set(true, false, hid, g, rows, 1f, acts, w.h[l], hid, acts, w.z[l], g, 0f, d, wRec, g);
+        w.gemmPair.run(workers);
         Blas.sgemm(false, true, rows, hid, g, 1f, acts, w.z[l], g, p, wIn, g, 0f, acts, w.dxAlt, hid);
         StepProfile.stop(Part.GEMM_WINDOW, t0);
         w.swapGradientBuffers();
@@ -216,21 +217,21 @@ public final class Passes {
         return sum(w.lossPartials);
     }
 
-    /** dS_w = outᵀ · dlogits, dS_b = Σ partials, d out = dlogits · S_wᵀ (into dx). */
-    static void softmaxBackward(LanguageModel m, Window w, boolean drop) {
+    /** dS_b = Σ partials; dS_w = outᵀ · dlogits beside d out = dlogits · S_wᵀ (into dx). */
+    static void softmaxBackward(LanguageModel m, Window w, boolean drop, RowWorkers workers) {
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
         long top = layerOutput(w, m.shape.layers() - 1, drop);
         long t0 = StepProfile.start();
-        Blas.sgemm(true, false, hid, v, rows, 1f, w.acts, top, hid, w.acts, w.logits, v,
-                0f, m.grads, m.layout.softmaxWeight, v);
-        t0 = StepProfile.stop(Part.GEMM_WINDOW, t0);
         VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, m.layout.softmaxBias, v);
         for (int k = 1; k < w.workers; k++) {
             VectorMath.add(m.grads, m.layout.softmaxBias, w.acts, w.dSoftmaxBias + (long) k * v, v);
         }
         t0 = StepProfile.stop(Part.SOFTMAX, t0);
-        Blas.sgemm(false, true, rows, hid, v, 1f, w.acts, w.logits, v, m.params, m.layout.softmaxWeight, v,
+        w.gemmPair.first().set(true, false, hid, v, rows, 1f, w.acts, top, hid, w.acts, w.logits, v,
+                0f, m.grads, m.layout.softmaxWeight, v);
+        w.gemmPair.second().set(false, true, rows, hid, v, 1f, w.acts, w.logits, v, m.params, m.layout.softmaxWeight, v,
                 0f, w.acts, w.dx, hid);
+        w.gemmPair.run(workers);
         StepProfile.stop(Part.GEMM_WINDOW, t0);
     }
 

@@ -43,6 +43,7 @@ public final class Window implements AutoCloseable {
     final double[] lossPartials;
     /** The per-step products' reusable task (this window's passes run on one thread at a time). */
     final RecurrentProduct recurrent = new RecurrentProduct();
+    final GemmPair gemmPair = new GemmPair();
     private final Arena arena;
 
     public Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {
