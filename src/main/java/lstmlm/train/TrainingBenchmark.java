@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
 /**
  * Training and evaluation speed against this machine's own sgemm peak, all measured in one
  * process so the ratios hold: first a 2048³ sgemm, then N training windows after a warm-up, then
- * N forward-only windows.
+ * N forward-only windows after another. Each warm-up runs max(10, N/4) windows and at least 5 s.
  *
  * <p>FLOPs per token follow the roofline's definition: forward = 2·L·(2H)·(4H) + 2·H·V (the
  * LSTM and softmax multiply-adds), training = 3 × forward. The cell, softmax and update passes
@@ -57,6 +57,9 @@ public final class TrainingBenchmark {
             return Math.round(v * s) / s;
         }
     }
+
+    /** The least time each warm-up (training, then evaluation) runs. */
+    static final long WARMUP_NANOS = 5_000_000_000L;
 
     /** Forward multiply-adds per token, ×2 for FLOPs. */
     public static double forwardFlopsPerToken(Config c) {
@@ -105,6 +108,8 @@ public final class TrainingBenchmark {
         }
         BatchProducer producer = new BatchProducer(ids, batch, numSteps);
         int warmup = Math.max(10, steps / 4);
+        // and at least WARMUP_NANOS: 25 small windows take 1.3 s, and C2 was still compiling the
+        // few-row kernel four seconds later (-XX:+PrintCompilation), inside the measured windows
         float keep = (float) config.keepProb(), lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm();
         try (LanguageModel m = new LanguageModel(shape);
              Window w = new Window(shape, batch, numSteps, keep < 1, threads);
@@ -112,7 +117,8 @@ public final class TrainingBenchmark {
             m.initialize(seed, (float) config.initScale());
             w.resetState();
             int at = 0;
-            for (int i = 0; i < warmup; i++, at++) {
+            long warmStart = System.nanoTime();
+            for (int i = 0; i < warmup || System.nanoTime() - warmStart < WARMUP_NANOS; i++, at++) {
                 producer.window(at % producer.epochSize(), w.inputs, w.targets);
                 Passes.trainWindow(m, w, keep, Dropout.splitSeed(seed, at), workers);
                 m.clipAndUpdate(lr, maxNorm, workers);
@@ -129,7 +135,8 @@ public final class TrainingBenchmark {
             double gemmNanos = 1e6 * steps * (millis.get(StepProfile.Part.GEMM_WINDOW) + millis.get(StepProfile.Part.GEMM_STEP));
             double gemmShare = gemmNanos / (trainSeconds * 1e9);
 
-            for (int i = 0; i < warmup; i++, at++) {
+            warmStart = System.nanoTime();
+            for (int i = 0; i < warmup || System.nanoTime() - warmStart < WARMUP_NANOS; i++, at++) {
                 producer.window(at % producer.epochSize(), w.inputs, w.targets);
                 Passes.evalWindow(m, w, workers);
             }
