@@ -76,7 +76,7 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static String breakdown(Map<lstmlm.model.StepProfile.Part, Double> millis) {
+    private static String breakdown(Map<StepProfile.Part, Double> millis) {
         StringBuilder sb = new StringBuilder();
         for (var e : millis.entrySet()) {
             if (e.getValue() > 0) sb.append(String.format(Locale.ROOT, "%s %.2f  ", e.getKey().name().toLowerCase(Locale.ROOT), e.getValue()));

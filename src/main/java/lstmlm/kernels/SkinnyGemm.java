@@ -57,14 +57,15 @@ public final class SkinnyGemm {
         final int L = F.length(), width = panelWidth();
         for (int q = panelFrom; q < panelTo; q++) {
             int col = q * width, live = Math.min(width, n - col);
-            long out = dstOff + (long) q * k * width;
-            for (int p = 0; p < k; p++, out += width) {
-                long in = bOff + (long) p * ldb + col;
-                if (live == width) {
+            long out = dstOff + (long) q * k * width, in = bOff + col;
+            if (live == width) {
+                for (int p = 0; p < k; p++, out += width, in += ldb) {
                     FloatVector.fromMemorySegment(F, b, 4 * in, NATIVE).intoMemorySegment(dst, 4 * out, NATIVE);
                     FloatVector.fromMemorySegment(F, b, 4 * (in + L), NATIVE).intoMemorySegment(dst, 4 * (out + L), NATIVE);
                     FloatVector.fromMemorySegment(F, b, 4 * (in + 2 * L), NATIVE).intoMemorySegment(dst, 4 * (out + 2 * L), NATIVE);
-                } else {
+                }
+            } else { // the last, partial panel: live columns, then zeros
+                for (int p = 0; p < k; p++, out += width, in += ldb) {
                     for (int j = 0; j < width; j++) dst.setAtIndex(FLOAT, out + j, j < live ? b.getAtIndex(FLOAT, in + j) : 0f);
                 }
             }

@@ -17,6 +17,7 @@ final class RecurrentProduct implements RowWorkers.RangeTask {
     private enum Mode { MULTIPLY, PACK, PACK_TRANSPOSED }
 
     private Mode mode;
+    // packing uses a / aOff / ldb as the source and c / cOff as the destination
     private int m, k, lda, ldb, ldc, n;
     private MemorySegment a, b, c;
     private long aOff, bOff, cOff;

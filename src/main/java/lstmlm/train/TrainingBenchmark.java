@@ -18,6 +18,7 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.IntConsumer;
 
 /**
  * Training and evaluation speed against this machine's own sgemm peak, all measured in one
@@ -116,36 +117,29 @@ public final class TrainingBenchmark {
              RowWorkers workers = new RowWorkers(threads)) {
             m.initialize(seed, (float) config.initScale());
             w.resetState();
-            int at = 0;
-            long warmStart = System.nanoTime();
-            for (int i = 0; i < warmup || System.nanoTime() - warmStart < WARMUP_NANOS; i++, at++) {
-                producer.window(at % producer.epochSize(), w.inputs, w.targets);
+            int epochSize = producer.epochSize();
+            IntConsumer train = at -> {
+                producer.window(at % epochSize, w.inputs, w.targets);
                 Passes.trainWindow(m, w, keep, Dropout.splitSeed(seed, at), workers);
                 m.clipAndUpdate(lr, maxNorm, workers);
-            }
+            };
+            IntConsumer eval = at -> {
+                producer.window(at % epochSize, w.inputs, w.targets);
+                Passes.evalWindow(m, w, workers);
+            };
+            int at = run(train, 0, warmup, WARMUP_NANOS);
             StepProfile.reset();
             long t0 = System.nanoTime();
-            for (int i = 0; i < steps; i++, at++) {
-                producer.window(at % producer.epochSize(), w.inputs, w.targets);
-                Passes.trainWindow(m, w, keep, Dropout.splitSeed(seed, at), workers);
-                m.clipAndUpdate(lr, maxNorm, workers);
-            }
+            at = run(train, at, steps, 0);
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
-            Map<StepProfile.Part, Double> millis = millisPerWindow(steps);
-            double gemmNanos = 1e6 * steps * (millis.get(StepProfile.Part.GEMM_WINDOW) + millis.get(StepProfile.Part.GEMM_STEP));
+            long gemmNanos = StepProfile.nanos(StepProfile.Part.GEMM_WINDOW) + StepProfile.nanos(StepProfile.Part.GEMM_STEP);
             double gemmShare = gemmNanos / (trainSeconds * 1e9);
+            Map<StepProfile.Part, Double> millis = millisPerWindow(steps);
 
-            warmStart = System.nanoTime();
-            for (int i = 0; i < warmup || System.nanoTime() - warmStart < WARMUP_NANOS; i++, at++) {
-                producer.window(at % producer.epochSize(), w.inputs, w.targets);
-                Passes.evalWindow(m, w, workers);
-            }
+            at = run(eval, at, warmup, WARMUP_NANOS);
             StepProfile.reset();
             long t1 = System.nanoTime();
-            for (int i = 0; i < steps; i++, at++) {
-                producer.window(at % producer.epochSize(), w.inputs, w.targets);
-                Passes.evalWindow(m, w, workers);
-            }
+            run(eval, at, steps, 0);
             double evalSeconds = (System.nanoTime() - t1) / 1e9;
             Map<StepProfile.Part, Double> evalMillis = millisPerWindow(steps);
 
@@ -156,6 +150,13 @@ public final class TrainingBenchmark {
             return new Result(config.name(), threads, Blas.coreName(), peak, trainWps, trainGflops,
                     trainGflops / peak, evalWps, evalWps * fwd / 1e9 / peak, gemmShare, millis, evalMillis, peakRssMb());
         }
+    }
+
+    /** Runs windows at, at+1, ... until at least {@code windows} ran and {@code minNanos} passed; returns the next. */
+    private static int run(IntConsumer window, int at, int windows, long minNanos) {
+        long start = System.nanoTime();
+        for (int i = 0; i < windows || System.nanoTime() - start < minNanos; i++) window.accept(at++);
+        return at;
     }
 
     private static Map<StepProfile.Part, Double> millisPerWindow(int windows) {
