@@ -5,9 +5,9 @@
 #        bench/run.sh -l                 (list the benchmarks)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [ -z "${JAVA_HOME:-}" ] || ! "$JAVA_HOME/bin/java" -version 2>&1 | grep -qE '"(2[2-9]|[3-9][0-9])'; then
-  for d in /usr/lib/jvm/temurin-25-jdk-* /usr/lib/jvm/*25*; do [ -x "$d/bin/javac" ] && { export JAVA_HOME="$d"; break; }; done
-fi
+. "$here/../scripts/jdk.sh"
+JAVA_HOME="$(lstm_jdk)" || exit 1
+export JAVA_HOME
 (cd "$here/.." && ./mvnw -q -f bench/pom.xml -DskipTests package)
 exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$JAVA_HOME/bin/java" \
   --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
