@@ -47,9 +47,6 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!StepProfile.ENABLED) {
-            throw new IllegalStateException("the step profile was not switched on before the model classes loaded");
-        }
         if (latency) return latency();
         if (model != null) throw new Main.UserError("--model is for --latency; the training benchmark uses --config.");
         if (steps < 1) throw new Main.UserError("--steps must be at least 1, got " + steps);

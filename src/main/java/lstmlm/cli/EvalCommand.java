@@ -1,14 +1,10 @@
 package lstmlm.cli;
 
-import lstmlm.blas.Blas;
 import lstmlm.data.PtbCorpus;
 import lstmlm.data.PtbDownloader;
-import lstmlm.model.ModelShape;
-import lstmlm.model.RowWorkers;
-import lstmlm.model.Window;
+import lstmlm.model.Engine;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
-import lstmlm.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -47,10 +43,9 @@ final class EvalCommand implements Callable<Integer> {
             int[] ids = PtbCorpus.readIds(dir.resolve(fileName), c.vocabulary());
             Config cfg = c.config();
             int batch = split == Split.test ? 1 : cfg.batchSize(), steps = split == Split.test ? 1 : cfg.numSteps();
-            Blas.setThreads(n);
-            ModelShape shape = c.model().shape;
-            try (RowWorkers workers = new RowWorkers(n); Window w = new Window(shape, batch, steps, false, n)) {
-                double ppl = Trainer.perplexity(c.model(), w, ids, workers);
+            try (Engine engine = new Engine(c.weights().shape(), n)) {
+                c.copyWeightsInto(engine.model());
+                double ppl = engine.perplexity(engine.newWindow(batch, steps, false), ids);
                 System.out.printf(Locale.ROOT, "%s Perplexity: %.3f%n", split == Split.test ? "Test" : "Valid", ppl);
             }
             return 0;

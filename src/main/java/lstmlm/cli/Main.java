@@ -14,9 +14,6 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
-        // The benchmark reports where the time goes; the timers are compiled in only when this
-        // is set before the model classes load (StepProfile.ENABLED is a constant).
-        if (args.length > 0 && args[0].equals("bench")) System.setProperty("lstm.profile", "true");
         System.exit(run(args));
     }
 

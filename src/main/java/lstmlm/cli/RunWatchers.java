@@ -7,15 +7,17 @@ import lstmlm.report.MetricsWriter;
 import lstmlm.report.ReportException;
 import lstmlm.report.TrainingCurve;
 import lstmlm.train.Config;
+import lstmlm.train.TensorFlowLines;
 import lstmlm.train.Trainer;
 import lstmlm.train.TrainingListener;
 
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** What {@code train} wires to the trainer for people to watch: the progress bar, the metrics file, the plot. */
+/** What {@code train} wires to the trainer for people to watch: TensorFlow's lines, the progress bar, the metrics file, the plot. */
 final class RunWatchers implements AutoCloseable {
     private final EpochProgressBar bar;
     private final MetricsWriter metrics;
@@ -38,8 +40,11 @@ final class RunWatchers implements AutoCloseable {
         }
     }
 
-    static RunWatchers wire(Trainer trainer, Config config, boolean resuming, Path metricsFile, Path plotFile, boolean showBar) {
+    /** TensorFlow's lines on {@code lines} first, then the bar, the metrics file and the plot as asked. */
+    static RunWatchers wire(Trainer trainer, Config config, PrintStream lines, boolean resuming, Path metricsFile,
+                            Path plotFile, boolean showBar) {
         List<TrainingListener> listeners = new ArrayList<>();
+        listeners.add(new TensorFlowLines(lines));
         EpochProgressBar bar = showBar ? new EpochProgressBar(System.out) : null;
         if (bar != null) listeners.add(bar);
         MetricsWriter metrics = null;

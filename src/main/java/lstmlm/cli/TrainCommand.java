@@ -6,13 +6,16 @@ import lstmlm.train.Checkpoint;
 import lstmlm.train.CheckpointStore;
 import lstmlm.train.Config;
 import lstmlm.train.Trainer;
+import lstmlm.report.EpochProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -97,27 +100,31 @@ final class TrainCommand implements Callable<Integer> {
             Path saveDir = savePath != null ? savePath : resume;
             CheckpointStore store = saveDir != null ? CheckpointStore.open(saveDir, keep) : null;
             // on a terminal the bar redraws its line: TF's lines then go above it; anywhere else they are printed as ever
-            boolean showBar = !noProgress && lstmlm.report.EpochProgressBar.stdoutIsTerminal();
-            var lines = showBar ? lstmlm.report.EpochProgressBar.linesAboveBar(System.out) : System.out;
-            try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n, lines)) {
-                trainer.printBanner();
-                System.out.printf("Data: %s (%s)%n", dir, corpus);
+            boolean showBar = !noProgress && EpochProgressBar.stdoutIsTerminal();
+            PrintStream lines = showBar ? EpochProgressBar.linesAboveBar(System.out) : System.out;
+            try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n)) {
+                List<String> banner = trainer.engine().banner();
+                lines.println(banner.get(0));
+                lines.println(banner.get(1));
+                lines.printf(Locale.ROOT, "Config %s: %s%n", cfg.name(), cfg.toMap());
+                banner.subList(2, banner.size()).forEach(lines::println);
+                lines.printf("Data: %s (%s)%n", dir, corpus);
                 if (resumed != null) {
                     trainer.restore(resumed);
-                    System.out.printf("Resumed from %s: epoch %d, step %d, global step %d%n", resumed.file(),
+                    lines.printf("Resumed from %s: epoch %d, step %d, global step %d%n", resumed.file(),
                             trainer.epoch() + 1, trainer.stepInEpoch(), trainer.globalStep());
                     resumed.close();
                     resumed = null;
                 }
                 if (store != null) trainer.checkpointTo(store, checkpointEvery);
                 long start = System.nanoTime();
-                try (RunWatchers watchers = RunWatchers.wire(trainer, cfg, resume != null, metrics, plot, showBar)) {
+                try (RunWatchers watchers = RunWatchers.wire(trainer, cfg, lines, resume != null, metrics, plot, showBar)) {
                     trainer.run(epochs);
                 }
-                System.out.printf("Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
+                lines.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
                 if (saveDir != null) {
                     Path file = trainer.save(saveDir);
-                    System.out.println("Saved weights to " + file);
+                    lines.println("Saved weights to " + file);
                 }
             }
             return 0;

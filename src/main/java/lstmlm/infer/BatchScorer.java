@@ -1,6 +1,9 @@
 package lstmlm.infer;
 
 import lstmlm.blas.Blas;
+import lstmlm.kernels.LstmCell;
+import lstmlm.kernels.SoftmaxCrossEntropy;
+import lstmlm.model.ModelShape;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -15,7 +18,9 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * Scores many sentences for throughput: up to {@code maxBatch} sentences step together, so each
  * weight matrix is read once per step for the whole batch (OpenBLAS GEMMs) instead of once per
  * sentence. Scores mean the same as {@link Session#score}; they agree with it to float rounding
- * (the GEMMs sum in another order than the one-row kernels), not bit for bit.
+ * (the GEMMs sum in another order than the one-row kernels), not bit for bit. A step is training's
+ * evaluation pass on the batch's rows: OpenBLAS products, {@link LstmCell#forward}, and the output
+ * bias added inside {@link SoftmaxCrossEntropy#logSumExp}.
  *
  * <p>One thread at a time per scorer; open one per thread. The GEMMs use OpenBLAS's process-wide
  * thread count ({@link Blas#setThreads}): with several scorers on several threads, or few cores,
@@ -29,8 +34,9 @@ public final class BatchScorer implements AutoCloseable {
     private final MemorySegment hs;      // per layer [B×H] h, updated in place
     private final MemorySegment cells;   // per layer two [B×H] cell states, used in turn
     private final MemorySegment gates;   // [B×4H]
-    private final MemorySegment logits;  // [B×V]
-    private final float[] scratch;
+    private final MemorySegment tanhC;   // [B×H], written by the cell kernel, unused here
+    private final MemorySegment logits;  // [B×V], without the output bias
+    private final MemorySegment exps;    // [V], the normaliser's exponentials
     private boolean closed;
 
     BatchScorer(Model model, int maxBatch) {
@@ -46,8 +52,9 @@ public final class BatchScorer implements AutoCloseable {
         this.hs = arena.allocate(4 * bh * layers, 64);
         this.cells = arena.allocate(4 * bh * layers * 2, 64);
         this.gates = arena.allocate(4 * bh * 4, 64);
+        this.tanhC = arena.allocate(4 * bh, 64);
         this.logits = arena.allocate(4L * maxBatch * vocab, 64);
-        this.scratch = new float[vocab];
+        this.exps = arena.allocate(4L * vocab, 64);
     }
 
     /** Scores sentences of words (outside the vocabulary: {@code <unk>}), results in input order. */
@@ -127,27 +134,24 @@ public final class BatchScorer implements AutoCloseable {
                 // z = x·W[0:H] + hPrev·W[H:2H]; the cell then writes the new h over hPrev
                 Blas.sgemm(false, false, active, G, H, 1f, layerInput, H, w, G, 0f, gatesAddr, G);
                 Blas.sgemm(false, false, active, G, H, 1f, h, H, w + 4L * H * G, G, 1f, gatesAddr, G);
-                for (int r = 0; r < active; r++) { // the one-row cell: its exp gives the same bits in every JIT tier
-                    RowKernels.lstmCell(gates, (long) r * G, model.lstmBias[l], cells, bh * (2L * l + parity) + (long) r * H,
-                            cells, bh * (2L * l + (parity ^ 1)) + (long) r * H, hs, bh * l + (long) r * H, H);
-                }
+                LstmCell.forward(gates, 0, model.lstmBias[l], 0, cells, bh * (2L * l + parity),
+                        cells, bh * (2L * l + (parity ^ 1)), tanhC, 0, hs, bh * l, active, H, ModelShape.FORGET_BIAS);
                 layerInput = h;
             }
             parity ^= 1;
-            for (int r = 0; r < active; r++) {
-                MemorySegment.copy(model.softmaxBias, 0, logits, 4L * r * V, 4L * V);
-            }
             if (model.transposedSoftmax) {
                 Blas.sgemm(false, true, active, V, H, 1f, layerInput, H, model.softmaxWeight.address(), H,
-                        1f, logitsAddr, V);
+                        0f, logitsAddr, V);
             } else {
                 Blas.sgemm(false, false, active, V, H, 1f, layerInput, H, model.softmaxWeight.address(), V,
-                        1f, logitsAddr, V);
+                        0f, logitsAddr, V);
             }
+            MemorySegment bias = model.softmaxBias;
             for (int r = 0; r < active; r++) {
                 int target = t < rows[r].length ? rows[r][t] : eos;
                 long row = (long) r * V;
-                sums[r] += logits.getAtIndex(JAVA_FLOAT, row + target) - RowKernels.logSumExp(logits, row, V, scratch);
+                float logit = logits.getAtIndex(JAVA_FLOAT, row + target) + bias.getAtIndex(JAVA_FLOAT, target);
+                sums[r] += logit - SoftmaxCrossEntropy.logSumExp(logits, row, bias, 0, V, exps, 0);
             }
         }
     }

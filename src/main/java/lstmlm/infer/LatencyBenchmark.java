@@ -2,6 +2,7 @@ package lstmlm.infer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import lstmlm.blas.Blas;
+import lstmlm.kernels.RowKernels;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.lang.foreign.Arena;

@@ -1,16 +1,13 @@
 package lstmlm.infer;
 
 import lstmlm.data.Vocabulary;
+import lstmlm.model.ModelFile;
 import lstmlm.model.ModelFileException;
 import lstmlm.model.ModelShape;
-import lstmlm.model.SafetensorsFile;
-import lstmlm.train.Checkpoint;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
@@ -29,9 +26,6 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * }</pre>
  */
 public final class Model implements AutoCloseable {
-    /** TensorFlow's tutorial builds BasicLSTMCell with forget_bias = 0, and so did training. */
-    static final float FORGET_BIAS = 0f;
-
     /**
      * Where the output projection is read from. {@link #MAPPED} (the default) reads the file's
      * [H×V] matrix in place; {@link #TRANSPOSED_COPY} copies it at load into a [V×H] heap-free
@@ -39,109 +33,74 @@ public final class Model implements AutoCloseable {
      */
     public enum SoftmaxLayout { MAPPED, TRANSPOSED_COPY }
 
-    private final SafetensorsFile file;
+    private final ModelFile file;
     private final Arena copies;
     private final Vocabulary vocabulary;
     final int vocab, hidden, layers;
     final MemorySegment embedding;
     final MemorySegment[] lstmWeight, lstmBias;
     final MemorySegment softmaxWeight, softmaxBias;
+    /** max(4H, V) zeros, read-only: the "no bias" of the kernels that take one. */
+    final MemorySegment zeros;
     final boolean transposedSoftmax;
     final int unkId, eosId;
-    private final long fileBytes;
     private volatile boolean closed;
 
-    private Model(SafetensorsFile file, SoftmaxLayout softmaxLayout, Vocabulary checked) {
+    private Model(ModelFile file, SoftmaxLayout softmaxLayout) {
         this.file = file;
         this.copies = Arena.ofShared();
         try {
-            var emb = file.tensor("embedding");
-            if (emb.shape().length != 2) throw bad("tensor 'embedding' is not 2-D: " + Arrays.toString(emb.shape()));
-            int v = Math.toIntExact(emb.shape()[0]), h = Math.toIntExact(emb.shape()[1]);
-            int l = 0;
-            while (file.tensors().containsKey("lstm." + l + ".weight")) l++;
-            ModelShape shape = new ModelShape(v, h, Math.max(l, 1));
-            this.vocab = v;
-            this.hidden = h;
+            ModelShape shape = file.shape();
+            this.vocab = shape.vocab();
+            this.hidden = shape.hidden();
             this.layers = shape.layers();
-            this.vocabulary = checked != null ? checked : readVocabulary(file, v);
-            if (vocabulary.size() != v) {
-                throw bad("the vocabulary has " + vocabulary.size() + " words but the embedding has " + v + " rows");
+            this.vocabulary = file.vocabulary();
+            if (vocabulary.size() != vocab) {
+                throw bad("the vocabulary has " + vocabulary.size() + " words but the model has " + vocab
+                        + " output classes (vocab_size); inference needs a word for every class");
             }
             this.unkId = vocabulary.unkId();
             this.eosId = vocabulary.eosId();
-            this.embedding = floats("embedding", v, h);
+            this.embedding = floats("embedding");
             this.lstmWeight = new MemorySegment[layers];
             this.lstmBias = new MemorySegment[layers];
             for (int i = 0; i < layers; i++) {
-                lstmWeight[i] = floats("lstm." + i + ".weight", 2L * h, 4L * h);
-                lstmBias[i] = floats("lstm." + i + ".bias", 4L * h);
+                lstmWeight[i] = floats("lstm." + i + ".weight");
+                lstmBias[i] = floats("lstm." + i + ".bias");
             }
-            MemorySegment sw = floats("softmax.weight", h, v);
-            this.softmaxBias = floats("softmax.bias", v);
+            MemorySegment sw = floats("softmax.weight");
+            this.softmaxBias = floats("softmax.bias");
             this.transposedSoftmax = softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY;
-            this.softmaxWeight = transposedSoftmax ? transpose(sw, h, v) : sw;
-            this.fileBytes = file.allData().byteSize();
+            this.softmaxWeight = transposedSoftmax ? transpose(sw, hidden, vocab) : sw;
+            this.zeros = copies.allocate(4L * Math.max(4L * hidden, vocab), 64).asReadOnly();
         } catch (RuntimeException e) {
             copies.close();
             throw e;
         }
     }
 
-    /** Loads a model or checkpoint file written by {@code lstm train --save-path}; weights are memory-mapped. */
+    /**
+     * Loads a model or checkpoint file written by {@code lstm train --save-path}: opened, checked
+     * (format, checksum, shapes, vocabulary) and memory-mapped once; the weights are read in place.
+     */
     public static Model load(Path path) {
         return load(path, SoftmaxLayout.MAPPED);
     }
 
     public static Model load(Path path, SoftmaxLayout softmaxLayout) {
-        Vocabulary checked = null;
-        if (isCheckpoint(path)) {
-            // The one loader checks format, checksum, config, vocabulary and every shape, and ignores
-            // the training state. It copies the weights into a training slab, so we keep only its
-            // verdict and vocabulary and map the weights ourselves (read-only, shared, no copy).
-            try (Checkpoint c = Checkpoint.load(path)) {
-                checked = c.vocabulary();
-            }
-        }
-        SafetensorsFile f = SafetensorsFile.open(path);
+        ModelFile f = ModelFile.open(path);
         try {
-            return new Model(f, softmaxLayout, checked);
+            return new Model(f, softmaxLayout);
         } catch (RuntimeException e) {
             f.close();
             throw e;
         }
     }
 
-    private static boolean isCheckpoint(Path path) {
-        try (SafetensorsFile f = SafetensorsFile.open(path)) {
-            return Checkpoint.FORMAT.equals(f.metadata().get("format"));
-        }
-    }
-
-    /** The vocabulary of a file written before checkpoints ("lstm-lm weights v1", Trainer.save). */
-    private static Vocabulary readVocabulary(SafetensorsFile file, int v) {
-        String words = file.metadata().get("vocabulary");
-        if (words == null) {
-            throw new ModelFileException("Bad model file " + file.path() + ": it has no 'vocabulary' metadata."
-                    + " Use a file written by `lstm train --save-path DIR`.");
-        }
-        List<String> list = List.of(words.split("\n", -1));
-        if (list.size() != v) {
-            throw new ModelFileException("Bad model file " + file.path() + ": the vocabulary has " + list.size()
-                    + " words but the embedding has " + v + " rows.");
-        }
-        return Vocabulary.of(list);
-    }
-
-    /** The tensor's floats, checked against the expected shape; copied to aligned memory when the file is not. */
-    private MemorySegment floats(String name, long... dims) {
-        var t = file.tensor(name);
-        if (!Arrays.equals(t.shape(), dims)) {
-            throw bad("tensor '" + name + "' has shape " + Arrays.toString(t.shape()) + ", expected "
-                    + Arrays.toString(dims));
-        }
-        MemorySegment data = file.data(name);
-        if (file.isAligned()) {
+    /** The tensor's floats (ModelFile checked its shape); copied to aligned memory when the file is not aligned. */
+    private MemorySegment floats(String name) {
+        MemorySegment data = file.tensor(name);
+        if (file.safetensors().isAligned()) {
             if (data.isMapped()) data.load(); // fault the pages in now, not during the first tokens
             // The same mapped bytes seen as a plain native segment: the kernels then meet one segment
             // class only. Mixing mapped and native segments at the Vector API's load sites makes C2's
@@ -202,7 +161,7 @@ public final class Model implements AutoCloseable {
 
     /** Bytes of tensor data in the file (all weights, embedding included). */
     public long fileBytes() {
-        return fileBytes;
+        return file.tensorBytes();
     }
 
     /**

@@ -1,5 +1,11 @@
 package lstmlm.infer;
 
+import lstmlm.kernels.FastExp;
+import lstmlm.kernels.LstmCell;
+import lstmlm.kernels.RowKernels;
+import lstmlm.kernels.SoftmaxCrossEntropy;
+import lstmlm.model.ModelShape;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -14,6 +20,10 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * log-probability of a word, the full distribution into a caller's array, top-k into a reused
  * {@link TopK}, sampling and {@link #copyStateFrom}.
  *
+ * <p>A step is the training forward pass on one row: the products run on the one-row kernels
+ * ({@link RowKernels}, which stream the weights once), the cell is {@link LstmCell#forward} and the
+ * normaliser is {@link SoftmaxCrossEntropy#logSumExp}, the very code training evaluates with.
+ *
  * <p>A new or {@link #reset} session has a zero state and no prediction yet: feed a word first.
  * Sentences are best started by feeding {@code <eos>}, as in training, where every sentence
  * follows one; {@link #score} does that itself.
@@ -22,7 +32,7 @@ public final class Session implements AutoCloseable {
     private final Model model;
     private final int vocab, hidden, layers;
     // copied from the model into final fields: the step loop reads them without indirection
-    private final MemorySegment embedding, softmaxWeight, softmaxBias, zeroGates;
+    private final MemorySegment embedding, softmaxWeight, softmaxBias, zeros;
     private final MemorySegment[] lstmWeight, lstmBias;
     private final boolean transposedSoftmax;
 
@@ -31,16 +41,19 @@ public final class Session implements AutoCloseable {
     /** Per layer two cell states, used in turn (the cell kernel must not write c over cPrev). */
     private final MemorySegment cells;
     private final MemorySegment gates;
+    /** tanh(c) of the last cell step: the cell kernel writes it for training's backward; unused here. */
+    private final MemorySegment tanhC;
+    /** Logits of the next word, the output bias included. */
     private final MemorySegment logits;
+    /** Exponentials: the normaliser's, then whatever probabilities or sampling needed last. */
+    private final MemorySegment exps;
     private int cellParity;
     private boolean hasPrediction;
     private boolean normalized;
-    private float logNormalizer;
+    private double logNormalizer;
     private boolean closed;
 
-    // heap scratch: exponentials for the normalizer and sampling, lane sums; top-k grows on first use
-    private final float[] weights;
-    private final float[] laneScratch = new float[4 * lstmlm.kernels.VectorShapes.F.length()];
+    // top-k's heap, grown on first use
     private int[] heapIds = new int[0];
     private float[] heapLogits = new float[0];
 
@@ -57,12 +70,13 @@ public final class Session implements AutoCloseable {
         this.transposedSoftmax = model.transposedSoftmax;
         // GC-managed: sessions are cheap to open and drop (beam search forks many), no close needed
         Arena arena = Arena.ofAuto();
-        this.zeroGates = arena.allocate(4L * 4 * hidden, 64);
+        this.zeros = model.zeros;
         this.inputAndH = arena.allocate(4L * layers * 2 * hidden, 64);
         this.cells = arena.allocate(4L * layers * 2 * hidden, 64);
         this.gates = arena.allocate(4L * 4 * hidden, 64);
+        this.tanhC = arena.allocate(4L * hidden, 64);
         this.logits = arena.allocate(4L * vocab, 64);
-        this.weights = new float[vocab];
+        this.exps = arena.allocate(4L * vocab, 64);
     }
 
     public Model model() {
@@ -89,10 +103,10 @@ public final class Session implements AutoCloseable {
         final int prev = cellParity, next = prev ^ 1;
         for (int l = 0; l < layers; l++) {
             final long xh = 2L * H * l;
-            RowKernels.vectorTimesMatrix(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeroGates, 0, gates, 0);
+            RowKernels.vectorTimesMatrix(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeros, 0, gates, 0);
             // h goes straight into this layer's recurrent slot: the gates already hold the old h's product
-            RowKernels.lstmCell(gates, 0, lstmBias[l], cells, (2L * l + prev) * H, cells, (2L * l + next) * H,
-                    inputAndH, xh + H, H);
+            LstmCell.forward(gates, 0, lstmBias[l], 0, cells, (2L * l + prev) * H, cells, (2L * l + next) * H,
+                    tanhC, 0, inputAndH, xh + H, 1, H, ModelShape.FORGET_BIAS);
             if (l + 1 < layers) {
                 MemorySegment.copy(inputAndH, (xh + H) * 4, inputAndH, (xh + 2L * H) * 4, rowBytes);
             }
@@ -100,7 +114,7 @@ public final class Session implements AutoCloseable {
         cellParity = next;
         final long top = 2L * H * (layers - 1) + H;
         if (transposedSoftmax) {
-            RowKernels.matrixTimesVector(softmaxWeight, 0, vocab, H, inputAndH, top, softmaxBias, 0, logits, 0, laneScratch);
+            RowKernels.matrixTimesVector(softmaxWeight, 0, vocab, H, inputAndH, top, softmaxBias, 0, logits, 0);
         } else {
             RowKernels.vectorTimesMatrix(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxBias, 0, logits, 0);
         }
@@ -109,9 +123,9 @@ public final class Session implements AutoCloseable {
     }
 
     /** log Σ exp(logits), computed once per step and only when asked for. */
-    private float logNormalizer() {
+    private double logNormalizer() {
         if (!normalized) {
-            logNormalizer = RowKernels.logSumExp(logits, 0, vocab, weights);
+            logNormalizer = SoftmaxCrossEntropy.logSumExp(logits, 0, zeros, 0, vocab, exps, 0);
             normalized = true;
         }
         return logNormalizer;
@@ -126,6 +140,11 @@ public final class Session implements AutoCloseable {
     public float logProbability(int id) {
         checkPrediction();
         model.checkId(id);
+        return (float) logProb(id);
+    }
+
+    /** The log-probability in double, as training's loss computes it (logit − log-normaliser). */
+    private double logProb(int id) {
         return logits.getAtIndex(JAVA_FLOAT, id) - logNormalizer();
     }
 
@@ -142,7 +161,8 @@ public final class Session implements AutoCloseable {
             throw new IllegalArgumentException("The output array has " + out.length + " elements; the vocabulary has "
                     + vocab + " words.");
         }
-        RowKernels.expInto(logits, 0, vocab, logNormalizer(), 1f, out);
+        FastExp.expSum(1f, logits, 0, zeros, 0, (float) logNormalizer(), exps, 0, vocab);
+        MemorySegment.copy(exps, JAVA_FLOAT, 0, out, 0, vocab);
     }
 
     /** The whole next-word distribution in a new array. */
@@ -162,7 +182,7 @@ public final class Session implements AutoCloseable {
         checkPrediction();
         int k = Math.min(into.capacity(), vocab);
         selectTop(k);
-        float logZ = logNormalizer();
+        double logZ = logNormalizer();
         for (int i = 0; i < k; i++) {
             into.ids[i] = heapIds[i];
             into.probabilities[i] = (float) StrictMath.exp(heapLogits[i] - logZ);
@@ -212,14 +232,17 @@ public final class Session implements AutoCloseable {
             }
             return heapIds[topK - 1];
         }
-        RowKernels.expInto(logits, 0, vocab, RowKernels.max(logits, 0, vocab), inverse, weights);
+        // exp((logit − max) / temperature), the largest exactly 1
+        float shift = SoftmaxCrossEntropy.max(logits, 0, zeros, 0, vocab) * inverse;
+        FastExp.expSum(inverse, logits, 0, zeros, 0, shift, exps, 0, vocab);
         double total = 0;
-        for (int i = 0; i < vocab; i++) total += weights[i];
+        for (int i = 0; i < vocab; i++) total += exps.getAtIndex(JAVA_FLOAT, i);
         double u = random.nextDouble() * total, cumulative = 0;
         int last = 0;
         for (int i = 0; i < vocab; i++) {
-            if (weights[i] > 0) {
-                cumulative += weights[i];
+            float weight = exps.getAtIndex(JAVA_FLOAT, i);
+            if (weight > 0) {
+                cumulative += weight;
                 last = i;
                 if (u < cumulative) return i;
             }
@@ -362,10 +385,10 @@ public final class Session implements AutoCloseable {
         step(eos);
         double sum = 0;
         for (int id : ids) {
-            sum += logProbability(id);
+            sum += logProb(id);
             step(id);
         }
-        sum += logProbability(eos);
+        sum += logProb(eos);
         return new SentenceScore(sum, ids.length + 1, unknown);
     }
 

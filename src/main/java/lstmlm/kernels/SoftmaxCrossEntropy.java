@@ -38,7 +38,7 @@ public final class SoftmaxCrossEntropy {
             final long row = logitsOff + (long) r * V;
             final int t = targets[targetsOff + r];
             final float zt = get(logits, row + t) + get(bias, biasOff + t); // read before pass 2 overwrites it
-            final float max = rowMax(logits, row, bias, biasOff, V);
+            final float max = max(logits, row, bias, biasOff, V);
             final float sum = FastExp.expSum(1f, logits, row, bias, biasOff, max, logits, row, V);
             loss += Math.log(sum) - ((double) zt - max);
 
@@ -67,7 +67,8 @@ public final class SoftmaxCrossEntropy {
      * Loss only, same arguments as {@link #forwardBackward} minus the gradient ones; the logits are
      * only read. Each row's exp(logit + bias − max) goes to {@code scratch[V]} (one per thread),
      * which stays in L1/L2: written over the logits instead, evaluation pushed 16 MB of dirty
-     * lines back to memory per {@code small} window for values nobody reads again.
+     * lines back to memory per {@code small} window for values nobody reads again. The loss of a
+     * row is {@link #logSumExp} minus the target's logit + bias.
      */
     public static double forward(MemorySegment logits, long logitsOff, MemorySegment bias, long biasOff,
                                  int[] targets, int targetsOff, int rowStart, int rowEnd, int vocab,
@@ -79,15 +80,25 @@ public final class SoftmaxCrossEntropy {
             final long row = logitsOff + (long) r * V;
             final int t = targets[targetsOff + r];
             final float zt = get(logits, row + t) + get(bias, biasOff + t);
-            final float max = rowMax(logits, row, bias, biasOff, V);
-            final float sum = FastExp.expSum(1f, logits, row, bias, biasOff, max, scratch, scratchOff, V);
-            loss += Math.log(sum) - ((double) zt - max);
+            loss += logSumExp(logits, row, bias, biasOff, V, scratch, scratchOff) - zt;
         }
         return loss;
     }
 
-    /** max_j (x[j] + b[j]); four accumulators hide the latency of the max chain. */
-    private static float rowMax(MemorySegment x, long xOff, MemorySegment b, long bOff, int n) {
+    /**
+     * log Σ_j exp(x[j] + b[j]) over j in [0, n), shifted by the maximum so nothing overflows; the
+     * shifted exponentials are left in {@code scratch[n]}. The engine's one softmax normaliser:
+     * training's evaluation ({@link #forward}), the inference session and the batch scorer all use it.
+     */
+    public static double logSumExp(MemorySegment x, long xOff, MemorySegment b, long bOff, int n,
+                                   MemorySegment scratch, long scratchOff) {
+        final float max = max(x, xOff, b, bOff, n);
+        final float sum = FastExp.expSum(1f, x, xOff, b, bOff, max, scratch, scratchOff, n);
+        return max + Math.log(sum);
+    }
+
+    /** max_j (x[j] + b[j]) over j in [0, n), n ≥ 1; four accumulators hide the latency of the max chain. */
+    public static float max(MemorySegment x, long xOff, MemorySegment b, long bOff, int n) {
         final int L = F.length();
         final int upper4 = n - n % (4 * L); // F.loopBound works in multiples of L only
         final long xb = 4 * xOff, bb = 4 * bOff, step = 4L * L; // byte offsets

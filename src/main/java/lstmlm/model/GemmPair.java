@@ -12,7 +12,7 @@ import java.lang.foreign.MemorySegment;
  * softmax pair 20.3 → 18.5 ms, its dW pair 1.78 → 1.55 ms; medium's 98.9 → 94.1 and 26.5 → 24.5.
  * A single-threaded OpenBLAS call may round differently from a two-threaded one (small's first
  * epoch: train perplexity 271.359 → 270.612), so which way the pair runs depends only on the
- * team size and OpenBLAS's thread count: same seed and threads, same bits. One reusable object:
+ * engine's thread count ({@link Engine#pairsSideBySide}): same seed and threads, same bits. One reusable object:
  * nothing is allocated per call.
  */
 final class GemmPair implements RowWorkers.RangeTask {
@@ -60,18 +60,13 @@ final class GemmPair implements RowWorkers.RangeTask {
         return second;
     }
 
-    /** Runs both calls: side by side on two single-threaded OpenBLAS calls when the team is two threads. */
-    void run(RowWorkers workers) {
-        if (workers.size() != 2 || Blas.threads() != 2) {
+    /** Runs both calls: side by side on two single-threaded OpenBLAS calls when the engine's team is two threads. */
+    void run(Engine engine) {
+        if (engine.pairsSideBySide()) {
+            engine.runSideBySide(this);
+        } else {
             first.run();
             second.run();
-            return;
-        }
-        Blas.setThreads(1);
-        try {
-            workers.forRange(0, 2, this);
-        } finally {
-            Blas.setThreads(2);
         }
     }
 

@@ -133,8 +133,7 @@ public final class LanguageModel implements AutoCloseable {
      *
      * @return the global gradient norm before clipping
      */
-    public double clipAndUpdate(float learningRate, float maxGradNorm, RowWorkers workers) {
-        long t0 = StepProfile.start();
+    double clipAndUpdate(float learningRate, float maxGradNorm, RowWorkers workers) {
         long h = shape.hidden();
         double sumSq = denseSumOfSquares(workers);
         for (int k = 0; k < touchedCount; k++) {
@@ -154,15 +153,16 @@ public final class LanguageModel implements AutoCloseable {
             VectorMath.fill(grads, row, h, 0f);
         }
         parametersChanged();
-        StepProfile.stop(StepProfile.Part.UPDATE, t0);
         return norm;
     }
 
-    private final double[] partialSums = new double[64];
+    /** One partial sum per thread of the team that last computed the norm (grown once, on first use). */
+    private double[] partialSums = new double[0];
 
     private double denseSumOfSquares(RowWorkers workers) {
         long dense = layout.size - layout.denseStart;
         int n = workers.size();
+        if (partialSums.length < n) partialSums = new double[n];
         workers.forRange(0, n, (chunk, from, to) -> {
             long lo = dense * from / n, hi = dense * to / n;
             partialSums[from] = VectorMath.sumOfSquares(grads, layout.denseStart + lo, hi - lo);

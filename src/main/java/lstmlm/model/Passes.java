@@ -22,9 +22,6 @@ import java.lang.foreign.MemorySegment;
  * <p>Shapes: B batch, T steps, R = T·B rows, H hidden, V vocabulary.
  */
 public final class Passes {
-    /** TensorFlow's tutorial builds BasicLSTMCell with forget_bias = 0. */
-    static final float FORGET_BIAS = 0f;
-
     private Passes() {}
 
     /**
@@ -35,32 +32,32 @@ public final class Passes {
      * @param dropoutSeed fixes this window's dropout masks
      * @return the summed cross-entropy over the window's T·B tokens (nats)
      */
-    public static double trainWindow(LanguageModel m, Window w, float keepProb, long dropoutSeed, RowWorkers workers) {
+    static double trainWindow(Engine e, Window w, float keepProb, long dropoutSeed) {
         boolean drop = w.dropout && keepProb < 1f;
-        embeddingForward(m, w, drop, keepProb, Dropout.splitSeed(dropoutSeed, 0));
-        for (int l = 0; l < m.shape.layers(); l++) {
-            lstmForward(m, w, l, drop, keepProb, Dropout.splitSeed(dropoutSeed, l + 1), workers);
+        embeddingForward(e, w, drop, keepProb, Dropout.splitSeed(dropoutSeed, 0));
+        for (int l = 0; l < e.shape.layers(); l++) {
+            lstmForward(e, w, l, drop, keepProb, Dropout.splitSeed(dropoutSeed, l + 1));
         }
-        double loss = softmaxForwardBackward(m, w, drop, workers);
-        softmaxBackward(m, w, drop, workers);
-        for (int l = m.shape.layers() - 1; l >= 0; l--) {
-            lstmBackward(m, w, l, drop, workers);
+        double loss = softmaxForwardBackward(e, w, drop);
+        softmaxBackward(e, w, drop);
+        for (int l = e.shape.layers() - 1; l >= 0; l--) {
+            lstmBackward(e, w, l, drop);
         }
-        embeddingBackward(m, w, drop);
-        long t0 = StepProfile.start();
-        m.markTouchedRows(w.inputs, w.inputs.length);
+        embeddingBackward(e, w, drop);
+        long t0 = e.profile.start();
+        e.model.markTouchedRows(w.inputs, w.inputs.length);
         w.carryState();
-        StepProfile.stop(Part.OTHER_KERNELS, t0);
+        e.profile.stop(Part.OTHER_KERNELS, t0);
         return loss;
     }
 
     /** Forward only, no dropout, nothing kept for backward: the loss of one window. */
-    public static double evalWindow(LanguageModel m, Window w, RowWorkers workers) {
-        embeddingForward(m, w, false, 1f, 0);
-        for (int l = 0; l < m.shape.layers(); l++) {
-            lstmForward(m, w, l, false, 1f, 0, workers);
+    static double evalWindow(Engine e, Window w) {
+        embeddingForward(e, w, false, 1f, 0);
+        for (int l = 0; l < e.shape.layers(); l++) {
+            lstmForward(e, w, l, false, 1f, 0);
         }
-        double loss = softmaxForwardLoss(m, w, workers);
+        double loss = softmaxForwardLoss(e, w);
         w.carryState();
         return loss;
     }
@@ -68,24 +65,26 @@ public final class Passes {
     // ---------------------------------------------------------------- embedding
 
     /** x0[R x H] = dropout(E[inputs]). */
-    static void embeddingForward(LanguageModel m, Window w, boolean drop, float keep, long seed) {
-        long t0 = StepProfile.start();
+    static void embeddingForward(Engine e, Window w, boolean drop, float keep, long seed) {
+        LanguageModel m = e.model;
+        long t0 = e.profile.start();
         int rows = w.inputs.length, hid = m.shape.hidden();
         Embedding.gather(m.params, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.x0);
         if (drop) {
             Dropout.mask(w.acts, w.mask0, rows * hid, keep, seed);
             Dropout.apply(w.acts, w.x0, w.acts, w.mask0, w.acts, w.x0, rows * hid);
         }
-        StepProfile.stop(Part.OTHER_KERNELS, t0);
+        e.profile.stop(Part.OTHER_KERNELS, t0);
     }
 
     /** dE[inputs] += dropout'(dx): only the rows this window read. */
-    static void embeddingBackward(LanguageModel m, Window w, boolean drop) {
-        long t0 = StepProfile.start();
+    static void embeddingBackward(Engine e, Window w, boolean drop) {
+        LanguageModel m = e.model;
+        long t0 = e.profile.start();
         int rows = w.inputs.length, hid = m.shape.hidden();
         if (drop) Dropout.apply(w.acts, w.dx, w.acts, w.mask0, w.acts, w.dx, rows * hid);
         Embedding.scatterAdd(m.grads, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.dx);
-        StepProfile.stop(Part.OTHER_KERNELS, t0);
+        e.profile.stop(Part.OTHER_KERNELS, t0);
     }
 
     // ---------------------------------------------------------------- LSTM layer
@@ -104,19 +103,21 @@ public final class Passes {
      * z[R x 4H] = in[R x H] · W_in[H x 4H] as one GEMM; then per step t:
      * z_t += h_{t-1} · W_rec, and the fused cell gives c_t, h_t. out = dropout(h[1..T]).
      */
-    static void lstmForward(LanguageModel m, Window w, int l, boolean drop, float keep, long seed, RowWorkers workers) {
+    static void lstmForward(Engine e, Window w, int l, boolean drop, float keep, long seed) {
+        LanguageModel m = e.model;
+        RowWorkers workers = e.workers;
         int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
         MemorySegment acts = w.acts, p = m.params;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
-        long t0 = StepProfile.start();
+        long t0 = e.profile.start();
         Blas.sgemm(false, false, rows, g, hid, 1f, acts, layerInput(w, l, drop), hid, p, wIn, g, 0f, acts, w.z[l], g);
-        t0 = StepProfile.stop(Part.GEMM_WINDOW, t0);
+        t0 = e.profile.stop(Part.GEMM_WINDOW, t0);
         boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
         long panels = m.forwardPanelsOffset(l);
         if (fewRows && !m.forwardPanelsCurrent(l)) {
             w.recurrent.pack(workers, p, wRec, g, hid, g, m.recurrentPanels, panels);
             m.forwardPanelsPacked(l);
-            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+            t0 = e.profile.stop(Part.GEMM_STEP, t0);
         }
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = 0; t < steps; t++) {
@@ -127,15 +128,15 @@ public final class Passes {
             } else {
                 Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
             }
-            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+            t0 = e.profile.stop(Part.GEMM_STEP, t0);
             LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
-                    acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, FORGET_BIAS);
-            t0 = StepProfile.stop(Part.CELL, t0);
+                    acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, ModelShape.FORGET_BIAS);
+            t0 = e.profile.stop(Part.CELL, t0);
         }
         if (drop) {
             Dropout.mask(acts, w.mask[l], rows * hid, keep, seed);
             Dropout.apply(acts, w.h[l] + step, acts, w.mask[l], acts, w.out[l], rows * hid);
-            StepProfile.stop(Part.OTHER_KERNELS, t0);
+            e.profile.stop(Part.OTHER_KERNELS, t0);
         }
     }
 
@@ -145,22 +146,24 @@ public final class Passes {
      * place over the gate values). Then the whole-window products: dW_in = inᵀ·dz,
      * dW_rec = h[0..T-1]ᵀ·dz, d in = dz · W_inᵀ (into dx, swapped with dxAlt).
      */
-    static void lstmBackward(LanguageModel m, Window w, int l, boolean drop, RowWorkers workers) {
+    static void lstmBackward(Engine e, Window w, int l, boolean drop) {
+        LanguageModel m = e.model;
+        RowWorkers workers = e.workers;
         int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
         MemorySegment acts = w.acts, p = m.params, d = m.grads;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
         long dx = w.dx;
-        long t0 = StepProfile.start();
+        long t0 = e.profile.start();
         if (drop) Dropout.apply(acts, dx, acts, w.mask[l], acts, dx, rows * hid);
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
         VectorMath.fill(d, bias, g, 0f);
-        t0 = StepProfile.stop(Part.OTHER_KERNELS, t0);
+        t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
         boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
         long panels = m.backwardPanelsOffset(l);
         if (fewRows) {
             // dz·W_recᵀ: the panels of W_recᵀ, fixed for the window
             w.recurrent.packTransposed(workers, p, wRec, g, g, hid, m.recurrentPanels, panels);
-            t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+            t0 = e.profile.stop(Part.GEMM_STEP, t0);
         }
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = steps - 1; t >= 0; t--) {
@@ -172,30 +175,31 @@ public final class Passes {
                 } else {
                     Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
                 }
-                t0 = StepProfile.stop(Part.GEMM_STEP, t0);
+                t0 = e.profile.stop(Part.GEMM_STEP, t0);
             }
             LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,
                     acts, dht, acts, w.dc, d, bias, b, hid);
-            t0 = StepProfile.stop(Part.CELL, t0);
+            t0 = e.profile.stop(Part.CELL, t0);
         }
         w.gemmPair.first().set(true, false, hid, g, rows, 1f, acts, layerInput(w, l, drop), hid, acts, w.z[l], g, 0f, d, wIn, g);
         w.gemmPair.second().set(true, false, hid, g, rows, 1f, acts, w.h[l], hid, acts, w.z[l], g, 0f, d, wRec, g);
-        w.gemmPair.run(workers);
+        w.gemmPair.run(e);
         Blas.sgemm(false, true, rows, hid, g, 1f, acts, w.z[l], g, p, wIn, g, 0f, acts, w.dxAlt, hid);
-        StepProfile.stop(Part.GEMM_WINDOW, t0);
+        e.profile.stop(Part.GEMM_WINDOW, t0);
         w.swapGradientBuffers();
     }
 
     // ---------------------------------------------------------------- softmax
 
     /** logits[R x V] = out[L-1] · S_w as one GEMM (the bias is added inside the softmax kernel). */
-    static void logitsForward(LanguageModel m, Window w, boolean drop) {
+    static void logitsForward(Engine e, Window w, boolean drop) {
+        LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
         long top = layerOutput(w, m.shape.layers() - 1, drop);
-        long t0 = StepProfile.start();
+        long t0 = e.profile.start();
         Blas.sgemm(false, false, rows, v, hid, 1f, w.acts, top, hid, m.params, m.layout.softmaxWeight, v,
                 0f, w.acts, w.logits, v);
-        StepProfile.stop(Part.GEMM_WINDOW, t0);
+        e.profile.stop(Part.GEMM_WINDOW, t0);
     }
 
     /**
@@ -203,47 +207,50 @@ public final class Passes {
      * window is Σ_t mean_b CE, so d-logits carry 1/B. Each worker sums its rows' d-logits into its
      * own partial softmax-bias gradient.
      */
-    static double softmaxForwardBackward(LanguageModel m, Window w, boolean drop, RowWorkers workers) {
-        logitsForward(m, w, drop);
+    static double softmaxForwardBackward(Engine e, Window w, boolean drop) {
+        LanguageModel m = e.model;
+        logitsForward(e, w, drop);
         int v = m.shape.vocab();
         float scale = 1f / w.batch;
-        long t0 = StepProfile.start();
+        long t0 = e.profile.start();
         VectorMath.fill(w.acts, w.dSoftmaxBias, (long) w.workers * v, 0f);
         java.util.Arrays.fill(w.lossPartials, 0);
-        workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
+        e.workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
                 SoftmaxCrossEntropy.forwardBackward(w.acts, w.logits, m.params, m.layout.softmaxBias,
                         w.targets, 0, from, to, v, scale, w.acts, w.dSoftmaxBias + (long) chunk * v));
-        StepProfile.stop(Part.SOFTMAX, t0);
+        e.profile.stop(Part.SOFTMAX, t0);
         return sum(w.lossPartials);
     }
 
     /** dS_b = Σ partials; dS_w = outᵀ · dlogits beside d out = dlogits · S_wᵀ (into dx). */
-    static void softmaxBackward(LanguageModel m, Window w, boolean drop, RowWorkers workers) {
+    static void softmaxBackward(Engine e, Window w, boolean drop) {
+        LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
         long top = layerOutput(w, m.shape.layers() - 1, drop);
-        long t0 = StepProfile.start();
+        long t0 = e.profile.start();
         VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, m.layout.softmaxBias, v);
         for (int k = 1; k < w.workers; k++) {
             VectorMath.add(m.grads, m.layout.softmaxBias, w.acts, w.dSoftmaxBias + (long) k * v, v);
         }
-        t0 = StepProfile.stop(Part.SOFTMAX, t0);
+        t0 = e.profile.stop(Part.SOFTMAX, t0);
         w.gemmPair.first().set(true, false, hid, v, rows, 1f, w.acts, top, hid, w.acts, w.logits, v,
                 0f, m.grads, m.layout.softmaxWeight, v);
         w.gemmPair.second().set(false, true, rows, hid, v, 1f, w.acts, w.logits, v, m.params, m.layout.softmaxWeight, v,
                 0f, w.acts, w.dx, hid);
-        w.gemmPair.run(workers);
-        StepProfile.stop(Part.GEMM_WINDOW, t0);
+        w.gemmPair.run(e);
+        e.profile.stop(Part.GEMM_WINDOW, t0);
     }
 
-    static double softmaxForwardLoss(LanguageModel m, Window w, RowWorkers workers) {
-        logitsForward(m, w, false);
+    static double softmaxForwardLoss(Engine e, Window w) {
+        LanguageModel m = e.model;
+        logitsForward(e, w, false);
         int v = m.shape.vocab();
-        long t0 = StepProfile.start();
+        long t0 = e.profile.start();
         java.util.Arrays.fill(w.lossPartials, 0);
-        workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
+        e.workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
                 SoftmaxCrossEntropy.forward(w.acts, w.logits, m.params, m.layout.softmaxBias,
                         w.targets, 0, from, to, v, w.acts, w.softmaxScratch + (long) chunk * v));
-        StepProfile.stop(Part.SOFTMAX, t0);
+        e.profile.stop(Part.SOFTMAX, t0);
         return sum(w.lossPartials);
     }
 

@@ -1,13 +1,16 @@
 package lstmlm.model;
 
+import java.util.EnumMap;
+import java.util.Map;
+
 /**
- * Where a training step's time goes, by kind of work. Off unless the JVM runs with
- * {@code -Dlstm.profile=true} (the bench command turns it on): then the JIT keeps the timers;
- * otherwise {@link #ENABLED} is a false constant and they compile away.
- * Only the thread that drives the passes records; its time includes waiting for helpers.
+ * Where a training step's time goes, by kind of work, for one {@link Engine}. Off unless the engine
+ * was built with a profile ({@link #on()}; the bench command does): then every part of a window is
+ * timed with {@link System#nanoTime()}, a few hundred calls a window, so a disabled profile costs a
+ * predictable branch per part and nothing else. Only the thread that drives the passes records; its
+ * time includes waiting for helpers.
  */
 public final class StepProfile {
-    public static final boolean ENABLED = Boolean.getBoolean("lstm.profile");
 
     public enum Part {
         /** whole-window GEMMs: input projections, logits, every weight gradient */
@@ -24,27 +27,51 @@ public final class StepProfile {
         UPDATE
     }
 
-    private static final long[] NANOS = new long[Part.values().length];
+    private final boolean enabled;
+    private final long[] nanos = new long[Part.values().length];
 
-    private StepProfile() {}
+    private StepProfile(boolean enabled) {
+        this.enabled = enabled;
+    }
 
-    public static long start() {
-        return ENABLED ? System.nanoTime() : 0;
+    /** A profile that records. */
+    public static StepProfile on() {
+        return new StepProfile(true);
+    }
+
+    /** A profile that records nothing (what training runs with). */
+    public static StepProfile off() {
+        return new StepProfile(false);
+    }
+
+    public boolean enabled() {
+        return enabled;
+    }
+
+    long start() {
+        return enabled ? System.nanoTime() : 0;
     }
 
     /** Adds the time since {@code start} to {@code part}; returns now, to chain the next part. */
-    public static long stop(Part part, long start) {
-        if (!ENABLED) return 0;
+    long stop(Part part, long start) {
+        if (!enabled) return 0;
         long now = System.nanoTime();
-        NANOS[part.ordinal()] += now - start;
+        nanos[part.ordinal()] += now - start;
         return now;
     }
 
-    public static void reset() {
-        java.util.Arrays.fill(NANOS, 0);
+    public void reset() {
+        java.util.Arrays.fill(nanos, 0);
     }
 
-    public static long nanos(Part part) {
-        return NANOS[part.ordinal()];
+    public long nanos(Part part) {
+        return nanos[part.ordinal()];
+    }
+
+    /** Milliseconds per window of each part over the last {@code windows} windows since {@link #reset}. */
+    public Map<Part, Double> millisPerWindow(int windows) {
+        Map<Part, Double> millis = new EnumMap<>(Part.class);
+        for (Part p : Part.values()) millis.put(p, nanos(p) / 1e6 / windows);
+        return millis;
     }
 }

@@ -46,7 +46,8 @@ public final class Window implements AutoCloseable {
     final GemmPair gemmPair = new GemmPair();
     private final Arena arena;
 
-    public Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {
+    /** Windows are made by {@link Engine#newWindow}, sized for the team that runs them. */
+    Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {
         if (batch < 1 || steps < 1) {
             throw new IllegalArgumentException("batch and steps must be positive: " + batch + ", " + steps);
         }

@@ -1,27 +1,20 @@
 package lstmlm.train;
 
-import lstmlm.data.DataException;
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
+import lstmlm.model.ModelFile;
 import lstmlm.model.ModelFileException;
-import lstmlm.model.ModelShape;
-import lstmlm.model.ParameterLayout;
 import lstmlm.model.SafetensorsFile;
 import lstmlm.model.SafetensorsWriter;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
@@ -55,12 +48,12 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
  * </pre>
  * The state tensor is not part of the model: {@link #load} keeps it in {@link Progress} only.
  */
-public record Checkpoint(Path file, Config config, Vocabulary vocabulary, LanguageModel model,
+public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelFile weights,
                          Progress progress, Map<String, String> metadata) implements AutoCloseable {
 
-    public static final String FORMAT = "lstm-lm checkpoint 1";
-    public static final String STATE_TENSOR = "state.lstm";
-    public static final String CHECKSUM_KEY = "tensors.sha256";
+    public static final String FORMAT = ModelFile.FORMAT;
+    public static final String STATE_TENSOR = ModelFile.STATE_PREFIX + "lstm";
+    public static final String CHECKSUM_KEY = ModelFile.CHECKSUM_KEY;
     private static final List<String> PROGRESS_KEYS = List.of("seed", "epoch", "step", "epoch_size", "global_step",
             "learning_rate", "epoch.cost_sum", "epoch.iterations", "history.train_perplexity",
             "history.valid_perplexity");
@@ -81,10 +74,41 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, Langua
         }
     }
 
-    /** Frees the model's memory. */
+    /** Copies the weights into {@code model} (which must have this checkpoint's shape). */
+    public void copyWeightsInto(LanguageModel model) {
+        weights.copyInto(model);
+    }
+
+    /**
+     * Checks that a run of {@code config} with {@code seed} on data whose training split has
+     * {@code vocabulary} and {@code epochSize} windows per epoch can continue from this checkpoint:
+     * anything else would not be the same run. The message says what differs and what to pass.
+     */
+    public void checkResumable(Config config, long seed, Vocabulary vocabulary, int epochSize) {
+        if (progress == null) {
+            throw new ConfigException(file + " holds weights only, no training position; resume from a ckpt-*.safetensors.");
+        }
+        if (!this.config.toMap().equals(config.toMap())) {
+            throw new ConfigException("Checkpoint " + file + " was written with config " + this.config.toMap()
+                    + ", not " + config.toMap() + ".");
+        }
+        if (progress.seed() != seed) {
+            throw new ConfigException("Checkpoint " + file + " was written with seed " + progress.seed() + ", not " + seed + ".");
+        }
+        if (!this.vocabulary.words().equals(vocabulary.words())) {
+            throw new ConfigException("Checkpoint " + file + " has another vocabulary than the data's training "
+                    + "file builds. Pass the --data-path the checkpoint was trained on.");
+        }
+        if (progress.epochSize() != epochSize) {
+            throw new ConfigException("Checkpoint " + file + " was trained on " + progress.epochSize()
+                    + " windows per epoch; this data gives " + epochSize + ". Pass the --data-path it was trained on.");
+        }
+    }
+
+    /** Unmaps the file. */
     @Override
     public void close() {
-        model.close();
+        weights.close();
     }
 
     /**
@@ -139,66 +163,31 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, Langua
     }
 
     /**
-     * Loads and checks a model file: safetensors structure, format, data checksum, config,
-     * vocabulary, every tensor's presence and shape, and the training position when there is one.
-     * Any problem is a {@link ModelFileException} naming the file and the problem.
+     * Loads and checks a model file: what {@link ModelFile#open} checks (structure, format, data
+     * checksum, shape, vocabulary, every tensor), then the whole config and the training position
+     * when there is one. The weights stay mapped until {@link #close}. Any problem is a
+     * {@link ModelFileException} naming the file and the problem.
      */
     public static Checkpoint load(Path file) {
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            Map<String, String> meta = f.metadata();
-            String format = meta.get("format");
-            if (!FORMAT.equals(format)) {
-                throw bad(file, format == null ? "its metadata has no 'format' key (expected \"" + FORMAT + "\")"
-                        : "its format is \"" + format + "\", this program reads \"" + FORMAT + "\"");
-            }
-            verifyChecksum(file, f, required(file, meta, CHECKSUM_KEY));
+        ModelFile weights = ModelFile.open(file);
+        try {
+            Map<String, String> meta = weights.metadata();
             Config config = config(file, meta);
-            Vocabulary vocabulary = vocabulary(file, meta, config);
-            ModelShape shape = new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers());
-            ParameterLayout layout = new ParameterLayout(shape);
-            Set<String> unexpected = new LinkedHashSet<>(f.tensors().keySet());
-            for (ParameterLayout.Tensor t : layout.tensors()) {
-                checkShape(file, f, t.name(), t.dims());
-                unexpected.remove(t.name());
+            if (config.vocabSize() != weights.shape().vocab() || config.hiddenSize() != weights.shape().hidden()
+                    || config.numLayers() != weights.shape().layers()) {
+                throw bad(file, "its config " + config.toMap() + " does not give the shape " + weights.shape());
             }
-            unexpected.remove(STATE_TENSOR);
-            if (!unexpected.isEmpty()) {
-                throw bad(file, "it has tensors " + unexpected + " that a " + config.numLayers()
-                        + "-layer model does not have; it was written for another model");
-            }
-            Progress progress = progress(file, f, meta, config);
-            LanguageModel model = new LanguageModel(shape);
-            for (ParameterLayout.Tensor t : layout.tensors()) {
-                MemorySegment src = f.data(t.name());
-                MemorySegment.copy(src, 0, model.params, t.offset() * Float.BYTES, src.byteSize());
-            }
-            model.parametersChanged();
-            return new Checkpoint(file, config, vocabulary, model, progress, meta);
+            Progress progress = progress(file, weights.safetensors(), meta, config);
+            return new Checkpoint(file, config, weights.vocabulary(), weights, progress, meta);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
         }
     }
 
     /** [layers, 2, batch, hidden], the shape of the state tensor. */
     static long[] stateShape(Config c) {
         return new long[]{c.numLayers(), 2, c.batchSize(), c.hiddenSize()};
-    }
-
-    private static void verifyChecksum(Path file, SafetensorsFile f, String expected) {
-        MessageDigest digest;
-        try {
-            digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("this JVM has no SHA-256", e);
-        }
-        MemorySegment data = f.allData();
-        long chunk = 1L << 28;
-        for (long at = 0; at < data.byteSize(); at += chunk) {
-            digest.update(data.asSlice(at, Math.min(chunk, data.byteSize() - at)).asByteBuffer());
-        }
-        String actual = HexFormat.of().formatHex(digest.digest());
-        if (!actual.equalsIgnoreCase(expected)) {
-            throw bad(file, "checksum mismatch: the tensor data hashes to SHA-256 " + actual + " but "
-                    + CHECKSUM_KEY + " says " + expected + "; the file is corrupt (use an older checkpoint)");
-        }
     }
 
     private static Config config(Path file, Map<String, String> meta) {
@@ -212,25 +201,6 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, Langua
         } catch (ConfigException e) {
             throw bad(file, "its config is unusable: " + e.getMessage());
         }
-    }
-
-    private static Vocabulary vocabulary(Path file, Map<String, String> meta, Config config) {
-        String words = required(file, meta, "vocabulary");
-        Vocabulary v;
-        try {
-            v = Vocabulary.of(Arrays.asList(words.split("\n", -1)));
-        } catch (DataException e) {
-            throw bad(file, e.getMessage());
-        }
-        String size = meta.get("vocabulary.size");
-        if (size != null && !size.equals(Integer.toString(v.size()))) {
-            throw bad(file, "vocabulary.size says " + size + " but the vocabulary has " + v.size() + " words");
-        }
-        if (v.size() > config.vocabSize()) {
-            throw bad(file, "its vocabulary has " + v.size() + " words but its config's vocab_size is "
-                    + config.vocabSize());
-        }
-        return v;
     }
 
     private static void checkShape(Path file, SafetensorsFile f, String name, long[] expected) {

@@ -3,10 +3,8 @@ package lstmlm.train;
 import lstmlm.blas.Blas;
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Dropout;
-import lstmlm.model.LanguageModel;
+import lstmlm.model.Engine;
 import lstmlm.model.ModelShape;
-import lstmlm.model.Passes;
-import lstmlm.model.RowWorkers;
 import lstmlm.model.StepProfile;
 import lstmlm.model.Window;
 
@@ -14,7 +12,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -94,11 +91,6 @@ public final class TrainingBenchmark {
      * @param trainIds the ids to train on (real text), or null for uniformly random ids
      */
     public static Result run(Config config, int threads, int steps, int[] trainIds, long seed) {
-        if (!StepProfile.ENABLED) {
-            throw new IllegalStateException("run the benchmark with -Dlstm.profile=true (the bench command sets it)");
-        }
-        Blas.setThreads(threads);
-        double peak = measurePeakGflops();
         ModelShape shape = new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers());
         int batch = config.batchSize(), numSteps = config.numSteps();
         int[] ids = trainIds;
@@ -112,36 +104,37 @@ public final class TrainingBenchmark {
         // and at least WARMUP_NANOS: 25 small windows take 1.3 s, and C2 was still compiling the
         // few-row kernel four seconds later (-XX:+PrintCompilation), inside the measured windows
         float keep = (float) config.keepProb(), lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm();
-        try (LanguageModel m = new LanguageModel(shape);
-             Window w = new Window(shape, batch, numSteps, keep < 1, threads);
-             RowWorkers workers = new RowWorkers(threads)) {
-            m.initialize(seed, (float) config.initScale());
+        StepProfile profile = StepProfile.on();
+        try (Engine engine = new Engine(shape, threads, profile)) {
+            double peak = measurePeakGflops();
+            Window w = engine.newWindow(batch, numSteps, keep < 1);
+            engine.model().initialize(seed, (float) config.initScale());
             w.resetState();
             int epochSize = producer.epochSize();
             IntConsumer train = at -> {
                 producer.window(at % epochSize, w.inputs, w.targets);
-                Passes.trainWindow(m, w, keep, Dropout.splitSeed(seed, at), workers);
-                m.clipAndUpdate(lr, maxNorm, workers);
+                engine.trainWindow(w, keep, Dropout.splitSeed(seed, at));
+                engine.update(lr, maxNorm);
             };
             IntConsumer eval = at -> {
                 producer.window(at % epochSize, w.inputs, w.targets);
-                Passes.evalWindow(m, w, workers);
+                engine.evalWindow(w);
             };
             int at = run(train, 0, warmup, WARMUP_NANOS);
-            StepProfile.reset();
+            profile.reset();
             long t0 = System.nanoTime();
             at = run(train, at, steps, 0);
             double trainSeconds = (System.nanoTime() - t0) / 1e9;
-            long gemmNanos = StepProfile.nanos(StepProfile.Part.GEMM_WINDOW) + StepProfile.nanos(StepProfile.Part.GEMM_STEP);
+            long gemmNanos = profile.nanos(StepProfile.Part.GEMM_WINDOW) + profile.nanos(StepProfile.Part.GEMM_STEP);
             double gemmShare = gemmNanos / (trainSeconds * 1e9);
-            Map<StepProfile.Part, Double> millis = millisPerWindow(steps);
+            Map<StepProfile.Part, Double> millis = profile.millisPerWindow(steps);
 
             at = run(eval, at, warmup, WARMUP_NANOS);
-            StepProfile.reset();
+            profile.reset();
             long t1 = System.nanoTime();
             run(eval, at, steps, 0);
             double evalSeconds = (System.nanoTime() - t1) / 1e9;
-            Map<StepProfile.Part, Double> evalMillis = millisPerWindow(steps);
+            Map<StepProfile.Part, Double> evalMillis = profile.millisPerWindow(steps);
 
             double tokens = (double) steps * batch * numSteps;
             double fwd = forwardFlopsPerToken(config);
@@ -157,12 +150,6 @@ public final class TrainingBenchmark {
         long start = System.nanoTime();
         for (int i = 0; i < windows || System.nanoTime() - start < minNanos; i++) window.accept(at++);
         return at;
-    }
-
-    private static Map<StepProfile.Part, Double> millisPerWindow(int windows) {
-        Map<StepProfile.Part, Double> millis = new EnumMap<>(StepProfile.Part.class);
-        for (StepProfile.Part p : StepProfile.Part.values()) millis.put(p, StepProfile.nanos(p) / 1e6 / windows);
-        return millis;
     }
 
     /** VmHWM from /proc/self/status: the most resident memory this process has had. */

@@ -50,7 +50,7 @@ class CheckpointCliTest {
                 lines(b2.out(), "Test Perplexity").strip());
         try (Checkpoint x = Checkpoint.load(straight.resolve("model.safetensors"));
              Checkpoint y = Checkpoint.load(split.resolve("model.safetensors"))) {
-            assertArrayEquals(x.model().params.toArray(JAVA_FLOAT), y.model().params.toArray(JAVA_FLOAT));
+            assertArrayEquals(lstmlm.train.TinyRun.weights(x), lstmlm.train.TinyRun.weights(y));
             assertEquals(x.metadata().get("tensors.sha256"), y.metadata().get("tensors.sha256"));
         }
 

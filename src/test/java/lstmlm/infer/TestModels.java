@@ -1,18 +1,19 @@
 package lstmlm.infer;
 
+import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
 import lstmlm.model.ModelShape;
-import lstmlm.model.SafetensorsWriter;
+import lstmlm.train.Checkpoint;
+import lstmlm.train.Config;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Random-weight models written the way the trainer writes them, for tests and measurements. */
+/** Random-weight models written the way the trainer writes them (weights-only checkpoints), for tests and measurements. */
 final class TestModels {
     private TestModels() {}
 
@@ -36,14 +37,10 @@ final class TestModels {
                             (float) (rnd.nextDouble() - 0.5));
                 }
             }
-            Map<String, String> meta = new LinkedHashMap<>();
-            meta.put("format", "lstm-lm weights v1");
-            meta.put("config.hidden_size", Integer.toString(hidden));
-            meta.put("config.num_layers", Integer.toString(layers));
-            meta.put("config.vocab_size", Integer.toString(vocab));
-            meta.put("vocabulary", String.join("\n", words(vocab)));
+            Config config = Config.load("test", Map.of("vocab_size", Integer.toString(vocab),
+                    "hidden_size", Integer.toString(hidden), "num_layers", Integer.toString(layers)));
             Path file = dir.resolve("model-" + vocab + "-" + hidden + "-" + layers + "-" + seed + ".safetensors");
-            SafetensorsWriter.write(file, m.layout, m.params, meta);
+            Checkpoint.write(file, config, Vocabulary.of(words(vocab)), m, null, Map.of());
             return file;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -1,10 +1,10 @@
-package lstmlm.infer;
+package lstmlm.kernels;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import java.lang.foreign.MemorySegment;
 
-/** Plain scalar versions of {@link RowKernels}, written straight from the definitions, for tests. */
+/** Plain scalar versions of {@link RowKernels} and the softmax normaliser, written straight from the definitions. */
 public final class RowKernelsReference {
     private RowKernelsReference() {}
 
@@ -32,12 +32,12 @@ public final class RowKernelsReference {
         }
     }
 
-    /** log Σ exp(x[i]) in double. */
-    public static double logSumExp(MemorySegment x, long off, int n) {
+    /** log Σ exp(x[i] + b[i]) in double. */
+    public static double logSumExp(MemorySegment x, long off, MemorySegment b, long bOff, int n) {
         double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, x.getAtIndex(JAVA_FLOAT, off + i));
+        for (int i = 0; i < n; i++) max = Math.max(max, (double) x.getAtIndex(JAVA_FLOAT, off + i) + b.getAtIndex(JAVA_FLOAT, bOff + i));
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += Math.exp(x.getAtIndex(JAVA_FLOAT, off + i) - max);
+        for (int i = 0; i < n; i++) sum += Math.exp((double) x.getAtIndex(JAVA_FLOAT, off + i) + b.getAtIndex(JAVA_FLOAT, bOff + i) - max);
         return max + Math.log(sum);
     }
 }

@@ -35,9 +35,9 @@ class GradientCheckTest {
                                                         float keep, int threads, int sample) {
         ModelShape shape = new ModelShape(vocab, hidden, layers);
         SplittableRandom random = new SplittableRandom(vocab * 31L + hidden);
-        try (LanguageModel m = new LanguageModel(shape);
-             Window w = new Window(shape, batch, steps, keep < 1f, threads);
-             RowWorkers workers = new RowWorkers(threads)) {
+        try (Engine e = new Engine(shape, threads)) {
+            LanguageModel m = e.model();
+            Window w = e.newWindow(batch, steps, keep < 1f);
             m.initialize(5, 0.6f);
             // the LSTM biases start at zero; give them values so their gradient path is exercised
             for (int l = 0; l < layers; l++) {
@@ -48,13 +48,13 @@ class GradientCheckTest {
             // a first window leaves a nonzero carried state behind
             fillIds(random, w.inputs, vocab);
             fillIds(random, w.targets, vocab);
-            Passes.trainWindow(m, w, keep, 77, workers);
+            e.trainWindow(w, keep, 77);
             m.grads.fill((byte) 0);
 
             fillIds(random, w.inputs, vocab);
             fillIds(random, w.targets, vocab);
             float[] state = w.state();
-            double engineLoss = Passes.trainWindow(m, w, keep, 78, workers);
+            double engineLoss = e.trainWindow(w, keep, 78);
 
             float[][] masks = null;
             if (keep < 1f) {
@@ -102,22 +102,22 @@ class GradientCheckTest {
     @Test
     void clipAndUpdateIsGlobalNormClippingThenSgd() {
         ModelShape shape = new ModelShape(9, 4, 2);
-        try (LanguageModel m = new LanguageModel(shape);
-             Window w = new Window(shape, 2, 3, false, 2);
-             RowWorkers workers = new RowWorkers(2)) {
+        try (Engine e = new Engine(shape, 2)) {
+            LanguageModel m = e.model();
+            Window w = e.newWindow(2, 3, false);
             m.initialize(3, 0.5f);
             SplittableRandom random = new SplittableRandom(4);
             fillIds(random, w.inputs, 9);
             fillIds(random, w.targets, 9);
             for (float maxNorm : new float[]{0.01f, 1000f}) {
                 m.grads.fill((byte) 0);
-                Passes.trainWindow(m, w, 1f, 1, workers);
+                e.trainWindow(w, 1f, 1);
                 float[] before = m.params.toArray(JAVA_FLOAT), g = m.grads.toArray(JAVA_FLOAT);
                 double sq = 0;
                 for (float x : g) sq += (double) x * x;
                 double norm = Math.sqrt(sq);
                 assertTrue(norm > 0.01, "the test needs a gradient larger than the small clip norm");
-                double reported = m.clipAndUpdate(0.7f, maxNorm, workers);
+                double reported = e.update(0.7f, maxNorm);
                 assertEquals(norm, reported, 1e-5 * norm);
                 double scale = norm > maxNorm ? maxNorm / norm : 1;
                 float[] after = m.params.toArray(JAVA_FLOAT);

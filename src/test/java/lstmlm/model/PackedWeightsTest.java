@@ -23,12 +23,12 @@ class PackedWeightsTest {
         int[] inputs = new int[2 * 3], targets = new int[2 * 3];
         GradientCheckTest.fillIds(random, inputs, 13);
         GradientCheckTest.fillIds(random, targets, 13);
-        try (LanguageModel m = new LanguageModel(SHAPE);
-             Window w = new Window(SHAPE, 2, 3, false, 2);
-             RowWorkers workers = new RowWorkers(2)) {
+        try (Engine e = new Engine(SHAPE, 2)) {
+            LanguageModel m = e.model();
+            Window w = e.newWindow(2, 3, false);
             m.initialize(1, 0.3f);
-            double first = eval(m, w, workers, inputs, targets);
-            assertEquals(first, eval(m, w, workers, inputs, targets), 0, "same weights, same loss");
+            double first = eval(e, w, inputs, targets);
+            assertEquals(first, eval(e, w, inputs, targets), 0, "same weights, same loss");
             assertEquals(freshModelLoss(m, inputs, targets), first, 0);
 
             // a direct write to the recurrent weight, announced
@@ -37,37 +37,35 @@ class PackedWeightsTest {
                 m.params.setAtIndex(JAVA_FLOAT, wRec + i, m.params.getAtIndex(JAVA_FLOAT, wRec + i) * 1.5f);
             }
             m.parametersChanged();
-            double afterWrite = eval(m, w, workers, inputs, targets);
+            double afterWrite = eval(e, w, inputs, targets);
             assertNotEquals(first, afterWrite);
             assertEquals(freshModelLoss(m, inputs, targets), afterWrite, 0);
 
             // a training update
-            try (Window tw = new Window(SHAPE, 2, 3, false, 2)) {
-                System.arraycopy(inputs, 0, tw.inputs, 0, inputs.length);
-                System.arraycopy(targets, 0, tw.targets, 0, targets.length);
-                Passes.trainWindow(m, tw, 1f, 1, workers);
-                m.clipAndUpdate(1f, 5f, workers);
-            }
-            double afterUpdate = eval(m, w, workers, inputs, targets);
+            Window tw = e.newWindow(2, 3, false);
+            System.arraycopy(inputs, 0, tw.inputs, 0, inputs.length);
+            System.arraycopy(targets, 0, tw.targets, 0, targets.length);
+            e.trainWindow(tw, 1f, 1);
+            e.update(1f, 5f);
+            double afterUpdate = eval(e, w, inputs, targets);
             assertNotEquals(afterWrite, afterUpdate);
             assertEquals(freshModelLoss(m, inputs, targets), afterUpdate, 0);
         }
     }
 
-    private static double eval(LanguageModel m, Window w, RowWorkers workers, int[] inputs, int[] targets) {
+    private static double eval(Engine e, Window w, int[] inputs, int[] targets) {
         System.arraycopy(inputs, 0, w.inputs, 0, inputs.length);
         System.arraycopy(targets, 0, w.targets, 0, targets.length);
         w.resetState();
-        return Passes.evalWindow(m, w, workers);
+        return e.evalWindow(w);
     }
 
     private static double freshModelLoss(LanguageModel source, int[] inputs, int[] targets) {
-        try (LanguageModel m = new LanguageModel(SHAPE);
-             Window w = new Window(SHAPE, 2, 3, false, 2);
-             RowWorkers workers = new RowWorkers(2)) {
+        try (Engine e = new Engine(SHAPE, 2)) {
+            LanguageModel m = e.model();
             MemorySegment.copy(source.params, 0, m.params, 0, m.params.byteSize());
             m.parametersChanged();
-            return eval(m, w, workers, inputs, targets);
+            return eval(e, e.newWindow(2, 3, false), inputs, targets);
         }
     }
 }

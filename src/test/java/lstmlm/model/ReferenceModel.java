@@ -53,7 +53,7 @@ final class ReferenceModel {
                         z[k] = s;
                     }
                     for (int j = 0; j < hid; j++) {
-                        double i = sigmoid(z[j]), f = sigmoid(z[hid + j] + Passes.FORGET_BIAS);
+                        double i = sigmoid(z[j]), f = sigmoid(z[hid + j] + ModelShape.FORGET_BIAS);
                         double g = Math.tanh(z[2 * hid + j]), o = sigmoid(z[3 * hid + j]);
                         c[b][j] = f * c[b][j] + i * g;
                         hNext[b][j] = o * Math.tanh(c[b][j]);

@@ -3,10 +3,8 @@ package lstmlm.train;
 import lstmlm.data.BatchProducer;
 import lstmlm.data.PtbCorpus;
 import lstmlm.kernels.Dropout;
-import lstmlm.model.LanguageModel;
+import lstmlm.model.Engine;
 import lstmlm.model.ModelShape;
-import lstmlm.model.Passes;
-import lstmlm.model.RowWorkers;
 import lstmlm.model.Window;
 import org.junit.jupiter.api.Test;
 
@@ -34,17 +32,16 @@ class RealPtbTrainingTest {
         PtbCorpus corpus = PtbCorpus.load(Path.of(ptb));
         Config small = Config.load("small", Map.of());
         ModelShape shape = new ModelShape(small.vocabSize(), small.hiddenSize(), small.numLayers());
-        try (LanguageModel m = new LanguageModel(shape);
-             Window w = new Window(shape, small.batchSize(), small.numSteps(), false, 2);
-             RowWorkers workers = new RowWorkers(2)) {
-            m.initialize(1, (float) small.initScale());
+        try (Engine e = new Engine(shape, 2)) {
+            Window w = e.newWindow(small.batchSize(), small.numSteps(), false);
+            e.model().initialize(1, (float) small.initScale());
             double costs = 0;
             long iters = 0;
             BatchProducer producer = new BatchProducer(corpus.train(), small.batchSize(), small.numSteps());
             for (int step = 0; step < 400; step++) {
                 producer.window(step, w.inputs, w.targets);
-                double loss = Passes.trainWindow(m, w, 1f, Dropout.splitSeed(1, step), workers);
-                m.clipAndUpdate((float) small.learningRate(), (float) small.maxGradNorm(), workers);
+                double loss = e.trainWindow(w, 1f, Dropout.splitSeed(1, step));
+                e.update((float) small.learningRate(), (float) small.maxGradNorm());
                 if (step >= 300) {
                     costs += loss / small.batchSize();
                     iters += small.numSteps();

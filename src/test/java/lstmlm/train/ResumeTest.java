@@ -44,7 +44,7 @@ class ResumeTest {
         corpus = PtbCorpus.load(TinyRun.corpus(tmp));
         straightDir = tmp.resolve("straight");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try (Trainer t = new Trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(log, true, StandardCharsets.UTF_8))) {
+        try (Trainer t = TinyRun.trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(log, true, StandardCharsets.UTF_8))) {
             t.checkpointTo(CheckpointStore.open(straightDir, 1000), 37);
             straightResult = t.run(2);
             straightWeights = t.model().params.toArray(JAVA_FLOAT);
@@ -64,7 +64,7 @@ class ResumeTest {
     static Resumed resume(Path file) {
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (Checkpoint c = Checkpoint.load(file);
-             Trainer t = new Trainer(c.config(), corpus, c.progress().seed(), THREADS,
+             Trainer t = TinyRun.trainer(c.config(), corpus, c.progress().seed(), THREADS,
                      new PrintStream(log, true, StandardCharsets.UTF_8))) {
             t.restore(c);
             Trainer.Result r = t.run(2);
@@ -78,7 +78,7 @@ class ResumeTest {
     void oneEpochThenResumeEqualsTwoEpochs() {
         Path dir = tmp.resolve("first-epoch");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
-        try (Trainer t = new Trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(log, true, StandardCharsets.UTF_8))) {
+        try (Trainer t = TinyRun.trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(log, true, StandardCharsets.UTF_8))) {
             t.checkpointTo(CheckpointStore.open(dir, 3), 0);
             t.run(1);
         }
@@ -133,7 +133,7 @@ class ResumeTest {
         Files.createDirectories(blocked);
         Files.writeString(blocked.resolve("x"), "x");
         UncheckedIOException e;
-        try (Trainer t = new Trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(new ByteArrayOutputStream()))) {
+        try (Trainer t = TinyRun.trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(new ByteArrayOutputStream()))) {
             t.checkpointTo(store, 20);
             e = assertThrows(UncheckedIOException.class, () -> t.run(1));
         }
@@ -153,11 +153,11 @@ class ResumeTest {
     void resumeRefusesAnotherSeedConfigOrData() throws IOException {
         Path file = CheckpointStore.checkpointFile(straightDir, 37);
         try (Checkpoint c = Checkpoint.load(file)) {
-            try (Trainer t = new Trainer(CONFIG, corpus, SEED + 1, 1, new PrintStream(new ByteArrayOutputStream()))) {
+            try (Trainer t = TinyRun.trainer(CONFIG, corpus, SEED + 1, 1, new PrintStream(new ByteArrayOutputStream()))) {
                 assertTrue(assertThrows(ConfigException.class, () -> t.restore(c)).getMessage().contains("seed"));
             }
             Config other = CONFIG.withOverrides(java.util.Map.of("keep_prob", "0.8"));
-            try (Trainer t = new Trainer(other, corpus, SEED, 1, new PrintStream(new ByteArrayOutputStream()))) {
+            try (Trainer t = TinyRun.trainer(other, corpus, SEED, 1, new PrintStream(new ByteArrayOutputStream()))) {
                 assertTrue(assertThrows(ConfigException.class, () -> t.restore(c)).getMessage().contains("config"));
             }
         }

@@ -47,6 +47,22 @@ public final class TinyRun {
         return Config.fromMap("tiny", configValues(), "the tiny test config");
     }
 
+    /** A trainer whose TensorFlow lines go to {@code out}, as {@code lstm train} wires it. */
+    public static Trainer trainer(Config config, lstmlm.data.PtbCorpus corpus, long seed, int threads,
+                                  java.io.PrintStream out) {
+        Trainer t = new Trainer(config, corpus, seed, threads);
+        t.listen(new TensorFlowLines(out));
+        return t;
+    }
+
+    /** The weights a checkpoint holds, in slab order. */
+    public static float[] weights(Checkpoint c) {
+        try (lstmlm.model.LanguageModel m = new lstmlm.model.LanguageModel(c.weights().shape())) {
+            c.copyWeightsInto(m);
+            return m.params.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+        }
+    }
+
     /** The config as a .properties file, for the command line. */
     public static Path configFile(Path dir) throws IOException {
         StringBuilder sb = new StringBuilder();

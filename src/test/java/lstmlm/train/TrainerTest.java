@@ -35,7 +35,7 @@ class TrainerTest {
         PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Trainer.Result result;
-        try (Trainer t = new Trainer(tinyConfig(Map.of()), corpus, 3, 2, new PrintStream(bytes, true, StandardCharsets.UTF_8))) {
+        try (Trainer t = TinyRun.trainer(tinyConfig(Map.of()), corpus, 3, 2, new PrintStream(bytes, true, StandardCharsets.UTF_8))) {
             result = t.run(3);
         }
         String log = bytes.toString(StandardCharsets.UTF_8);
@@ -60,7 +60,7 @@ class TrainerTest {
         Trainer.Result[] results = new Trainer.Result[3];
         long[] seeds = {5, 5, 6};
         for (int i = 0; i < 3; i++) {
-            try (Trainer t = new Trainer(c, corpus, seeds[i], 2, new PrintStream(new ByteArrayOutputStream()))) {
+            try (Trainer t = TinyRun.trainer(c, corpus, seeds[i], 2, new PrintStream(new ByteArrayOutputStream()))) {
                 results[i] = t.run(1);
                 weights[i] = t.model().params.toArray(JAVA_FLOAT);
             }

@@ -1,10 +1,8 @@
 package lstmlm.bench;
 
 import lstmlm.kernels.Dropout;
-import lstmlm.model.LanguageModel;
+import lstmlm.model.Engine;
 import lstmlm.model.ModelShape;
-import lstmlm.model.Passes;
-import lstmlm.model.RowWorkers;
 import lstmlm.model.Window;
 import lstmlm.train.Config;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -40,21 +38,17 @@ public class TrainStepBench {
     String config;
 
     Config cfg;
-    LanguageModel model;
+    Engine engine;
     Window window;
-    RowWorkers workers;
     long step;
 
     @Setup(Level.Trial)
     public void setUp() {
         cfg = Config.load(config, Map.of());
         int threads = Runtime.getRuntime().availableProcessors();
-        lstmlm.blas.Blas.setThreads(threads);
-        ModelShape shape = new ModelShape(cfg.vocabSize(), cfg.hiddenSize(), cfg.numLayers());
-        model = new LanguageModel(shape);
-        model.initialize(1, (float) cfg.initScale());
-        window = new Window(shape, cfg.batchSize(), cfg.numSteps(), cfg.keepProb() < 1, threads);
-        workers = new RowWorkers(threads);
+        engine = new Engine(new ModelShape(cfg.vocabSize(), cfg.hiddenSize(), cfg.numLayers()), threads);
+        engine.model().initialize(1, (float) cfg.initScale());
+        window = engine.newWindow(cfg.batchSize(), cfg.numSteps(), cfg.keepProb() < 1);
         SplittableRandom r = new SplittableRandom(2);
         for (int i = 0; i < window.inputs.length; i++) {
             window.inputs[i] = r.nextInt(cfg.vocabSize());
@@ -64,15 +58,13 @@ public class TrainStepBench {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        workers.close();
-        window.close();
-        model.close();
+        engine.close();
     }
 
     @Benchmark
     public double trainWindow() {
-        double loss = Passes.trainWindow(model, window, (float) cfg.keepProb(), Dropout.splitSeed(1, step++), workers);
-        model.clipAndUpdate((float) cfg.learningRate(), (float) cfg.maxGradNorm(), workers);
+        double loss = engine.trainWindow(window, (float) cfg.keepProb(), Dropout.splitSeed(1, step++));
+        engine.update((float) cfg.learningRate(), (float) cfg.maxGradNorm());
         return loss;
     }
 }

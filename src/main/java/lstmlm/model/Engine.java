@@ -1,0 +1,155 @@
+package lstmlm.model;
+
+import lstmlm.blas.Blas;
+import lstmlm.data.BatchProducer;
+import lstmlm.kernels.VectorShapes;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * One running engine: a model's parameters and gradients, the windows its passes run over, the
+ * team of threads that splits their rows, and the thread policy. Training, evaluation, the
+ * benchmarks and the tests all build one, so this wiring exists once.
+ *
+ * <p><b>Threads.</b> {@code threads} is both the size of the Java team ({@link RowWorkers}) and
+ * OpenBLAS's thread count. OpenBLAS's count is process-wide: the engine sets it when it is built
+ * and is the only code that changes it afterwards ({@link #runSideBySide} runs two one-thread
+ * GEMMs side by side and restores it). So one process runs one engine at a time; the inference
+ * API ({@code lstmlm.infer}) never builds one and never touches the count.
+ *
+ * <p><b>Windows</b> are allocated once, here, sized for this engine's team (their per-thread
+ * scratch must match the team that runs them), and freed with the engine.
+ */
+public final class Engine implements AutoCloseable {
+    public final ModelShape shape;
+    final LanguageModel model;
+    final RowWorkers workers;
+    final StepProfile profile;
+    private final int threads;
+    private final List<Window> windows = new ArrayList<>();
+
+    /** An engine with a zero model (call {@code model().initialize} or restore a checkpoint) and no profile. */
+    public Engine(ModelShape shape, int threads) {
+        this(shape, threads, StepProfile.off());
+    }
+
+    public Engine(ModelShape shape, int threads, StepProfile profile) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        this.shape = shape;
+        this.threads = threads;
+        this.profile = profile;
+        Blas.setThreads(threads);
+        this.model = new LanguageModel(shape);
+        this.workers = new RowWorkers(threads);
+    }
+
+    public LanguageModel model() {
+        return model;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    public StepProfile profile() {
+        return profile;
+    }
+
+    /** A window of {@code batch} sequences × {@code steps} steps; with dropout buffers when {@code dropout}. */
+    public Window newWindow(int batch, int steps, boolean dropout) {
+        Window w = new Window(shape, batch, steps, dropout, threads);
+        windows.add(w);
+        return w;
+    }
+
+    /**
+     * One training window: forward, loss, backward into the gradients ({@link Passes#trainWindow}).
+     * The window's inputs and targets must be filled; its final state is carried to the next window.
+     *
+     * @return the summed cross-entropy over the window's B·T tokens (nats)
+     */
+    public double trainWindow(Window w, float keepProb, long dropoutSeed) {
+        return Passes.trainWindow(this, w, keepProb, dropoutSeed);
+    }
+
+    /** Global-norm clipping then SGD over the gradients of the last training window; returns the norm before clipping. */
+    public double update(float learningRate, float maxGradNorm) {
+        long t0 = profile.start();
+        double norm = model.clipAndUpdate(learningRate, maxGradNorm, workers);
+        profile.stop(StepProfile.Part.UPDATE, t0);
+        return norm;
+    }
+
+    /** Forward only, no dropout: the summed loss of one window; its final state is carried. */
+    public double evalWindow(Window w) {
+        return Passes.evalWindow(this, w);
+    }
+
+    /**
+     * Perplexity over a stream of ids, as TensorFlow's {@code run_epoch} without training: state
+     * zeroed at the start and carried from window to window, exp(Σ cost / Σ steps) where cost is a
+     * window's summed batch-mean cross-entropy. Training's valid and test passes and {@code lstm
+     * eval} all use this, so they print the same number.
+     */
+    public double perplexity(Window w, int[] ids) {
+        BatchProducer producer = new BatchProducer(ids, w.batch, w.steps);
+        int epochSize = producer.epochSize();
+        w.resetState();
+        double costs = 0;
+        long iters = 0;
+        for (int step = 0; step < epochSize; step++) {
+            producer.window(step, w.inputs, w.targets);
+            double loss = evalWindow(w);
+            checkFinite(loss, step);
+            costs += loss / w.batch;
+            iters += w.steps;
+        }
+        return Math.exp(costs / iters);
+    }
+
+    /** An error naming the step at which the loss stopped being a number. */
+    public static void checkFinite(double loss, int step) {
+        if (!Double.isFinite(loss)) {
+            throw new IllegalStateException("The loss became " + loss + " at step " + step
+                    + ": training diverged. Lower learning_rate or max_grad_norm.");
+        }
+    }
+
+    /** What runs where, for a start-up banner: OpenBLAS's core and threads, the vector shape, the sizes. */
+    public List<String> banner() {
+        long activations = windows.stream().mapToLong(Window::bytes).max().orElse(0);
+        return List.of(
+                String.format(Locale.ROOT, "OpenBLAS: core %s, %d threads (%s)", Blas.coreName(), Blas.threads(), Blas.config()),
+                String.format(Locale.ROOT, "Vector species: %s", VectorShapes.F),
+                String.format(Locale.ROOT, "Parameters: %,d (%.1f MB); activations per window: %.1f MB",
+                        model.parameterCount(), model.parameterCount() * 4 / 1e6, activations / 1e6));
+    }
+
+    /** Whether two independent GEMMs run faster side by side, one OpenBLAS thread each, than one after the other. */
+    boolean pairsSideBySide() {
+        return threads == 2;
+    }
+
+    /**
+     * Runs a two-chunk task on the team with OpenBLAS at one thread, then restores this engine's
+     * count: only for {@link GemmPair}, and only when {@link #pairsSideBySide()}.
+     */
+    void runSideBySide(RowWorkers.RangeTask pair) {
+        Blas.setThreads(1);
+        try {
+            workers.forRange(0, 2, pair);
+        } finally {
+            Blas.setThreads(threads);
+        }
+    }
+
+    @Override
+    public void close() {
+        workers.close();
+        for (Window w : windows) w.close();
+        windows.clear();
+        model.close();
+    }
+}
