@@ -60,11 +60,6 @@ public final class Blas {
                         + ": it is not an OpenBLAS build. Point -Dlstm.blas or LSTM_BLAS at libopenblas.so."));
     }
 
-    /** The process-wide library, loaded on first use. */
-    public static Blas get() {
-        return INSTANCE;
-    }
-
     /**
      * C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major; offsets in floats.
      * op(A) = A (lda ≥ k) or Aᵀ where A is stored [k×m] (lda ≥ m); likewise B.

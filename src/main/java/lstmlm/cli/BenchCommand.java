@@ -84,10 +84,8 @@ final class BenchCommand implements Callable<Integer> {
     /** The embedded-use benchmark: one thread, one session, feed + full distribution per token. */
     private int latency() {
         if (model == null) throw new Main.UserError("--latency needs --model FILE (a model written by train --save-path).");
-        try (lstmlm.infer.Model m = lstmlm.infer.Model.load(model)) {
-            lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(m);
-            System.out.println(json ? r.toJson() : r.toText());
-        }
+        lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(model);
+        System.out.println(json ? r.toJson() : r.toText());
         return 0;
     }
 }

@@ -3,10 +3,12 @@ package lstmlm.infer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import lstmlm.blas.Blas;
 import lstmlm.kernels.RowKernels;
+import lstmlm.model.ProcessMemory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -24,9 +26,14 @@ public final class LatencyBenchmark implements AutoCloseable {
     /** Sentences per batch and words per sentence for the batch-scoring measurement. */
     public static final int BATCH = 64, SENTENCE_WORDS = 20;
 
+    /**
+     * @param loadReservedMb address space {@link Model#load} reserved (VmSize before and after): the
+     *                       mapping of the file and whatever the model copies; NaN when not measured
+     * @param loadResidentMb memory it made resident (VmRSS): it faults the mapped weights in
+     */
     public record Result(double modelMb, double weightsReadMb, double bandwidthGbs, double p50Us, double p99Us,
                          double boundUs, double ratioToBound, double batchTokensPerS, int tokens,
-                         boolean softmaxTransposed) {
+                         boolean softmaxTransposed, double loadReservedMb, double loadResidentMb) {
         public String toJson() {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("model_mb", modelMb);
@@ -39,6 +46,11 @@ public final class LatencyBenchmark implements AutoCloseable {
             o.put("batch_tokens_per_s", batchTokensPerS);
             o.put("tokens", tokens);
             o.put("softmax_transposed", softmaxTransposed);
+            if (Double.isFinite(loadReservedMb)) {
+                o.put("load_reserved_mb", loadReservedMb);
+                o.put("load_resident_mb", loadResidentMb);
+                o.put("load_reserved_per_model_byte", loadReservedMb / modelMb);
+            }
             return o.toString();
         }
 
@@ -48,8 +60,10 @@ public final class LatencyBenchmark implements AutoCloseable {
                     single-thread streaming bandwidth: %.2f GB/s
                     per-token latency (feed + full distribution, %d tokens): p50 %.1f us, p99 %.1f us
                     bandwidth bound: %.1f us, p50 / bound = %.2f
-                    batch scoring: %.0f tokens/s""",
-                    modelMb, weightsReadMb, bandwidthGbs, tokens, p50Us, p99Us, boundUs, ratioToBound, batchTokensPerS);
+                    batch scoring: %.0f tokens/s
+                    Model.load reserved %.1f MB (%.3f x the model's tensor bytes), %.1f MB resident""",
+                    modelMb, weightsReadMb, bandwidthGbs, tokens, p50Us, p99Us, boundUs, ratioToBound, batchTokensPerS,
+                    loadReservedMb, loadReservedMb / modelMb, loadResidentMb);
         }
     }
 
@@ -156,8 +170,12 @@ public final class LatencyBenchmark implements AutoCloseable {
         return tokensPerBatch() / (best / 1e9);
     }
 
-    /** The whole measurement: bandwidth, then step latency, then batch throughput. */
+    /** The whole measurement: bandwidth, then step latency, then batch throughput (no load footprint). */
     public Result run(int warmupTokens, int tokens) {
+        return run(warmupTokens, tokens, null);
+    }
+
+    private Result run(int warmupTokens, int tokens, ProcessMemory load) {
         if (tokens < 1) throw new IllegalArgumentException("need at least one measured token, got " + tokens);
         double bandwidth = measureBandwidth(10);
         long[] nanos = measureSteps(warmupTokens, tokens);
@@ -167,13 +185,21 @@ public final class LatencyBenchmark implements AutoCloseable {
         double bound = model.bytesReadPerToken() / bandwidth * 1e6;
         double throughput = measureBatchThroughput(3);
         return new Result(model.fileBytes() / 1e6, model.bytesReadPerToken() / 1e6, bandwidth / 1e9, p50, p99,
-                bound, p50 / bound, throughput, tokens, model.softmaxTransposed());
+                bound, p50 / bound, throughput, tokens, model.softmaxTransposed(),
+                load != null ? load.reservedBytes() / 1e6 : Double.NaN, load != null ? load.residentBytes() / 1e6 : Double.NaN);
     }
 
-    /** {@link #run} with the defaults the CLI uses: 2000 warm-up and 2000 measured tokens. */
-    public static Result run(Model model) {
-        try (LatencyBenchmark b = new LatencyBenchmark(model, 1)) {
-            return b.run(2000, 2000);
+    /**
+     * What the CLI runs: loads {@code file} (measuring what {@link Model#load} reserves and makes
+     * resident), then {@link #run} with 2000 warm-up and 2000 measured tokens.
+     */
+    public static Result run(Path file) {
+        ProcessMemory before = ProcessMemory.now();
+        try (Model model = Model.load(file)) {
+            ProcessMemory load = ProcessMemory.now().since(before);
+            try (LatencyBenchmark b = new LatencyBenchmark(model, 1)) {
+                return b.run(2000, 2000, load);
+            }
         }
     }
 

@@ -208,10 +208,6 @@ public final class Model implements AutoCloseable {
         return eosId;
     }
 
-    boolean isClosed() {
-        return closed;
-    }
-
     void checkOpen() {
         if (closed) throw new IllegalStateException("The model " + file.path() + " is closed.");
     }

@@ -371,6 +371,25 @@ public final class Session implements AutoCloseable {
         return score(ids, unknown);
     }
 
+    /**
+     * Scores a running text the way training evaluates a split ({@code lstm eval}, TensorFlow's
+     * {@code run_epoch} at batch 1): from a fresh state, feeds {@code ids[0..n-2]} one after another,
+     * the state carried throughout, and adds log P(ids[t+1]) after each. tokens = n − 1 predictions.
+     * Leaves the session after the last word fed.
+     */
+    public SentenceScore scoreStream(int[] ids) {
+        checkUsable();
+        if (ids.length < 2) throw new IllegalArgumentException("A stream needs at least two words to predict one, got " + ids.length + ".");
+        for (int id : ids) model.checkId(id);
+        reset();
+        double sum = 0;
+        for (int t = 0; t + 1 < ids.length; t++) {
+            step(ids[t]);
+            sum += logProb(ids[t + 1]);
+        }
+        return new SentenceScore(sum, ids.length - 1, 0);
+    }
+
     /** {@link #score(List)} for word ids. */
     public SentenceScore score(int[] ids) {
         return score(ids, 0);

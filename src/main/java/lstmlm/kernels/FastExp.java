@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorOperators;
  * C1-compiled it falls back to {@code Math.exp} lane by lane; C2 calls a vector math library that
  * rounds differently in the last bit. A training run would then depend on JIT timing, and "same
  * seed, same numbers" would not hold. Every operation used here is correctly rounded, so every
- * tier agrees.
+ * tier agrees. (The scalar twin that tests check every lane against is FastExpReference.)
  *
  * <p>Why a loop over memory rather than a {@code FloatVector exp(FloatVector)} helper: a vector
  * that crosses a call C2 declines to inline (it declines once the callee is compiled on its own
@@ -109,27 +109,5 @@ public final class FastExp {
         // added to the running sum one by one in index order, exactly as the scalar loop did
         for (int i = 0; i < n - j; i++) s += e.lane(i);
         return s;
-    }
-
-    /** The scalar form, bit for bit the same as a lane of {@link #expSum}. */
-    public static float exp(float x) {
-        if (x < LO) return 0f;
-        x = Math.min(x, HI);
-        float k = x * LOG2E + ROUND - ROUND;
-        float r = Math.fma(k, -LN2_HI, x);
-        r = Math.fma(k, -LN2_LO, r);
-        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(C7, r, C6), r, C5), r, C4),
-                r, C3), r, C2), r, 1f), r, 1f);
-        return p * Float.intBitsToFloat(((int) k + 127) << 23);
-    }
-
-    /** σ(x) = 1 / (1 + e^−x), from the same exp. */
-    public static float sigmoid(float x) {
-        return 1f / (1f + exp(-x));
-    }
-
-    /** tanh(x) = 1 − 2 / (e^2x + 1): exact limits ±1; absolute error ~1e-7 near 0. */
-    public static float tanh(float x) {
-        return 1f - 2f / (exp(x + x) + 1f);
     }
 }

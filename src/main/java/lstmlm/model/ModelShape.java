@@ -17,11 +17,6 @@ public record ModelShape(int vocab, int hidden, int layers) {
         }
     }
 
-    /** Rows of one layer's weight matrix: H input rows, then H recurrent rows. */
-    public int weightRows() {
-        return 2 * hidden;
-    }
-
     public int gates() {
         return 4 * hidden;
     }

@@ -57,11 +57,6 @@ public final class SafetensorsWriter {
         return list;
     }
 
-    public static void write(Path file, ParameterLayout layout, MemorySegment params, Map<String, String> metadata)
-            throws IOException {
-        write(file, entries(layout, params), metadata);
-    }
-
     /**
      * SHA-256 (lower-case hex) of the data section {@link #write} produces for these tensors: their
      * bytes in order. Computed before the write because the header, which comes first, holds it.

@@ -5,13 +5,12 @@ import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Engine;
 import lstmlm.model.ModelShape;
+import lstmlm.model.ProcessMemory;
 import lstmlm.model.StepProfile;
 import lstmlm.model.Window;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -152,17 +151,8 @@ public final class TrainingBenchmark {
         return at;
     }
 
-    /** VmHWM from /proc/self/status: the most resident memory this process has had. */
+    /** The most resident memory this process has had (VmHWM), in MB. */
     public static double peakRssMb() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-                }
-            }
-        } catch (Exception ignored) {
-            // not Linux: report nothing rather than a wrong number
-        }
-        return Double.NaN;
+        return ProcessMemory.now().peakResidentBytes() / (1024.0 * 1024.0);
     }
 }

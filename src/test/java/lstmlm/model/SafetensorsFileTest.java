@@ -28,7 +28,7 @@ class SafetensorsFileTest {
         try (LanguageModel m = new LanguageModel(shape)) {
             m.initialize(9, 0.1f);
             Path file = dir.resolve("m.safetensors");
-            SafetensorsWriter.write(file, m.layout, m.params, Map.of("vocabulary", "a\n\"b\"\\c", "k", "v"));
+            SafetensorsWriter.write(file, SafetensorsWriter.entries(m.layout, m.params), Map.of("vocabulary", "a\n\"b\"\\c", "k", "v"));
             try (SafetensorsFile f = SafetensorsFile.open(file)) {
                 assertEquals("a\n\"b\"\\c", f.metadata().get("vocabulary"));
                 for (ParameterLayout.Tensor t : m.layout.tensors()) {

@@ -1,0 +1,113 @@
+package lstmlm.infer;
+
+import lstmlm.data.PtbCorpus;
+import lstmlm.model.Engine;
+import lstmlm.train.Checkpoint;
+import lstmlm.train.Config;
+import lstmlm.train.TinyRun;
+import lstmlm.train.Trainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The embedded API computes what training evaluates: a {@link Session} fed a split as one stream
+ * gives {@code lstm eval}'s perplexity (the engine at batch 1, 1 step), and the {@link BatchScorer}
+ * gives each sentence the session's score. The two paths share the cell, exp and softmax code and
+ * differ only in the products' summation order (one-row FMA chains against OpenBLAS), so they agree
+ * to float rounding, averaged over many tokens.
+ */
+class InferenceMatchesTrainingTest {
+    @TempDir
+    static Path dir;
+
+    @Test
+    void aTrainedModelScoresTheSameThroughEveryPath() throws Exception {
+        PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
+        var values = new java.util.HashMap<>(TinyRun.configValues());
+        values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
+        values.put("hidden_size", "48");
+        values.put("max_max_epoch", "2");
+        Path file;
+        try (Trainer t = new Trainer(TinyRun.config().withOverrides(values), corpus, 3, 2)) {
+            t.run(2);
+            file = t.save(dir.resolve("trained"));
+        }
+        crossCheck(file, corpus.test(), true);
+    }
+
+    /**
+     * The same on a real model and PTB's test split: set PTB_DIR and LSTM_CROSSCHECK_MODEL (a model
+     * trained on PTB) to run it; it prints both perplexities.
+     */
+    @Test
+    void aRealModelOnPtbWhenGiven() {
+        String ptb = System.getenv("PTB_DIR"), model = System.getenv("LSTM_CROSSCHECK_MODEL");
+        assumeTrue(ptb != null && !ptb.isBlank() && model != null && !model.isBlank(),
+                "PTB_DIR and LSTM_CROSSCHECK_MODEL not both set");
+        int[] test;
+        try (Checkpoint c = Checkpoint.load(Path.of(model))) {
+            test = PtbCorpus.readIds(Path.of(ptb).resolve(PtbCorpus.TEST_FILE), c.vocabulary());
+        }
+        crossCheck(Path.of(model), test, false);
+    }
+
+    private static void crossCheck(Path file, int[] ids, boolean sentences) {
+        double eval;
+        try (Checkpoint c = Checkpoint.load(file);
+             Engine engine = new Engine(c.weights().shape(), 2)) {
+            c.copyWeightsInto(engine.model());
+            eval = engine.perplexity(engine.newWindow(1, 1, false), ids);
+        }
+        try (Model model = Model.load(file); Session session = model.newSession()) {
+            long t0 = System.nanoTime();
+            SentenceScore stream = session.scoreStream(ids);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            assertEquals(ids.length - 1, stream.tokens());
+            double relative = Math.abs(stream.perplexity() - eval) / eval;
+            System.out.printf(Locale.ROOT, "%s: eval perplexity %.9f, session stream %.9f, relative difference %.2e"
+                    + " (%d tokens, session %.1f s)%n", file.getFileName(), eval, stream.perplexity(), relative,
+                    stream.tokens(), seconds);
+            assertTrue(relative <= 1e-6, "eval " + eval + " vs session " + stream.perplexity());
+
+            if (!sentences) return;
+            List<int[]> lines = splitAtEos(ids, model.eosId);
+            try (BatchScorer scorer = model.newBatchScorer(16)) {
+                List<SentenceScore> batched = scorer.scoreIds(lines.toArray(int[][]::new));
+                double worst = 0;
+                for (int i = 0; i < lines.size(); i++) {
+                    SentenceScore one = session.score(lines.get(i));
+                    assertEquals(one.tokens(), batched.get(i).tokens());
+                    double diff = Math.abs(one.logProbability() - batched.get(i).logProbability());
+                    worst = Math.max(worst, diff / one.tokens());
+                    // float32 products of 2H terms in two summation orders: ~1e-6 per token's log-probability
+                    assertEquals(one.logProbability(), batched.get(i).logProbability(), 1e-5 * one.tokens(), "sentence " + i);
+                }
+                System.out.printf(Locale.ROOT, "batch scorer vs session: %d sentences, largest difference %.2e nats per token%n",
+                        lines.size(), worst);
+            }
+        }
+    }
+
+    /** The sentences of a stream that ends each with <eos>, without it. */
+    static List<int[]> splitAtEos(int[] ids, int eos) {
+        List<int[]> out = new ArrayList<>();
+        int start = 0;
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] == eos) {
+                if (i > start) out.add(Arrays.copyOfRange(ids, start, i));
+                start = i + 1;
+            }
+        }
+        return out;
+    }
+}
