@@ -12,110 +12,141 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * Finds OpenBLAS and opens it: the one place native code is located and loaded.
+ * Finds native libraries and opens them: the one place native code is located and loaded. Two
+ * libraries, each from a Maven Central jar: OpenBLAS ({@code org.bytedeco:openblas}, every fp32
+ * GEMM) and oneDNN ({@code org.bytedeco:dnnl}, the bf16 GEMMs; it brings libgomp, its OpenMP).
  *
- * <p>Order: {@code -Dlstm.blas=PATH}, then the environment variable {@code LSTM_BLAS}, then the
- * library bundled in {@code org.bytedeco:openblas} (the {@code linux-x86_64} jar on the class
- * path), extracted once into a per-version cache directory. Its runtime dependencies are opened
- * first, in dependency order, so the dynamic linker finds them already loaded by soname.
+ * <p>Order, for each: a JVM property ({@code -Dlstm.blas=PATH}, {@code -Dlstm.dnnl=PATH}), then
+ * an environment variable ({@code LSTM_BLAS}, {@code LSTM_DNNL}), then the library bundled in its
+ * jar on the class path, extracted once into a per-version cache directory. Bundled runtime
+ * dependencies are opened first, in dependency order, so the dynamic linker finds them already
+ * loaded by soname. Settings the libraries read only when they load (how their idle threads wait)
+ * are put into this process's environment first, unless the user has set them.
  */
 final class NativeLibraries {
-    static final String PROPERTY = "lstm.blas";
-    static final String ENV = "LSTM_BLAS";
-    private static final String BUNDLE_DIR = "org/bytedeco/openblas/linux-x86_64/";
-    /** Dependencies before dependants: libgfortran needs libquadmath and libgcc_s. */
-    private static final String[] BUNDLED = {
-        "libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5", "libopenblas.so.0"};
-
     private NativeLibraries() {}
 
-    /** Where the loaded library came from, for the start-up banner. */
+    /** Where a loaded library came from, for the start-up banner, and its symbols. */
     record Loaded(SymbolLookup lookup, String source) {}
 
+    /** One library as a jar bundles it, and how a user points at another. */
+    private record Bundle(String what, String property, String env, String artifact,
+                          List<String> files, Map<String, String> environment, String hint) {
+        /** Where the jar keeps the files. */
+        String resourceDir() {
+            return "org/bytedeco/" + artifact + "/linux-x86_64/";
+        }
+
+        /** The key of its version in build.properties. */
+        String versionKey() {
+            return artifact + ".version";
+        }
+    }
+
+    private static final Bundle OPENBLAS = new Bundle("OpenBLAS", "lstm.blas", "LSTM_BLAS",
+            "openblas",
+            // dependencies before dependants: libgfortran needs libquadmath and libgcc_s
+            List.of("libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5", "libopenblas.so.0"),
+            // OpenBLAS worker threads spin for 2^28 cycles (~0.1 s) after each call before they
+            // sleep. Our kernels run on the same cores between GEMMs, and measured 1.8x slower
+            // against spinning workers; 2^4 cycles lets them go at once (8-12 % faster windows).
+            Map.of("OPENBLAS_THREAD_TIMEOUT", "4"),
+            "org.bytedeco:openblas:linux-x86_64, or an OpenBLAS shared library (for example"
+                    + " /usr/lib/x86_64-linux-gnu/libopenblas.so.0 from Debian's libopenblas0)");
+
+    private static final Bundle ONEDNN = new Bundle("oneDNN", "lstm.dnnl", "LSTM_DNNL",
+            "dnnl",
+            List.of("libgomp.so.1", "libdnnl.so.3"),
+            // libgomp's idle threads spin ~0.3 s by default, on the cores our workers and OpenBLAS
+            // need between its calls (two pools spinning against each other on 2 cores starve both);
+            // passive waiting puts them to sleep at once.
+            Map.of("OMP_WAIT_POLICY", "PASSIVE"),
+            "org.bytedeco:dnnl:linux-x86_64 (3.x), or a oneDNN shared library built with OpenMP (libdnnl.so.3)");
+
     static Loaded openBlas() {
-        shortenThreadSpin();
-        List<String> tried = new ArrayList<>();
-        String explicit = System.getProperty(PROPERTY);
-        String how = "-D" + PROPERTY;
+        return open(OPENBLAS);
+    }
+
+    static Loaded oneDnn() {
+        return open(ONEDNN);
+    }
+
+    private static Loaded open(Bundle b) {
+        b.environment().forEach(NativeLibraries::setenvUnlessSet);
+        String explicit = System.getProperty(b.property());
+        String how = "-D" + b.property();
         if (explicit == null || explicit.isBlank()) {
-            explicit = System.getenv(ENV);
-            how = ENV;
+            explicit = System.getenv(b.env());
+            how = b.env();
         }
         if (explicit != null && !explicit.isBlank()) {
             try {
                 return new Loaded(SymbolLookup.libraryLookup(Path.of(explicit), Arena.global()),
                         explicit + " (" + how + ")");
             } catch (RuntimeException e) {
-                throw new BlasUnavailableException("Could not load the BLAS library given by " + how
-                        + ": " + explicit + " (" + e.getMessage() + "). Point it at an OpenBLAS shared"
-                        + " library (libopenblas.so.0), or unset it to use the bundled one.", e);
+                throw new BlasUnavailableException("Could not load the " + b.what() + " library given by " + how
+                        + ": " + explicit + " (" + e.getMessage() + "). Point it at " + b.hint()
+                        + ", or unset it to use the bundled one.", e);
             }
         }
+        List<String> tried = new ArrayList<>();
         try {
-            Path dir = extractBundled();
+            Path dir = extractBundled(b);
             SymbolLookup last = null;
-            for (String name : BUNDLED) {
+            for (String name : b.files()) {
                 Path lib = dir.resolve(name);
                 tried.add(lib.toString());
                 last = SymbolLookup.libraryLookup(lib, Arena.global());
             }
-            return new Loaded(last, dir.resolve(BUNDLED[BUNDLED.length - 1]) + " (bundled org.bytedeco:openblas)");
+            return new Loaded(last, dir.resolve(b.files().getLast()) + " (bundled org.bytedeco:" + b.artifact() + ")");
         } catch (IOException | RuntimeException e) {
-            throw new BlasUnavailableException("No OpenBLAS could be loaded. Tried: "
-                    + (tried.isEmpty() ? "the bundled org.bytedeco:openblas linux-x86_64 jar" : String.join(", ", tried))
-                    + " (" + e.getMessage() + "). Put org.bytedeco:openblas:linux-x86_64 on the class path, or"
-                    + " point -D" + PROPERTY + "=PATH or " + ENV + "=PATH at an OpenBLAS shared library"
-                    + " (for example /usr/lib/x86_64-linux-gnu/libopenblas.so.0 from Debian's libopenblas0).", e);
+            throw new BlasUnavailableException("No " + b.what() + " could be loaded. Tried: "
+                    + (tried.isEmpty() ? "the bundled " + b.resourceDir() + " on the class path" : String.join(", ", tried))
+                    + " (" + e.getMessage() + "). Put " + b.hint() + " on the class path or point -D"
+                    + b.property() + "=PATH or " + b.env() + "=PATH at it.", e);
         }
     }
 
-    /**
-     * OpenBLAS worker threads spin for 2^28 cycles (~0.1 s) after each call before they sleep. Our
-     * own kernels run on the same cores between GEMMs, and measured 1.8x slower against spinning
-     * workers; 2^4 cycles lets them go at once. OpenBLAS reads this at load time, so it is set in
-     * this process's environment before the library is opened, and only when the user has not set
-     * it.
-     */
-    private static void shortenThreadSpin() {
-        if (System.getenv("OPENBLAS_THREAD_TIMEOUT") != null) return;
+    /** Sets an environment variable of this process (setenv(3)) when the user has not; best effort. */
+    private static void setenvUnlessSet(String name, String value) {
+        if (System.getenv(name) != null) return;
         try {
             Linker linker = Linker.nativeLinker();
             var setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
             try (Arena a = Arena.ofConfined()) {
-                int rc = (int) setenv.invokeExact(a.allocateFrom("OPENBLAS_THREAD_TIMEOUT"), a.allocateFrom("4"), 0);
+                int rc = (int) setenv.invokeExact(a.allocateFrom(name), a.allocateFrom(value), 0);
                 if (rc != 0) return;
             }
         } catch (Throwable ignored) {
-            // only a speed setting: without it OpenBLAS still works
+            // only a speed setting: without it the library still works
         }
     }
 
     /**
-     * Copies the bundled libraries into {@code ~/.cache/lstm-lm/openblas-VERSION} (or
+     * Copies the bundled libraries into {@code ~/.cache/lstm-lm/NAME-VERSION} (or
      * {@code java.io.tmpdir} when home is not writable). Each file is written to a temp name and
      * renamed, so a concurrent start or a killed one never leaves a half-written library.
      */
-    private static Path extractBundled() throws IOException {
+    private static Path extractBundled(Bundle b) throws IOException {
         ClassLoader loader = NativeLibraries.class.getClassLoader();
-        if (loader.getResource(BUNDLE_DIR + BUNDLED[BUNDLED.length - 1]) == null) {
-            throw new IOException("the class path has no " + BUNDLE_DIR + BUNDLED[BUNDLED.length - 1]);
-        }
-        String version = bundledVersion(loader);
-        Path dir = cacheRoot().resolve("openblas-" + version);
+        String main = b.resourceDir() + b.files().getLast();
+        if (loader.getResource(main) == null) throw new IOException("the class path has no " + main);
+        Path dir = cacheRoot().resolve(b.artifact() + "-" + bundledVersion(loader, b.versionKey()));
         Files.createDirectories(dir);
-        for (String name : BUNDLED) {
-            Path target = dir.resolve(name);
-            long expected = resourceSize(loader, BUNDLE_DIR + name);
+        for (String file : b.files()) {
+            Path target = dir.resolve(file);
+            long expected = resourceSize(loader, b.resourceDir() + file);
             if (Files.isRegularFile(target) && Files.size(target) == expected) continue;
-            Path tmp = Files.createTempFile(dir, name, ".part");
-            try (InputStream in = loader.getResourceAsStream(BUNDLE_DIR + name)) {
-                if (in == null) throw new IOException("missing resource " + BUNDLE_DIR + name);
+            Path tmp = Files.createTempFile(dir, file, ".part");
+            try (InputStream in = loader.getResourceAsStream(b.resourceDir() + file)) {
+                if (in == null) throw new IOException("missing resource " + b.resourceDir() + file);
                 Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
             }
             try {
@@ -135,13 +166,13 @@ final class NativeLibraries {
         return conn.getContentLengthLong();
     }
 
-    /** The org.bytedeco:openblas version we were built against, recorded by Maven resource filtering. */
-    private static String bundledVersion(ClassLoader loader) throws IOException {
+    /** The version of a bundled library we were built against, recorded by Maven resource filtering. */
+    private static String bundledVersion(ClassLoader loader, String key) throws IOException {
         var props = new java.util.Properties();
         try (InputStream in = loader.getResourceAsStream("lstmlm/build.properties")) {
             if (in != null) props.load(in);
         }
-        return props.getProperty("openblas.version", "unknown");
+        return props.getProperty(key, "unknown");
     }
 
     private static Path cacheRoot() {
