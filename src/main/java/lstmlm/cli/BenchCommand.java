@@ -2,6 +2,7 @@ package lstmlm.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import lstmlm.data.PtbCorpus;
+import lstmlm.model.Precision;
 import lstmlm.model.StepProfile;
 import lstmlm.train.Config;
 import lstmlm.train.TrainingBenchmark;
@@ -38,6 +39,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "Seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--precision", paramLabel = "fp32|bf16", defaultValue = "fp32",
+            description = "Precision of the GEMMs (default: ${DEFAULT-VALUE}); bf16 also measures the 2048^3 bf16 GEMM peak.")
+    String precision;
+
     @Option(names = "--latency", description = "Instead: per-token latency of a trained model (needs --model) against"
             + " the time to read its weights once at this machine's single-thread bandwidth, and batch-scoring speed.")
     boolean latency;
@@ -50,7 +55,7 @@ final class BenchCommand implements Callable<Integer> {
         if (latency) return latency();
         if (model != null) throw new Main.UserError("--model is for --latency; the training benchmark uses --config.");
         if (steps < 1) throw new Main.UserError("--steps must be at least 1, got " + steps);
-        Config cfg = Config.load(config, Map.of());
+        Config cfg = Config.load(config, Map.of("precision", precision));
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         int[] ids = dataPath != null ? PtbCorpus.load(dataPath).train() : null;
         TrainingBenchmark.Result r = TrainingBenchmark.run(cfg, n, steps, ids, seed);
@@ -63,9 +68,18 @@ final class BenchCommand implements Callable<Integer> {
                 dataPath != null ? "PTB" : "random");
         System.out.printf(Locale.ROOT, "sgemm 2048^3 peak: %.1f GFLOP/s -> roofline %.0f train wps, %.0f eval wps%n",
                 r.peakGflops(), r.peakGflops() * 1e9 / (3 * fwd), r.peakGflops() * 1e9 / fwd);
-        System.out.printf(Locale.ROOT, "train: %.0f wps, %.1f GFLOP/s, %.3f of peak%n",
-                r.trainWps(), r.trainGflops(), r.trainFraction());
-        System.out.printf(Locale.ROOT, "eval:  %.0f wps, %.3f of peak%n", r.evalWps(), r.evalFraction());
+        if (r.precision() == Precision.BF16) {
+            System.out.printf(Locale.ROOT, "bf16 GEMM 2048^3 peak (oneDNN): %.1f GFLOP/s (%.2fx sgemm)%n",
+                    r.bf16PeakGflops(), r.bf16PeakGflops() / r.peakGflops());
+            System.out.printf(Locale.ROOT, "train: %.0f wps, %.1f GFLOP/s, %.3f of the sgemm peak, %.3f of the bf16 peak%n",
+                    r.trainWps(), r.trainGflops(), r.trainFraction(), r.trainFractionOfBf16Peak());
+            System.out.printf(Locale.ROOT, "eval:  %.0f wps, %.3f of the sgemm peak, %.3f of the bf16 peak%n",
+                    r.evalWps(), r.evalFraction(), r.evalFractionOfBf16Peak());
+        } else {
+            System.out.printf(Locale.ROOT, "train: %.0f wps, %.1f GFLOP/s, %.3f of peak%n",
+                    r.trainWps(), r.trainGflops(), r.trainFraction());
+            System.out.printf(Locale.ROOT, "eval:  %.0f wps, %.3f of peak%n", r.evalWps(), r.evalFraction());
+        }
         System.out.println("where a training window's time went (ms): " + breakdown(r.millisPerWindow()));
         System.out.println("where an evaluation window's time went (ms): " + breakdown(r.evalMillisPerWindow()));
         System.out.printf(Locale.ROOT, "GEMM share of training time: %.1f %%; peak RSS %.0f MB%n",

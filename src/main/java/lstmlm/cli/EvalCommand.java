@@ -3,6 +3,7 @@ package lstmlm.cli;
 import lstmlm.data.PtbCorpus;
 import lstmlm.data.PtbDownloader;
 import lstmlm.model.Engine;
+import lstmlm.model.Precision;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
 import picocli.CommandLine.Command;
@@ -33,6 +34,10 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Threads for OpenBLAS and the kernels (default: all cores).")
     Integer threads;
 
+    @Option(names = "--precision", paramLabel = "fp32|bf16",
+            description = "What the GEMMs compute in (default: the precision the model was trained in).")
+    String precision;
+
     @Override
     public Integer call() {
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
@@ -43,7 +48,12 @@ final class EvalCommand implements Callable<Integer> {
             int[] ids = PtbCorpus.readIds(dir.resolve(fileName), c.vocabulary());
             Config cfg = c.config();
             int batch = split == Split.test ? 1 : cfg.batchSize(), steps = split == Split.test ? 1 : cfg.numSteps();
-            try (Engine engine = new Engine(c.weights().shape(), n)) {
+            Precision p = cfg.precision();
+            if (precision != null) {
+                p = Precision.parse(precision);
+                if (p == null) throw new Main.UserError("--precision must be fp32 or bf16, got '" + precision + "'");
+            }
+            try (Engine engine = new Engine(c.weights().shape(), n, p)) {
                 c.copyWeightsInto(engine.model());
                 double ppl = engine.perplexity(engine.newWindow(batch, steps, false), ids);
                 System.out.printf(Locale.ROOT, "%s Perplexity: %.3f%n", split == Split.test ? "Test" : "Valid", ppl);

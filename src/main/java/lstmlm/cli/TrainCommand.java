@@ -60,6 +60,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a config key, e.g. --set keep_prob=0.9.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
+    @Option(names = "--precision", paramLabel = "fp32|bf16",
+            description = "What the GEMMs compute in (the config key precision): fp32, or bf16 inputs with fp32 "
+                    + "accumulation and fp32 master weights (oneDNN; about twice as fast on CPUs with AVX-512 BF16 or AMX). "
+                    + "Default: the config's, fp32 unless it says otherwise.")
+    String precision;
+
     @Option(names = "--metrics", paramLabel = "FILE.jsonl",
             description = "Write a JSON line for every progress line, epoch end and the test (event, epoch, step, lr, "
                     + "train_ppl, valid_ppl, test_ppl, wps, elapsed_s). A new run starts the file afresh; --resume appends. Default: none.")
@@ -76,6 +82,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (precision != null) overrides.put("precision", precision);
         Checkpoint resumed = null;
         try {
             Config cfg;

@@ -1,6 +1,7 @@
 package lstmlm.model;
 
 import lstmlm.blas.Blas;
+import lstmlm.blas.OneDnn;
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.VectorShapes;
 
@@ -27,21 +28,35 @@ public final class Engine implements AutoCloseable {
     final LanguageModel model;
     final RowWorkers workers;
     final StepProfile profile;
+    final Precision precision;
+    /** precision == BF16, read in every GEMM dispatch. */
+    final boolean bf16;
     private final int threads;
     private final List<Window> windows = new ArrayList<>();
 
     /** An engine with a zero model (call {@code model().initialize} or restore a checkpoint) and no profile. */
     public Engine(ModelShape shape, int threads) {
-        this(shape, threads, StepProfile.off());
+        this(shape, threads, Precision.FP32, StepProfile.off());
     }
 
-    public Engine(ModelShape shape, int threads, StepProfile profile) {
+    public Engine(ModelShape shape, int threads, Precision precision) {
+        this(shape, threads, precision, StepProfile.off());
+    }
+
+    /**
+     * In bf16 mode the engine loads oneDNN now (a missing library fails here, not mid-run) and sets
+     * the OpenMP team of the calling thread, which must be the thread that drives the passes.
+     */
+    public Engine(ModelShape shape, int threads, Precision precision, StepProfile profile) {
         if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         this.shape = shape;
         this.threads = threads;
         this.profile = profile;
+        this.precision = precision;
+        this.bf16 = precision == Precision.BF16;
         Blas.setThreads(threads);
-        this.model = new LanguageModel(shape);
+        if (bf16) OneDnn.setThreads(threads);
+        this.model = new LanguageModel(shape, bf16);
         this.workers = new RowWorkers(threads);
     }
 
@@ -57,9 +72,13 @@ public final class Engine implements AutoCloseable {
         return profile;
     }
 
+    public Precision precision() {
+        return precision;
+    }
+
     /** A window of {@code batch} sequences × {@code steps} steps; with dropout buffers when {@code dropout}. */
     public Window newWindow(int batch, int steps, boolean dropout) {
-        Window w = new Window(shape, batch, steps, dropout, threads);
+        Window w = new Window(shape, batch, steps, dropout, threads, bf16);
         windows.add(w);
         return w;
     }
@@ -120,11 +139,21 @@ public final class Engine implements AutoCloseable {
     /** What runs where, for a start-up banner: OpenBLAS's core and threads, the vector shape, the sizes. */
     public List<String> banner() {
         long activations = windows.stream().mapToLong(Window::bytes).max().orElse(0);
-        return List.of(
-                String.format(Locale.ROOT, "OpenBLAS: core %s, %d threads (%s)", Blas.coreName(), Blas.threads(), Blas.config()),
-                String.format(Locale.ROOT, "Vector species: %s", VectorShapes.F),
-                String.format(Locale.ROOT, "Parameters: %,d (%.1f MB); activations per window: %.1f MB",
-                        model.parameterCount(), model.parameterCount() * 4 / 1e6, activations / 1e6));
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format(Locale.ROOT, "OpenBLAS: core %s, %d threads (%s)", Blas.coreName(), Blas.threads(), Blas.config()));
+        if (bf16) {
+            lines.add(String.format(Locale.ROOT, "Precision bf16: oneDNN %s GEMMs on %s, %d OpenMP threads",
+                    OneDnn.version(), OneDnn.isa(), threads));
+            if (!OneDnn.nativeBf16()) {
+                lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN converts bf16 to fp32 in software,"
+                        + " so bf16 runs about as fast as fp32 or slower (it still halves the GEMM inputs' memory)."
+                        + " Use --precision fp32 here.");
+            }
+        }
+        lines.add(String.format(Locale.ROOT, "Vector species: %s", VectorShapes.F));
+        lines.add(String.format(Locale.ROOT, "Parameters: %,d (%.1f MB); activations per window: %.1f MB",
+                model.parameterCount(), model.parameterCount() * 4 / 1e6, activations / 1e6));
+        return lines;
     }
 
     /** Whether two independent GEMMs run faster side by side, one OpenBLAS thread each, than one after the other. */
@@ -137,11 +166,29 @@ public final class Engine implements AutoCloseable {
      * count: only for {@link GemmPair}, and only when {@link #pairsSideBySide()}.
      */
     void runSideBySide(RowWorkers.RangeTask pair) {
+        if (bf16) {
+            sideBySide = pair;
+            workers.forRange(0, 2, oneOpenMpThreadEach);
+            return;
+        }
         Blas.setThreads(1);
         try {
             workers.forRange(0, 2, pair);
         } finally {
             Blas.setThreads(threads);
+        }
+    }
+
+    private RowWorkers.RangeTask sideBySide;
+    /** bf16: OpenMP's team size is per thread, so each side sets its own to one and back. */
+    private final RowWorkers.RangeTask oneOpenMpThreadEach = this::withOneOpenMpThread;
+
+    private void withOneOpenMpThread(int chunk, int from, int to) {
+        OneDnn.setThreads(1);
+        try {
+            sideBySide.run(chunk, from, to);
+        } finally {
+            OneDnn.setThreads(threads);
         }
     }
 

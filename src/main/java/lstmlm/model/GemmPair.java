@@ -1,7 +1,5 @@
 package lstmlm.model;
 
-import lstmlm.blas.Blas;
-
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -18,39 +16,39 @@ import java.lang.foreign.MemorySegment;
 final class GemmPair implements RowWorkers.RangeTask {
     private final Call first = new Call(), second = new Call();
 
-    /** The arguments of one {@link Blas#sgemm} call. */
+    /** The arguments of one {@link Passes#gemm} call that overwrites C (beta = 0). */
     static final class Call {
         private boolean transA, transB;
         private int m, n, k, lda, ldb, ldc;
-        private float alpha, beta;
-        private MemorySegment a, b, c;
+        private Slab a, b;
+        private MemorySegment c;
         private long aOff, bOff, cOff;
 
-        Call set(boolean transA, boolean transB, int m, int n, int k, float alpha, MemorySegment a, long aOff, int lda,
-                 MemorySegment b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
+        Call set(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
+                 Slab b, long bOff, int ldb, MemorySegment c, long cOff, int ldc) {
             this.transA = transA;
             this.transB = transB;
             this.m = m;
             this.n = n;
             this.k = k;
-            this.alpha = alpha;
             this.a = a;
             this.aOff = aOff;
             this.lda = lda;
             this.b = b;
             this.bOff = bOff;
             this.ldb = ldb;
-            this.beta = beta;
             this.c = c;
             this.cOff = cOff;
             this.ldc = ldc;
             return this;
         }
 
-        void run() {
-            Blas.sgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        void run(Engine e) {
+            Passes.gemm(e, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, 0f, c, cOff, ldc);
         }
     }
+
+    private Engine engine;
 
     Call first() {
         return first;
@@ -62,16 +60,17 @@ final class GemmPair implements RowWorkers.RangeTask {
 
     /** Runs both calls: side by side on two single-threaded OpenBLAS calls when the engine's team is two threads. */
     void run(Engine engine) {
+        this.engine = engine;
         if (engine.pairsSideBySide()) {
             engine.runSideBySide(this);
         } else {
-            first.run();
-            second.run();
+            first.run(engine);
+            second.run(engine);
         }
     }
 
     @Override
     public void run(int chunk, int from, int to) {
-        (chunk == 0 ? first : second).run();
+        (chunk == 0 ? first : second).run(engine);
     }
 }

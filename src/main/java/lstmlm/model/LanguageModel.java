@@ -1,5 +1,6 @@
 package lstmlm.model;
 
+import lstmlm.kernels.Bf16;
 import lstmlm.kernels.SkinnyGemm;
 import lstmlm.kernels.VectorMath;
 
@@ -23,6 +24,14 @@ public final class LanguageModel implements AutoCloseable {
     public final MemorySegment params;
     public final MemorySegment grads;
     /**
+     * bf16 mode: a bf16 mirror of {@link #params} at the same element offsets, the weights the bf16
+     * GEMMs read (the embedding's part is unused: the gather reads float32 rows). Refreshed by the
+     * update and, after a direct write, by {@link #refreshShadow}. Null in fp32 mode.
+     */
+    final MemorySegment shadow;
+    final Slab slab;
+    private long shadowVersion = -1;
+    /**
      * Per layer, W_rec [H × 4H] and W_recᵀ [4H × H] packed into column panels for the few-row
      * kernel ({@link lstmlm.kernels.SkinnyGemm}): the forward and the backward recurrent products.
      * Backward repacks W_recᵀ every window; forward repacks W_rec when the weights changed.
@@ -39,12 +48,19 @@ public final class LanguageModel implements AutoCloseable {
     private int touchedCount, stamp;
 
     public LanguageModel(ModelShape shape) {
+        this(shape, false);
+    }
+
+    /** @param bf16Shadow keep a bf16 copy of the weights for bf16 GEMMs */
+    public LanguageModel(ModelShape shape, boolean bf16Shadow) {
         this.shape = shape;
         this.layout = new ParameterLayout(shape);
         this.arena = Arena.ofShared();
         this.params = arena.allocate(layout.size * Float.BYTES, 64);
         this.grads = arena.allocate(layout.size * Float.BYTES, 64);
         this.recurrentPanels = arena.allocate(shape.layers() * (forwardPanelsSize() + backwardPanelsSize()) * Float.BYTES, 64);
+        this.shadow = bf16Shadow ? arena.allocate(layout.size * 2, 64) : null;
+        this.slab = new Slab(params, shadow);
         this.forwardPackedAt = new long[shape.layers()];
         java.util.Arrays.fill(forwardPackedAt, -1);
         this.touchedRows = new int[shape.vocab()];
@@ -76,6 +92,13 @@ public final class LanguageModel implements AutoCloseable {
     /** Tells the model its parameters were written directly, so derived copies are rebuilt. */
     public void parametersChanged() {
         version++;
+    }
+
+    /** bf16 mode: converts the dense weights into the shadow unless it already holds these parameters. */
+    void refreshShadow() {
+        if (shadow == null || shadowVersion == version) return;
+        Bf16.fromFloats(params, layout.denseStart, shadow, layout.denseStart, layout.size - layout.denseStart);
+        shadowVersion = version;
     }
 
     /**
@@ -144,8 +167,17 @@ public final class LanguageModel implements AutoCloseable {
         float step = learningRate * clip;
         long dense = layout.size - layout.denseStart;
         workers.forRange(0, workers.size(), (chunk, from, to) -> {
-            long lo = dense * from / workers.size(), hi = dense * to / workers.size();
-            VectorMath.sgdStep(params, layout.denseStart + lo, grads, layout.denseStart + lo, hi - lo, step);
+            long lo = layout.denseStart + dense * from / workers.size(), hi = layout.denseStart + dense * to / workers.size();
+            if (shadow == null) {
+                VectorMath.sgdStep(params, lo, grads, lo, hi - lo, step);
+            } else {
+                // the shadow written while each block is still in L1: one pass over memory, not two
+                for (long at = lo; at < hi; at += SHADOW_BLOCK) {
+                    long n = Math.min(SHADOW_BLOCK, hi - at);
+                    VectorMath.sgdStep(params, at, grads, at, n, step);
+                    Bf16.fromFloats(params, at, shadow, at, n);
+                }
+            }
         });
         for (int k = 0; k < touchedCount; k++) {
             long row = layout.embedding + touchedRows[k] * h;
@@ -153,8 +185,12 @@ public final class LanguageModel implements AutoCloseable {
             VectorMath.fill(grads, row, h, 0f);
         }
         parametersChanged();
+        if (shadow != null) shadowVersion = version; // the update wrote it (the embedding's part is never read)
         return norm;
     }
+
+    /** Floats updated then converted at a time in bf16 mode: 16 KB, well inside L1. */
+    private static final long SHADOW_BLOCK = 4096;
 
     /** One partial sum per thread of the team that last computed the norm (grown once, on first use). */
     private double[] partialSums = new double[0];

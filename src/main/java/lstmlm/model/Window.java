@@ -26,6 +26,10 @@ import java.lang.foreign.MemorySegment;
  * softmaxScratch [workers x V] per-thread row of exponentials for the loss-only softmax
  * stepScratch [workers x 4·48] per-thread tile for the few-row kernel's last panel
  * </pre>
+ * In bf16 mode a second slab mirrors this one at the same element offsets ({@link #slab}): the
+ * kernels that produce a GEMM input (x0, h, out, d-logits, dz) write its bf16 copy there too.
+ * (The mirror has room for every buffer; only those few are written. Simpler offsets for 50 % more
+ * activation memory.)
  */
 public final class Window implements AutoCloseable {
     public final ModelShape shape;
@@ -36,6 +40,9 @@ public final class Window implements AutoCloseable {
     public final int[] inputs, targets;
 
     final MemorySegment acts;
+    /** bf16 mirror of {@link #acts} at the same element offsets; null in fp32 mode. */
+    final MemorySegment half;
+    final Slab slab;
     final long x0, mask0, logits, dc, dSoftmaxBias, softmaxScratch, stepScratch;
     /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
     long dx, dxAlt;
@@ -47,7 +54,7 @@ public final class Window implements AutoCloseable {
     private final Arena arena;
 
     /** Windows are made by {@link Engine#newWindow}, sized for the team that runs them. */
-    Window(ModelShape shape, int batch, int steps, boolean dropout, int workers) {
+    Window(ModelShape shape, int batch, int steps, boolean dropout, int workers, boolean bf16) {
         if (batch < 1 || steps < 1) {
             throw new IllegalArgumentException("batch and steps must be positive: " + batch + ", " + steps);
         }
@@ -107,12 +114,14 @@ public final class Window implements AutoCloseable {
         this.arena = Arena.ofShared();
         // zero-filled by the allocation, which also touches every page now rather than mid-run
         this.acts = arena.allocate(at * Float.BYTES, 64);
+        this.half = bf16 ? arena.allocate(at * 2, 64) : null;
+        this.slab = new Slab(acts, half);
         this.lossPartials = new double[workers];
     }
 
-    /** Bytes of activation memory. */
+    /** Bytes of activation memory (with the bf16 mirror). */
     public long bytes() {
-        return acts.byteSize();
+        return acts.byteSize() + (half != null ? half.byteSize() : 0);
     }
 
     void swapGradientBuffers() {

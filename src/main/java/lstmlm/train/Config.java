@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
+import lstmlm.model.Precision;
+
 /**
  * A training configuration with TensorFlow's key names. Loaded from a {@code .properties} file or
  * a bundled name ({@code small}, {@code medium}, {@code large}, {@code test}); every key must be
@@ -29,12 +31,33 @@ public record Config(
         double keepProb,
         double lrDecay,
         int batchSize,
-        int vocabSize) {
+        int vocabSize,
+        Precision precision) {
 
     public static final List<String> BUNDLED = List.of("small", "medium", "large", "test");
-    public static final List<String> KEYS = List.of("init_scale", "learning_rate", "max_grad_norm",
+    /** TensorFlow's keys: every config has each of them. */
+    public static final List<String> REQUIRED_KEYS = List.of("init_scale", "learning_rate", "max_grad_norm",
             "num_layers", "num_steps", "hidden_size", "max_epoch", "max_max_epoch", "keep_prob",
             "lr_decay", "batch_size", "vocab_size");
+    /**
+     * Keys beyond TensorFlow's, with the defaults that keep its configs exactly as they were; a
+     * config or checkpoint written before a key existed reads as its default.
+     */
+    public static final Map<String, String> OPTIONAL_KEYS = optionalKeys();
+    /** Every key, required ones first. */
+    public static final List<String> KEYS = allKeys();
+
+    private static Map<String, String> optionalKeys() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("precision", Precision.FP32.key());
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
+    private static List<String> allKeys() {
+        List<String> keys = new java.util.ArrayList<>(REQUIRED_KEYS);
+        keys.addAll(OPTIONAL_KEYS.keySet());
+        return List.copyOf(keys);
+    }
 
     /** Learning rate for 0-based epoch i: learning_rate · lr_decay^max(i + 1 − max_epoch, 0). */
     public double learningRate(int epoch) {
@@ -95,12 +118,14 @@ public record Config(
                 throw new ConfigException("Unknown key '" + k + "' in " + where + ". Known keys: " + KEYS);
             }
         }
-        for (String k : KEYS) {
+        for (String k : REQUIRED_KEYS) {
             if (!values.containsKey(k)) {
-                throw new ConfigException("Missing key '" + k + "' in " + where + ". Every config needs: " + KEYS);
+                throw new ConfigException("Missing key '" + k + "' in " + where + ". Every config needs: " + REQUIRED_KEYS);
             }
         }
-        Parser p = new Parser(values, where);
+        Map<String, String> all = new LinkedHashMap<>(OPTIONAL_KEYS);
+        all.putAll(values);
+        Parser p = new Parser(all, where);
         return new Config(name,
                 p.real("init_scale", 0, false, 10),
                 p.real("learning_rate", 0, false, 1e3),
@@ -113,7 +138,8 @@ public record Config(
                 p.real("keep_prob", 0, false, 1),
                 p.real("lr_decay", 0, false, 1),
                 p.integer("batch_size", 1, 100_000),
-                p.integer("vocab_size", 2, 10_000_000));
+                p.integer("vocab_size", 2, 10_000_000),
+                p.precision("precision"));
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */
@@ -131,6 +157,7 @@ public record Config(
         m.put("lr_decay", fmt(lrDecay));
         m.put("batch_size", Integer.toString(batchSize));
         m.put("vocab_size", Integer.toString(vocabSize));
+        m.put("precision", precision.key());
         return m;
     }
 
@@ -156,6 +183,15 @@ public record Config(
                         + " (must be in " + (loInclusive ? "[" : "(") + lo + ", " + hi + "]).");
             }
             return v;
+        }
+
+        Precision precision(String key) {
+            String raw = values.get(key);
+            Precision p = Precision.parse(raw);
+            if (p == null) {
+                throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be fp32 or bf16.");
+            }
+            return p;
         }
 
         int integer(String key, int lo, int hi) {

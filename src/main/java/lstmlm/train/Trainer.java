@@ -55,7 +55,8 @@ public final class Trainer implements AutoCloseable {
         this.config = config;
         this.corpus = corpus;
         this.seed = seed;
-        this.engine = new Engine(new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers()), threads);
+        this.engine = new Engine(new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers()), threads,
+                config.precision());
         engine.model().initialize(seed, (float) config.initScale());
         this.trainWindow = engine.newWindow(config.batchSize(), config.numSteps(), config.keepProb() < 1);
         this.testWindow = engine.newWindow(1, 1, false);

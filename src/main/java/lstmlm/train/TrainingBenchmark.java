@@ -1,10 +1,13 @@
 package lstmlm.train;
 
 import lstmlm.blas.Blas;
+import lstmlm.blas.OneDnn;
 import lstmlm.data.BatchProducer;
+import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Engine;
 import lstmlm.model.ModelShape;
+import lstmlm.model.Precision;
 import lstmlm.model.ProcessMemory;
 import lstmlm.model.StepProfile;
 import lstmlm.model.Window;
@@ -17,9 +20,10 @@ import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 
 /**
- * Training and evaluation speed against this machine's own sgemm peak, all measured in one
- * process so the ratios hold: first a 2048³ sgemm, then N training windows after a warm-up, then
- * N forward-only windows after another. Each warm-up runs max(10, N/4) windows and at least 5 s.
+ * Training and evaluation speed against this machine's own GEMM peaks, all measured in one
+ * process so the ratios hold: first a 2048³ sgemm (and in bf16 mode a 2048³ oneDNN bf16 GEMM), then
+ * N training windows after a warm-up, then N forward-only windows after another. Each warm-up runs
+ * max(10, N/4) windows and at least 5 s.
  *
  * <p>FLOPs per token follow the roofline's definition: forward = 2·L·(2H)·(4H) + 2·H·V (the
  * LSTM and softmax multiply-adds), training = 3 × forward. The cell, softmax and update passes
@@ -27,23 +31,47 @@ import java.util.function.IntConsumer;
  */
 public final class TrainingBenchmark {
 
-    public record Result(String config, int threads, String blasCore, double peakGflops,
-                         double trainWps, double trainGflops, double trainFraction,
-                         double evalWps, double evalFraction, double gemmShare,
+    /**
+     * Fractions are of the sgemm peak ({@code peakGflops}); in bf16 mode {@code bf16PeakGflops} is
+     * the 2048³ bf16 GEMM's and the {@code *OfBf16Peak} fractions are of it (NaN in fp32 mode).
+     */
+    public record Result(String config, Precision precision, int threads, String blasCore, double peakGflops,
+                         double bf16PeakGflops, double trainWps, double trainGflops,
+                         double evalWps, double evalGflops, double gemmShare,
                          Map<StepProfile.Part, Double> millisPerWindow,
                          Map<StepProfile.Part, Double> evalMillisPerWindow, double peakRssMb) {
+
+        public double trainFraction() {
+            return trainGflops / peakGflops;
+        }
+
+        public double evalFraction() {
+            return evalGflops / peakGflops;
+        }
+
+        public double trainFractionOfBf16Peak() {
+            return trainGflops / bf16PeakGflops;
+        }
+
+        public double evalFractionOfBf16Peak() {
+            return evalGflops / bf16PeakGflops;
+        }
 
         public Map<String, Object> json() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("config", config);
+            m.put("precision", precision.key());
             m.put("threads", threads);
             m.put("blas_core", blasCore);
             m.put("peak_gflops", round(peakGflops, 1));
+            if (precision == Precision.BF16) m.put("bf16_peak_gflops", round(bf16PeakGflops, 1));
             m.put("train_wps", round(trainWps, 0));
             m.put("train_gflops", round(trainGflops, 1));
-            m.put("train_fraction", round(trainFraction, 3));
+            m.put("train_fraction", round(trainFraction(), 3));
+            if (precision == Precision.BF16) m.put("train_fraction_of_bf16_peak", round(trainFractionOfBf16Peak(), 3));
             m.put("eval_wps", round(evalWps, 0));
-            m.put("eval_fraction", round(evalFraction, 3));
+            m.put("eval_fraction", round(evalFraction(), 3));
+            if (precision == Precision.BF16) m.put("eval_fraction_of_bf16_peak", round(evalFractionOfBf16Peak(), 3));
             m.put("gemm_share", round(gemmShare, 3));
             m.put("peak_rss_mb", round(peakRssMb, 0));
             return m;
@@ -86,6 +114,29 @@ public final class TrainingBenchmark {
         }
     }
 
+    /** GFLOP/s of one 2048³ oneDNN bf16 GEMM (bf16 inputs, fp32 output) on the calling thread's OpenMP team (best of a few). */
+    public static double measureBf16PeakGflops() {
+        int n = 2048;
+        try (Arena arena = Arena.ofConfined()) {
+            long elements = (long) n * n;
+            MemorySegment a = arena.allocate(elements * 2, 64), b = arena.allocate(elements * 2, 64);
+            MemorySegment c = arena.allocate(elements * Float.BYTES, 64);
+            SplittableRandom r = new SplittableRandom(1);
+            for (long i = 0; i < elements; i++) {
+                a.setAtIndex(Bf16.BF16, i, Bf16.fromFloat((float) r.nextDouble()));
+                b.setAtIndex(Bf16.BF16, i, Bf16.fromFloat((float) r.nextDouble()));
+            }
+            OneDnn.gemmBf16(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+            double best = Double.MAX_VALUE;
+            for (int rep = 0; rep < 5; rep++) {
+                long t0 = System.nanoTime();
+                OneDnn.gemmBf16(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+            }
+            return 2.0 * n * n * n / best / 1e9;
+        }
+    }
+
     /**
      * @param trainIds the ids to train on (real text), or null for uniformly random ids
      */
@@ -104,8 +155,9 @@ public final class TrainingBenchmark {
         // few-row kernel four seconds later (-XX:+PrintCompilation), inside the measured windows
         float keep = (float) config.keepProb(), lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm();
         StepProfile profile = StepProfile.on();
-        try (Engine engine = new Engine(shape, threads, profile)) {
+        try (Engine engine = new Engine(shape, threads, config.precision(), profile)) {
             double peak = measurePeakGflops();
+            double bf16Peak = config.precision() == Precision.BF16 ? measureBf16PeakGflops() : Double.NaN;
             Window w = engine.newWindow(batch, numSteps, keep < 1);
             engine.model().initialize(seed, (float) config.initScale());
             w.resetState();
@@ -139,8 +191,8 @@ public final class TrainingBenchmark {
             double fwd = forwardFlopsPerToken(config);
             double trainWps = tokens / trainSeconds, evalWps = tokens / evalSeconds;
             double trainGflops = trainWps * 3 * fwd / 1e9;
-            return new Result(config.name(), threads, Blas.coreName(), peak, trainWps, trainGflops,
-                    trainGflops / peak, evalWps, evalWps * fwd / 1e9 / peak, gemmShare, millis, evalMillis, peakRssMb());
+            return new Result(config.name(), config.precision(), threads, Blas.coreName(), peak, bf16Peak, trainWps,
+                    trainGflops, evalWps, evalWps * fwd / 1e9, gemmShare, millis, evalMillis, peakRssMb());
         }
     }
 

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -62,6 +63,31 @@ class CheckpointCliTest {
         CliRun valid = CliRun.of("eval", "--model", straight.resolve("best.safetensors").toString(), "--data-path", data,
                 "--split", "valid", "--threads", "1");
         assertTrue(valid.out().startsWith("Valid Perplexity: "), valid.out());
+    }
+
+    @Test
+    void aBf16RunEvaluatesInEitherPrecisionAndKeepsItsPrecisionOnResume() throws Exception {
+        String data = TinyRun.corpus(tmp).toString(), config = TinyRun.configFile(tmp).toString();
+        Path dir = tmp.resolve("bf16");
+        CliRun train = CliRun.of("train", "--config", config, "--data-path", data, "--save-path", dir.toString(),
+                "--seed", "9", "--threads", "1", "--max-epochs", "1", "--precision", "bf16",
+                "--set", "vocab_size=31"); // the corpus's 30 words and <eos>: inference wants a word per class
+        assertEquals(0, train.exit(), train.err());
+        assertTrue(train.out().contains("Precision bf16: oneDNN"), train.out());
+        String model = dir.resolve("model.safetensors").toString();
+        CliRun same = CliRun.of("eval", "--model", model, "--data-path", data, "--threads", "1");
+        assertEquals(lines(train.out(), "Test Perplexity").strip(), same.out().strip(), "eval runs in the model's precision");
+        CliRun fp32 = CliRun.of("eval", "--model", model, "--data-path", data, "--threads", "1", "--precision", "fp32");
+        assertEquals(0, fp32.exit(), fp32.err());
+        double a = Double.parseDouble(same.out().strip().replace("Test Perplexity: ", ""));
+        double b = Double.parseDouble(fp32.out().strip().replace("Test Perplexity: ", ""));
+        assertTrue(Math.abs(a - b) / b < 0.01, "bf16 " + a + " vs fp32 " + b + " on the same weights");
+        try (lstmlm.infer.Model m = lstmlm.infer.Model.load(dir.resolve("model.safetensors"))) {
+            assertTrue(m.newSession().score(List.of("w1", "w8")).logProbability() < 0); // inference reads it as any model
+        }
+        CliRun other = CliRun.of("train", "--resume", dir.toString(), "--data-path", data, "--precision", "fp32");
+        assertEquals(2, other.exit());
+        assertTrue(other.err().contains("precision=fp32 (checkpoint: bf16)"), other.err());
     }
 
     @Test

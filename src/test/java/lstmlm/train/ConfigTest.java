@@ -1,5 +1,6 @@
 package lstmlm.train;
 
+import lstmlm.model.Precision;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,13 +20,13 @@ class ConfigTest {
     @Test
     void bundledConfigsAreTensorFlowsTable() {
         Config small = Config.load("small", Map.of());
-        assertEquals(new Config("small", 0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20, 10000), small);
+        assertEquals(new Config("small", 0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20, 10000, Precision.FP32), small);
         Config medium = Config.load("medium", Map.of());
-        assertEquals(new Config("medium", 0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20, 10000), medium);
+        assertEquals(new Config("medium", 0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20, 10000, Precision.FP32), medium);
         Config large = Config.load("large", Map.of());
-        assertEquals(new Config("large", 0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20, 10000), large);
+        assertEquals(new Config("large", 0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20, 10000, Precision.FP32), large);
         Config test = Config.load("test", Map.of());
-        assertEquals(new Config("test", 0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000), test);
+        assertEquals(new Config("test", 0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000, Precision.FP32), test);
     }
 
     @Test

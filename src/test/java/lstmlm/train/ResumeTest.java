@@ -123,6 +123,30 @@ class ResumeTest {
         }
     }
 
+    /**
+     * bf16 mode resumes exactly too: the bf16 copy of the weights is rebuilt from the restored
+     * float32 masters, and in a straight run the update writes the same roundings of the same values.
+     */
+    @Test
+    void bf16ResumesBitForBit() {
+        Config bf16 = CONFIG.withOverrides(java.util.Map.of("precision", "bf16"));
+        float[] straight;
+        Path dir = tmp.resolve("bf16");
+        try (Trainer t = TinyRun.trainer(bf16, corpus, SEED, THREADS, new PrintStream(new ByteArrayOutputStream()))) {
+            t.checkpointTo(CheckpointStore.open(dir, 1000), 37);
+            t.run(2);
+            straight = t.model().params.toArray(JAVA_FLOAT);
+        }
+        assertTrue(!java.util.Arrays.equals(straight, straightWeights), "bf16 computes other numbers than fp32");
+        try (Checkpoint c = Checkpoint.load(CheckpointStore.checkpointFile(dir, 37));
+             Trainer t = TinyRun.trainer(c.config(), corpus, c.progress().seed(), THREADS, new PrintStream(new ByteArrayOutputStream()))) {
+            assertEquals(lstmlm.model.Precision.BF16, c.config().precision());
+            t.restore(c);
+            t.run(2);
+            assertArrayEquals(straight, t.model().params.toArray(JAVA_FLOAT));
+        }
+    }
+
     @Test
     void aFailedWriteStopsTrainingAndKeepsThePreviousCheckpoint() throws IOException {
         Path dir = tmp.resolve("fails");

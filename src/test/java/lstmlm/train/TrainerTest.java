@@ -30,12 +30,14 @@ class TrainerTest {
         return Config.load("test", overrides);
     }
 
-    @Test
-    void lossFallsAndTheLinesAreTensorFlows() throws IOException {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"fp32", "bf16"})
+    void lossFallsAndTheLinesAreTensorFlows(String precision) throws IOException {
         PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Trainer.Result result;
-        try (Trainer t = TinyRun.trainer(tinyConfig(Map.of()), corpus, 3, 2, new PrintStream(bytes, true, StandardCharsets.UTF_8))) {
+        try (Trainer t = TinyRun.trainer(tinyConfig(Map.of("precision", precision)), corpus, 3, 2,
+                new PrintStream(bytes, true, StandardCharsets.UTF_8))) {
             result = t.run(3);
         }
         String log = bytes.toString(StandardCharsets.UTF_8);
@@ -52,10 +54,11 @@ class TrainerTest {
         assertTrue(log.contains("Epoch: 3 Learning rate: 0.500"), log);
     }
 
-    @Test
-    void theSameSeedAndThreadsGiveTheSameNumbersAndWeights() throws IOException {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"fp32", "bf16"})
+    void theSameSeedAndThreadsGiveTheSameNumbersAndWeights(String precision) throws IOException {
         PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
-        Config c = tinyConfig(Map.of("keep_prob", "0.7", "max_max_epoch", "1"));
+        Config c = tinyConfig(Map.of("keep_prob", "0.7", "max_max_epoch", "1", "precision", precision));
         float[][] weights = new float[3][];
         Trainer.Result[] results = new Trainer.Result[3];
         long[] seeds = {5, 5, 6};
