@@ -11,5 +11,5 @@ export JAVA_HOME
 # the engine's artifact and its tests' jar (the scalar references) into the local repository, then the benchmarks
 (cd "$here/.." && ./mvnw -q -B -DskipTests -Dinvoker.skip install && ./mvnw -q -B -f bench/pom.xml package)
 exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$JAVA_HOME/bin/java" \
-  --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
+  --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:-UseProfiledLoopPredicate \
   -jar "$here/target/benchmarks.jar" "$@"

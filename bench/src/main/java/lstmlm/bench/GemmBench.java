@@ -38,7 +38,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 4, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:-UseProfiledLoopPredicate"})
 public class GemmBench {
 
     @Param({
@@ -128,7 +128,7 @@ public class GemmBench {
         @Benchmark
         @Warmup(iterations = 3, time = 1)
         @Measurement(iterations = 4, time = 1)
-        @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+        @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:-UseProfiledLoopPredicate"})
         public void ourBindingOffHeap() {
             Blas.sgemm(false, false, size, size, size, 1f, a, 0, size, b, 0, size, 0f, c, 0, size);
         }
@@ -136,7 +136,7 @@ public class GemmBench {
         @Benchmark
         @Warmup(iterations = 3, time = 1)
         @Measurement(iterations = 4, time = 1)
-        @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+        @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:-UseProfiledLoopPredicate"})
         public void heapArraysCritical() throws Throwable {
             HEAP_CRITICAL.invokeExact(101, 111, 111, size, size, size, 1f, MemorySegment.ofArray(ha), size,
                     MemorySegment.ofArray(hb), size, 0f, MemorySegment.ofArray(hc), size);
@@ -145,7 +145,7 @@ public class GemmBench {
         @Benchmark
         @Warmup(iterations = 3, time = 1)
         @Measurement(iterations = 4, time = 1)
-        @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+        @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:-UseProfiledLoopPredicate"})
         public void offHeapOrdinaryHandle() throws Throwable {
             OFF_HEAP_PLAIN.invokeExact(101, 111, 111, size, size, size, 1f, a, size, b, size, 0f, c, size);
         }
