@@ -4,6 +4,7 @@ import lstmlm.kernels.FastExp;
 import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.RowKernels;
 import lstmlm.kernels.SoftmaxCrossEntropy;
+import lstmlm.kernels.VectorMath;
 import lstmlm.model.ModelShape;
 
 import java.lang.foreign.Arena;
@@ -22,7 +23,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  *
  * <p>A step is the training forward pass on one row: the products run on the one-row kernels
  * ({@link RowKernels}, which stream the weights once), the cell is {@link LstmCell#forward} and the
- * normaliser is {@link SoftmaxCrossEntropy#logSumExp}, the very code training evaluates with.
+ * normaliser is {@link SoftmaxCrossEntropy#logSumExp}'s max and {@link FastExp} passes, the very code
+ * training evaluates with.
  *
  * <p>A new or {@link #reset} session has a zero state and no prediction yet: feed a word first.
  * Sentences are best started by feeding {@code <eos>}, as in training, where every sentence
@@ -50,7 +52,10 @@ public final class Session implements AutoCloseable {
     private int cellParity;
     private boolean hasPrediction;
     private boolean normalized;
+    /** log Σ exp(logits) = normMax + log(normSum), and whether {@link #exps} still holds exp(logit − normMax). */
     private double logNormalizer;
+    private float normMax, normSum;
+    private boolean expsHoldNormaliser;
     private boolean closed;
 
     // top-k's heap, grown on first use
@@ -122,11 +127,17 @@ public final class Session implements AutoCloseable {
         normalized = false;
     }
 
-    /** log Σ exp(logits), computed once per step and only when asked for. */
+    /**
+     * log Σ exp(logits), computed once per step and only when asked for: {@link SoftmaxCrossEntropy#logSumExp}'s
+     * two passes, kept apart so {@link #probabilities} can reuse the exponentials the second leaves.
+     */
     private double logNormalizer() {
         if (!normalized) {
-            logNormalizer = SoftmaxCrossEntropy.logSumExp(logits, 0, zeros, 0, vocab, exps, 0);
+            normMax = SoftmaxCrossEntropy.max(logits, 0, zeros, 0, vocab);
+            normSum = FastExp.expSum(1f, logits, 0, zeros, 0, normMax, exps, 0, vocab);
+            logNormalizer = normMax + Math.log(normSum);
             normalized = true;
+            expsHoldNormaliser = true;
         }
         return logNormalizer;
     }
@@ -161,8 +172,10 @@ public final class Session implements AutoCloseable {
             throw new IllegalArgumentException("The output array has " + out.length + " elements; the vocabulary has "
                     + vocab + " words.");
         }
-        FastExp.expSum(1f, logits, 0, zeros, 0, (float) logNormalizer(), exps, 0, vocab);
-        MemorySegment.copy(exps, JAVA_FLOAT, 0, out, 0, vocab);
+        logNormalizer();
+        if (!expsHoldNormaliser) FastExp.expSum(1f, logits, 0, zeros, 0, normMax, exps, 0, vocab);
+        expsHoldNormaliser = true;
+        VectorMath.scaleInto(exps, 0, vocab, 1f / normSum, out);
     }
 
     /** The whole next-word distribution in a new array. */
@@ -235,6 +248,7 @@ public final class Session implements AutoCloseable {
         // exp((logit − max) / temperature), the largest exactly 1
         float shift = SoftmaxCrossEntropy.max(logits, 0, zeros, 0, vocab) * inverse;
         FastExp.expSum(inverse, logits, 0, zeros, 0, shift, exps, 0, vocab);
+        expsHoldNormaliser = false;
         double total = 0;
         for (int i = 0; i < vocab; i++) total += exps.getAtIndex(JAVA_FLOAT, i);
         double u = random.nextDouble() * total, cumulative = 0;
@@ -348,6 +362,9 @@ public final class Session implements AutoCloseable {
         hasPrediction = other.hasPrediction;
         normalized = other.normalized;
         logNormalizer = other.logNormalizer;
+        normMax = other.normMax;
+        normSum = other.normSum;
+        expsHoldNormaliser = false; // this session's exponentials are not other's
     }
 
     /**

@@ -94,6 +94,17 @@ public final class VectorMath {
     }
 
     /** dst += src. */
+    /** dst[i] = a · src[off + i] for i in [0, n): from native memory into a heap array. */
+    public static void scaleInto(MemorySegment src, long off, int n, float a, float[] dst) {
+        final FloatVector va = FloatVector.broadcast(F, a);
+        final int upper = F.loopBound(n);
+        int i = 0;
+        for (; i < upper; i += F.length()) {
+            FloatVector.fromMemorySegment(F, src, 4 * (off + i), NATIVE).mul(va).intoArray(dst, i);
+        }
+        for (; i < n; i++) dst[i] = get(src, off + i) * a;
+    }
+
     public static void add(MemorySegment dst, long dstOff, MemorySegment src, long srcOff, long n) {
         final long upper = F.loopBound(n);
         long i = 0;
