@@ -1,7 +1,7 @@
 package lstmlm.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
 import lstmlm.model.Precision;
 import lstmlm.model.StepProfile;
 import lstmlm.train.Config;
@@ -57,7 +57,7 @@ final class BenchCommand implements Callable<Integer> {
         if (steps < 1) throw new Main.UserError("--steps must be at least 1, got " + steps);
         Config cfg = Config.load(config, Map.of("precision", precision));
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        int[] ids = dataPath != null ? PtbCorpus.load(dataPath).train() : null;
+        int[] ids = dataPath != null ? Corpus.load(dataPath).train() : null;
         TrainingBenchmark.Result r = TrainingBenchmark.run(cfg, n, steps, ids, seed);
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(r.json()));

@@ -1,6 +1,7 @@
 package lstmlm.cli;
 
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
+import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
 import lstmlm.model.Engine;
 import lstmlm.model.Precision;
@@ -24,8 +25,12 @@ final class EvalCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--data-path", paramLabel = "DIR",
-            description = "Folder with the PTB files. Default: data/ptb, downloaded and verified when missing.")
+            description = "Folder with the corpus (any layout train takes). Default: data/ptb, downloaded and verified when missing.")
     Path dataPath;
+
+    @Option(names = "--file", paramLabel = "FILE",
+            description = "Evaluate this text instead of the split's file (batch and steps still as --split says).")
+    Path file;
 
     @Option(names = "--split", defaultValue = "test", paramLabel = "valid|test",
             description = "valid (the config's batch and steps) or test (batch 1, 1 step). Default: ${DEFAULT-VALUE}.")
@@ -43,9 +48,14 @@ final class EvalCommand implements Callable<Integer> {
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         if (n < 1) throw new Main.UserError("--threads must be at least 1, got " + n);
         try (Checkpoint c = Checkpoint.load(model)) {
-            Path dir = dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure();
-            String fileName = split == Split.test ? PtbCorpus.TEST_FILE : PtbCorpus.VALID_FILE;
-            int[] ids = PtbCorpus.readIds(dir.resolve(fileName), c.vocabulary());
+            Path text = file;
+            if (text == null) {
+                CorpusFiles files = CorpusFiles.in(dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure());
+                text = split == Split.test ? files.test() : files.valid();
+            } else if (dataPath != null) {
+                throw new Main.UserError("Give either --data-path DIR or --file FILE, not both.");
+            }
+            int[] ids = Corpus.readIds(text, c.vocabulary());
             Config cfg = c.config();
             int batch = split == Split.test ? 1 : cfg.batchSize(), steps = split == Split.test ? 1 : cfg.numSteps();
             Precision p = cfg.precision();

@@ -1,6 +1,7 @@
 package lstmlm.cli;
 
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
+import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.CheckpointStore;
@@ -28,8 +29,18 @@ final class TrainCommand implements Callable<Integer> {
     String config;
 
     @Option(names = "--data-path", paramLabel = "DIR",
-            description = "Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt. Default: data/ptb, downloaded and verified when missing.")
+            description = "Folder with a corpus: ptb.{train,valid,test}.txt, {train,valid,test}.txt (PyTorch's layout) or "
+                    + "wiki.{train,valid,test}.tokens (WikiText). Default: data/ptb, Penn TreeBank downloaded and verified when missing.")
     Path dataPath;
+
+    @Option(names = "--train", paramLabel = "FILE", description = "The training text (with --valid and --test, instead of --data-path).")
+    Path trainFile;
+
+    @Option(names = "--valid", paramLabel = "FILE", description = "The validation text.")
+    Path validFile;
+
+    @Option(names = "--test", paramLabel = "FILE", description = "The test text.")
+    Path testFile;
 
     @Option(names = "--save-path", paramLabel = "DIR",
             description = "Write checkpoints (ckpt-STEP.safetensors, the last --keep of them), best.safetensors and the final model.safetensors to DIR.")
@@ -99,8 +110,10 @@ final class TrainCommand implements Callable<Integer> {
             }
             // output paths are checked before the data loads: a typo should not wait for a download or an epoch
             RunWatchers.checkOutputs(metrics, plot, resume != null);
-            Path dir = dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure();
-            PtbCorpus corpus = PtbCorpus.load(dir);
+            CorpusFiles files = corpusFiles(dataPath, trainFile, validFile, testFile);
+            Corpus corpus = Corpus.load(files, cfg.vocabularyLimits());
+            Config configured = cfg;
+            cfg = cfg.withVocabSize(corpus.vocabulary().size()); // the model has a class per word the data gave
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
             int epochs = maxEpochs != null ? Math.min(maxEpochs, cfg.maxMaxEpoch()) : cfg.maxMaxEpoch();
             if (epochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
@@ -114,8 +127,12 @@ final class TrainCommand implements Callable<Integer> {
                 lines.println(banner.get(0));
                 lines.println(banner.get(1));
                 lines.printf(Locale.ROOT, "Config %s: %s%n", cfg.name(), cfg.toMap());
+                if (configured.vocabSize() != cfg.vocabSize()) {
+                    lines.printf(Locale.ROOT, "vocab_size: %d, the vocabulary the data gave (the config said %d)%n",
+                            cfg.vocabSize(), configured.vocabSize());
+                }
                 banner.subList(2, banner.size()).forEach(lines::println);
-                lines.printf("Data: %s (%s)%n", dir, corpus);
+                lines.printf("Data: %s (%s)%n", files.train().getParent(), corpus);
                 if (resumed != null) {
                     trainer.restore(resumed);
                     lines.printf("Resumed from %s: epoch %d, step %d, global step %d%n", resumed.file(),
@@ -140,6 +157,20 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The corpus the flags name: the three files, or a folder's layout, or (neither given) Penn TreeBank
+     * in data/ptb, downloaded and verified when missing.
+     */
+    static CorpusFiles corpusFiles(Path dataPath, Path train, Path valid, Path test) {
+        int named = (train != null ? 1 : 0) + (valid != null ? 1 : 0) + (test != null ? 1 : 0);
+        if (named > 0) {
+            if (named < 3) throw new Main.UserError("--train, --valid and --test go together: give all three files.");
+            if (dataPath != null) throw new Main.UserError("Give either --data-path DIR or --train/--valid/--test, not both.");
+            return CorpusFiles.of(train, valid, test);
+        }
+        return CorpusFiles.in(dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure());
+    }
+
     /** A resumed run keeps the checkpoint's maths: flags that would change it must agree with it. */
     private void checkAgrees(Checkpoint c) {
         Config asked = null;
@@ -149,6 +180,7 @@ final class TrainCommand implements Callable<Integer> {
         if (asked != null) {
             Map<String, String> have = c.config().toMap(), want = asked.toMap();
             for (String k : have.keySet()) {
+                if (k.equals("vocab_size")) continue; // the data's, not the flags' (checked with the vocabulary)
                 if (!have.get(k).equals(want.get(k))) conflicts.add(k + "=" + want.get(k) + " (checkpoint: " + have.get(k) + ")");
             }
         }

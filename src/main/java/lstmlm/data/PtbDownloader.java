@@ -40,9 +40,9 @@ public final class PtbDownloader {
 
     /** Checksums of the PTB files in simple-examples.tgz (also in data/MD5SUMS). */
     public static final Map<String, String> PTB_MD5 = orderedMap(
-            PtbCorpus.TRAIN_FILE, "f26c4b92c5fdc7b3f8c7cdcb991d8420",
-            PtbCorpus.VALID_FILE, "aa0affc06ff7c36e977d7cd49e3839bf",
-            PtbCorpus.TEST_FILE, "8b80168b89c18661a38ef683c0dc3721");
+            "ptb.train.txt", "f26c4b92c5fdc7b3f8c7cdcb991d8420",
+            "ptb.valid.txt", "aa0affc06ff7c36e977d7cd49e3839bf",
+            "ptb.test.txt", "8b80168b89c18661a38ef683c0dc3721");
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(15);
     // Time until the response headers arrive; the body itself may take longer on a slow line.

@@ -17,7 +17,7 @@ public final class Vocabulary {
 
     /** Builds the vocabulary of a training file: every distinct word, ordered by (−count, word). */
     public static Vocabulary build(Path trainFile) {
-        return TrainingText.read(trainFile).vocabulary();
+        return Corpus.buildVocabulary(trainFile, VocabularyLimits.NONE);
     }
 
     /** Rebuilds a vocabulary from its words in id order, e.g. as stored in a checkpoint. */

@@ -1,84 +1,102 @@
 package lstmlm.data;
 
 import java.io.IOException;
+import java.io.Reader;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 
 /**
- * Reads a text file as a word sequence exactly like reader.py's {@code _read_words}:
- * {@code f.read().replace("\n", "<eos>").split()}.
+ * Reads a text file as a stream of words, a line at a time: each line is split on whitespace and
+ * ends with {@code <eos>}, as PyTorch's word_language_model reads a corpus ({@code line.split() +
+ * ['<eos>']}). On Penn TreeBank, whose lines end in " \n", this is exactly TensorFlow's reader.py
+ * ({@code f.read().replace("\n", "<eos>").split()}); elsewhere TF's would glue words to the
+ * {@code <eos>} of a line that ends without a space ("a\nb" becomes "a<eos>b", a blank line
+ * "<eos><eos>"), which no vocabulary wants. Whitespace is Python's {@code str.isspace} (Unicode
+ * spaces, NEL, no-break spaces); "\r\n" ends a line like "\n"; a last line without a newline still
+ * gets its {@code <eos>}. The file is decoded as strict UTF-8 in 64 KB blocks, never held whole.
  */
 final class Words {
     static final String EOS = "<eos>";
     static final String UNK = "<unk>";
 
-    private static final String WHERE_TO_GET_PTB =
-            "Pass --data-path DIR pointing at a folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt, "
-                    + "or run without --data-path to download it into data/ptb.";
+    private static final int BLOCK = 1 << 16;
 
     private Words() {}
 
-    /** Feeds every word of the file to {@code action}; returns the word count (never 0). */
-    static int forEach(Path file, Consumer<String> action) {
-        int count = split(read(file), action);
-        if (count == 0) {
-            throw new DataException("PTB file has no words: " + file + ". " + WHERE_TO_GET_PTB);
+    /**
+     * Feeds every word of the file to {@code action}, in order; returns the word count ({@code <eos>}s
+     * included). A file with no word but {@code <eos>} (empty, or blank lines only) is a {@link DataException}.
+     */
+    static long forEach(Path file, Consumer<String> action) {
+        long count;
+        long[] words = new long[1];
+        try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            count = split(in, w -> {
+                if (!w.equals(EOS)) words[0]++;
+                action.accept(w);
+            });
+        } catch (NoSuchFileException e) {
+            throw new DataException("Data file not found: " + file + ". " + CorpusFiles.HOW_TO_POINT, e);
+        } catch (CharacterCodingException e) {
+            throw new DataException("Data file is not valid UTF-8 text: " + file + " (" + e + "). Convert it to UTF-8.", e);
+        } catch (IOException e) {
+            throw new DataException("Cannot read data file " + file + " (" + e + "). " + CorpusFiles.HOW_TO_POINT, e);
+        }
+        if (words[0] == 0) {
+            throw new DataException("Data file has no words: " + file + " (" + (count == 0 ? "it is empty"
+                    : "only blank lines") + "). " + CorpusFiles.HOW_TO_POINT);
         }
         return count;
     }
 
-    static String read(Path file) {
-        try {
-            if (Files.size(file) == 0) {
-                throw new DataException("PTB file is empty: " + file + ". " + WHERE_TO_GET_PTB);
-            }
-            return Files.readString(file);
-        } catch (NoSuchFileException e) {
-            throw new DataException("PTB file not found: " + file + ". " + WHERE_TO_GET_PTB, e);
-        } catch (CharacterCodingException e) {
-            throw new DataException("PTB file is not valid UTF-8 text: " + file + ". " + WHERE_TO_GET_PTB, e);
-        } catch (IOException e) {
-            throw new DataException("Cannot read PTB file " + file + " (" + e + "). " + WHERE_TO_GET_PTB, e);
-        }
-    }
-
-    /**
-     * Splits like Python's {@code text.replace("\n", "<eos>").split()}. A newline does not end a word:
-     * it appends "<eos>" to whatever word is in progress ("a\nb" is the single word "a<eos>b"), which is
-     * what the replace-then-split does. PTB lines end in " \n", so there every "<eos>" stands alone.
-     */
-    static int split(String text, Consumer<String> action) {
-        int count = 0;
-        int n = text.length();
-        int i = 0;
-        while (i < n) {
-            char c = text.charAt(i);
-            if (c != '\n' && isPythonSpace(c)) {
-                i++;
-                continue;
-            }
-            int start = i;
-            boolean hasNewline = false;
-            for (; i < n; i++) {
-                c = text.charAt(i);
+    /** The words of {@code in}: each line's whitespace-separated words, then {@code <eos>}. */
+    static long split(Reader in, Consumer<String> action) throws IOException {
+        char[] block = new char[BLOCK];
+        StringBuilder word = new StringBuilder();
+        long count = 0;
+        boolean lineOpen = false; // a line has started (any character) and not yet ended with \n
+        for (int n; (n = in.read(block)) > 0; ) {
+            for (int i = 0; i < n; i++) {
+                char c = block[i];
                 if (c == '\n') {
-                    hasNewline = true;
+                    if (!word.isEmpty()) {
+                        action.accept(word.toString());
+                        word.setLength(0);
+                        count++;
+                    }
+                    action.accept(EOS);
+                    count++;
+                    lineOpen = false;
                 } else if (isPythonSpace(c)) {
-                    break;
+                    if (!word.isEmpty()) {
+                        action.accept(word.toString());
+                        word.setLength(0);
+                        count++;
+                    }
+                    lineOpen = true;
+                } else {
+                    word.append(c);
+                    lineOpen = true;
                 }
             }
-            // Most words have no newline and can be cut out as they are.
-            action.accept(hasNewline ? text.substring(start, i).replace("\n", EOS) : text.substring(start, i));
+        }
+        if (!word.isEmpty()) {
+            action.accept(word.toString());
+            count++;
+        }
+        if (lineOpen) { // the last line had no newline: it still ends a sentence
+            action.accept(EOS);
             count++;
         }
         return count;
     }
 
     /** Python's str.isspace: Java's whitespace plus the no-break spaces and NEL (U+0085). */
-    private static boolean isPythonSpace(char c) {
+    static boolean isPythonSpace(char c) {
         if (c <= ' ') {
             return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\u001c' && c <= '\u001f');
         }

@@ -68,10 +68,16 @@ public final class Model implements AutoCloseable {
                 lstmWeight[i] = floats("lstm." + i + ".weight");
                 lstmBias[i] = floats("lstm." + i + ".bias");
             }
-            MemorySegment sw = floats("softmax.weight");
             this.softmaxBias = floats("softmax.bias");
-            this.transposedSoftmax = softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY;
-            this.softmaxWeight = transposedSoftmax ? transpose(sw, hidden, vocab) : sw;
+            if (shape.tied()) {
+                // the output projection is the embedding [V×H]: already the transposed layout, one dot product a logit
+                this.transposedSoftmax = true;
+                this.softmaxWeight = embedding;
+            } else {
+                MemorySegment sw = floats("softmax.weight");
+                this.transposedSoftmax = softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY;
+                this.softmaxWeight = transposedSoftmax ? transpose(sw, hidden, vocab) : sw;
+            }
             this.zeros = copies.allocate(4L * Math.max(4L * hidden, vocab), 64).asReadOnly();
         } catch (RuntimeException e) {
             copies.close();
@@ -166,11 +172,11 @@ public final class Model implements AutoCloseable {
 
     /**
      * Weight bytes one streaming step must read: every LSTM weight and bias, the output projection
-     * and its bias, and the one embedding row of the input word.
+     * and its bias, and the one embedding row of the input word (already read with the projection when tied).
      */
     public long bytesReadPerToken() {
         long h = hidden, v = vocab;
-        return 4 * (layers * (2 * h * 4 * h + 4 * h) + h * v + v + h);
+        return 4 * (layers * (2 * h * 4 * h + 4 * h) + h * v + v + (file.shape().tied() ? 0 : h));
     }
 
     public boolean softmaxTransposed() {

@@ -63,6 +63,15 @@ public final class Dropout {
     }
 
     /**
+     * The scale {@link #mask} gives element {@code i} for this seed and keep probability: 1/keepProb
+     * when it is kept, else 0. For decisions made one at a time (a word's row, say).
+     */
+    public static float scale(long seed, int i, float keepProb) {
+        final long k = splitmix64(seed);
+        return keeps(i, (int) k, (int) (k >>> 32), threshold(keepProb)) ? 1f / keepProb : 0f;
+    }
+
+    /**
      * out = x * mask over n elements; out may be x (in place). This is also the backward:
      * dx = dOut * mask with the same mask, since the mask is a constant per element.
      */

@@ -76,9 +76,14 @@ public final class Engine implements AutoCloseable {
         return precision;
     }
 
-    /** A window of {@code batch} sequences × {@code steps} steps; with dropout buffers when {@code dropout}. */
+    /** A window of {@code batch} sequences × {@code steps} steps; with TensorFlow's dropout buffers when {@code dropout}. */
     public Window newWindow(int batch, int steps, boolean dropout) {
-        Window w = new Window(shape, batch, steps, dropout, threads, bf16);
+        return newWindow(batch, steps, dropout ? Dropouts.tensorFlow(0.5f) : Dropouts.NONE);
+    }
+
+    /** A window with the buffers that training with {@code dropouts} needs (none for {@link Dropouts#NONE}). */
+    public Window newWindow(int batch, int steps, Dropouts dropouts) {
+        Window w = new Window(shape, batch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16);
         windows.add(w);
         return w;
     }
@@ -89,14 +94,27 @@ public final class Engine implements AutoCloseable {
      *
      * @return the summed cross-entropy over the window's B·T tokens (nats)
      */
+    public double trainWindow(Window w, Dropouts dropouts, long dropoutSeed) {
+        return Passes.trainWindow(this, w, dropouts, dropoutSeed);
+    }
+
+    /** {@link #trainWindow(Window, Dropouts, long)} with TensorFlow's dropout at {@code keepProb}. */
     public double trainWindow(Window w, float keepProb, long dropoutSeed) {
-        return Passes.trainWindow(this, w, keepProb, dropoutSeed);
+        return trainWindow(w, Dropouts.tensorFlow(keepProb), dropoutSeed);
     }
 
     /** Global-norm clipping then SGD over the gradients of the last training window; returns the norm before clipping. */
     public double update(float learningRate, float maxGradNorm) {
+        return update(learningRate, maxGradNorm, 0f);
+    }
+
+    /**
+     * The same with L2 weight decay: {@code weightDecay}·θ is added to every gradient (the loss
+     * gains weightDecay/2·‖θ‖²) before the norm is taken, as a loss term would be.
+     */
+    public double update(float learningRate, float maxGradNorm, float weightDecay) {
         long t0 = profile.start();
-        double norm = model.clipAndUpdate(learningRate, maxGradNorm, workers);
+        double norm = model.clipAndUpdate(learningRate, maxGradNorm, weightDecay, workers);
         profile.stop(StepProfile.Part.UPDATE, t0);
         return norm;
     }
@@ -151,9 +169,24 @@ public final class Engine implements AutoCloseable {
             }
         }
         lines.add(String.format(Locale.ROOT, "Vector species: %s", VectorShapes.F));
+        if (profiledLoopPredication()) {
+            lines.add("note: C2's profiled loop predication is on; it can put the LSTM kernels into a cycle of"
+                    + " deoptimisation (cells 8x slower, seen in bf16 runs). ./lstm turns it off; with java -jar,"
+                    + " add -XX:-UseProfiledLoopPredicate.");
+        }
         lines.add(String.format(Locale.ROOT, "Parameters: %,d (%.1f MB); activations per window: %.1f MB",
                 model.parameterCount(), model.parameterCount() * 4 / 1e6, activations / 1e6));
         return lines;
+    }
+
+    /** Whether this JVM runs with C2's -XX:+UseProfiledLoopPredicate (the default); false when it cannot tell. */
+    static boolean profiledLoopPredication() {
+        try {
+            var hotspot = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            return Boolean.parseBoolean(hotspot.getVMOption("UseProfiledLoopPredicate").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
     }
 
     /** Whether two independent GEMMs run faster side by side, one OpenBLAS thread each, than one after the other. */

@@ -151,42 +151,68 @@ public final class LanguageModel implements AutoCloseable {
 
     /**
      * Global-norm clipping followed by plain SGD, like {@code tf.clip_by_global_norm} then
-     * {@code GradientDescentOptimizer}. The dense gradients are overwritten by the next backward
-     * pass; the sparse embedding rows are zeroed here, as they are accumulated into.
+     * {@code GradientDescentOptimizer}; with {@code weightDecay} > 0 first g += weightDecay·θ on
+     * every parameter (the loss's weightDecay/2·‖θ‖² term), so decay is clipped with the rest.
+     *
+     * <p>The embedding is updated sparsely, only the rows the window read, unless its gradient is
+     * dense: tied (the softmax reaches every row) or decayed. Dense gradients are overwritten by the
+     * next backward pass (GEMMs with β = 0); the untied embedding's gradient is accumulated into by
+     * the scatter-add, so it is zeroed here.
      *
      * @return the global gradient norm before clipping
      */
-    double clipAndUpdate(float learningRate, float maxGradNorm, RowWorkers workers) {
+    double clipAndUpdate(float learningRate, float maxGradNorm, float weightDecay, RowWorkers workers) {
         long h = shape.hidden();
-        double sumSq = denseSumOfSquares(workers);
-        for (int k = 0; k < touchedCount; k++) {
-            sumSq += VectorMath.sumOfSquares(grads, layout.embedding + touchedRows[k] * h, h);
+        boolean sparseEmbedding = !shape.tied() && weightDecay == 0f;
+        long start = sparseEmbedding ? layout.denseStart : 0;
+        long dense = layout.size - start;
+        int n = workers.size();
+        addWeightDecay(weightDecay, workers);
+        double sumSq = sumOfSquares(start, workers);
+        if (sparseEmbedding) {
+            for (int k = 0; k < touchedCount; k++) {
+                sumSq += VectorMath.sumOfSquares(grads, layout.embedding + touchedRows[k] * h, h);
+            }
         }
         double norm = Math.sqrt(sumSq);
         float clip = norm > maxGradNorm ? (float) (maxGradNorm / norm) : 1f;
         float step = learningRate * clip;
-        long dense = layout.size - layout.denseStart;
-        workers.forRange(0, workers.size(), (chunk, from, to) -> {
-            long lo = layout.denseStart + dense * from / workers.size(), hi = layout.denseStart + dense * to / workers.size();
+        workers.forRange(0, n, (chunk, from, to) -> {
+            long lo = start + dense * from / n, hi = start + dense * to / n;
             if (shadow == null) {
                 VectorMath.sgdStep(params, lo, grads, lo, hi - lo, step);
             } else {
                 // the shadow written while each block is still in L1: one pass over memory, not two
                 for (long at = lo; at < hi; at += SHADOW_BLOCK) {
-                    long n = Math.min(SHADOW_BLOCK, hi - at);
-                    VectorMath.sgdStep(params, at, grads, at, n, step);
-                    Bf16.fromFloats(params, at, shadow, at, n);
+                    long len = Math.min(SHADOW_BLOCK, hi - at);
+                    VectorMath.sgdStep(params, at, grads, at, len, step);
+                    Bf16.fromFloats(params, at, shadow, at, len);
                 }
             }
         });
-        for (int k = 0; k < touchedCount; k++) {
-            long row = layout.embedding + touchedRows[k] * h;
-            VectorMath.sgdStep(params, row, grads, row, h, step);
-            VectorMath.fill(grads, row, h, 0f);
+        if (sparseEmbedding) {
+            for (int k = 0; k < touchedCount; k++) {
+                long row = layout.embedding + touchedRows[k] * h;
+                VectorMath.sgdStep(params, row, grads, row, h, step);
+                VectorMath.fill(grads, row, h, 0f);
+            }
+        } else if (!shape.tied()) {
+            VectorMath.fill(grads, layout.embedding, (long) shape.vocab() * h, 0f); // decay reached every row
         }
         parametersChanged();
-        if (shadow != null) shadowVersion = version; // the update wrote it (the embedding's part is never read)
+        if (shadow != null) shadowVersion = version; // the update wrote it (a sparse embedding's part is never read)
         return norm;
+    }
+
+    /** g += weightDecay·θ on every parameter (the gradient of the loss term weightDecay/2·‖θ‖²); nothing when 0. */
+    void addWeightDecay(float weightDecay, RowWorkers workers) {
+        if (weightDecay == 0f) return;
+        long size = layout.size;
+        int n = workers.size();
+        workers.forRange(0, n, (chunk, from, to) -> {
+            long lo = size * from / n, hi = size * to / n;
+            VectorMath.axpy(weightDecay, params, lo, grads, lo, hi - lo);
+        });
     }
 
     /** Floats updated then converted at a time in bf16 mode: 16 KB, well inside L1. */
@@ -195,13 +221,14 @@ public final class LanguageModel implements AutoCloseable {
     /** One partial sum per thread of the team that last computed the norm (grown once, on first use). */
     private double[] partialSums = new double[0];
 
-    private double denseSumOfSquares(RowWorkers workers) {
-        long dense = layout.size - layout.denseStart;
+    /** Σ g² over [start, size), split over the team in a fixed way. */
+    private double sumOfSquares(long start, RowWorkers workers) {
+        long dense = layout.size - start;
         int n = workers.size();
         if (partialSums.length < n) partialSums = new double[n];
         workers.forRange(0, n, (chunk, from, to) -> {
             long lo = dense * from / n, hi = dense * to / n;
-            partialSums[from] = VectorMath.sumOfSquares(grads, layout.denseStart + lo, hi - lo);
+            partialSums[from] = VectorMath.sumOfSquares(grads, start + lo, hi - lo);
         });
         double s = 0;
         for (int i = 0; i < n; i++) s += partialSums[i];

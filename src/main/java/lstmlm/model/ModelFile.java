@@ -23,6 +23,8 @@ import java.util.Set;
  * <pre>
  * format              "lstm-lm checkpoint 1"
  * config.vocab_size, config.hidden_size, config.num_layers   the shape the tensors must have
+ * config.tie_weights  "true": no softmax.weight tensor, the output projection is the embedding's
+ *                     transpose (absent: "false")
  * vocabulary          the words in id order, "\n"-joined
  * vocabulary.size     number of words (checked when present)
  * tensors.sha256      SHA-256 (hex) of every byte after the header
@@ -60,9 +62,14 @@ public final class ModelFile implements AutoCloseable {
             }
             verifyChecksum(path, f, required(path, meta, CHECKSUM_KEY));
             ModelShape shape;
+            String tied = meta.getOrDefault("config.tie_weights", "false");
+            if (!tied.equals("true") && !tied.equals("false")) {
+                throw bad(path, "metadata 'config.tie_weights' is '" + tied + "', not true or false");
+            }
             try {
                 shape = new ModelShape(positiveInt(path, meta, "config.vocab_size"),
-                        positiveInt(path, meta, "config.hidden_size"), positiveInt(path, meta, "config.num_layers"));
+                        positiveInt(path, meta, "config.hidden_size"), positiveInt(path, meta, "config.num_layers"),
+                        tied.equals("true"));
             } catch (IllegalArgumentException e) {
                 throw bad(path, e.getMessage());
             }

@@ -1,9 +1,11 @@
 package lstmlm.model;
 
 /**
- * The sizes that fix the parameter layout: vocabulary V, hidden (= embedding) size H, layers L.
+ * What fixes the parameter layout: vocabulary V, hidden (= embedding) size H, layers L, and whether
+ * the output projection is the embedding's transpose ({@code tied}: Inan et al. 2017, Press &amp;
+ * Wolf 2017). The embedding size always equals the last layer's, so tying needs no projection.
  */
-public record ModelShape(int vocab, int hidden, int layers) {
+public record ModelShape(int vocab, int hidden, int layers, boolean tied) {
     /**
      * Added to the forget gate's pre-activation in every LSTM cell, training and inference alike.
      * TensorFlow's tutorial builds BasicLSTMCell with forget_bias = 0, and so do we.
@@ -15,6 +17,11 @@ public record ModelShape(int vocab, int hidden, int layers) {
             throw new IllegalArgumentException("model sizes must be positive: vocab=" + vocab
                     + " hidden=" + hidden + " layers=" + layers);
         }
+    }
+
+    /** An untied model. */
+    public ModelShape(int vocab, int hidden, int layers) {
+        this(vocab, hidden, layers, false);
     }
 
     public int gates() {

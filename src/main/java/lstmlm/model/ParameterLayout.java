@@ -9,7 +9,7 @@ package lstmlm.model;
  * lstm.l.weight  [2H x 4H]   rows 0..H-1 multiply the layer input, rows H..2H-1 the previous h;
  *                            columns are the gates i | f | g | o, each H wide
  * lstm.l.bias    [4H]
- * softmax.weight [H x V]
+ * softmax.weight [H x V]     (absent when tied: the output projection is embedingᵀ)
  * softmax.bias   [V]
  * </pre>
  */
@@ -17,8 +17,12 @@ public final class ParameterLayout {
     public final ModelShape shape;
     public final long embedding;
     private final long[] weight, bias;
+    /** The softmax weight [H×V]; -1 when tied (then it is the embedding [V×H], transposed). */
     public final long softmaxWeight, softmaxBias;
-    /** Offset where the dense tensors (everything after the embedding) start. */
+    /**
+     * Offset where the dense tensors start: after the embedding, whose gradient has nonzero rows only
+     * for the words a window read, or 0 when tied (the softmax's gradient reaches every row).
+     */
     public final long denseStart;
     public final long size;
 
@@ -28,7 +32,7 @@ public final class ParameterLayout {
         long at = 0;
         embedding = at;
         at += v * h;
-        denseStart = at;
+        denseStart = shape.tied() ? 0 : at;
         weight = new long[shape.layers()];
         bias = new long[shape.layers()];
         for (int l = 0; l < shape.layers(); l++) {
@@ -37,8 +41,8 @@ public final class ParameterLayout {
             bias[l] = at;
             at += 4 * h;
         }
-        softmaxWeight = at;
-        at += h * v;
+        softmaxWeight = shape.tied() ? -1 : at;
+        if (!shape.tied()) at += h * v;
         softmaxBias = at;
         at += v;
         size = at;
@@ -75,7 +79,7 @@ public final class ParameterLayout {
             list.add(new Tensor("lstm." + l + ".weight", weight[l], new long[]{2 * h, 4 * h}));
             list.add(new Tensor("lstm." + l + ".bias", bias[l], new long[]{4 * h}));
         }
-        list.add(new Tensor("softmax.weight", softmaxWeight, new long[]{h, v}));
+        if (!shape.tied()) list.add(new Tensor("softmax.weight", softmaxWeight, new long[]{h, v}));
         list.add(new Tensor("softmax.bias", softmaxBias, new long[]{v}));
         return list;
     }

@@ -29,10 +29,21 @@ import java.lang.foreign.MemorySegment;
  * per-step products 3.8 → 8.3 ms a window (measured here, Sapphire Rapids with AMX, 2 threads).
  * Everything else is the same code in both modes.
  *
+ * <p>Dropout ({@link Dropouts}): the embedding output (word rows, then units), each layer's output
+ * and, per sequence, the recurrent input h<sub>t−1</sub>. Every mask is a counter-based function
+ * of the window's seed and the place (stream 0 the input, l + 1 layer l's output, 1000 + l layer
+ * l's recurrent input, 2000 the words), so a seed fixes them all. A variational mask is drawn for
+ * one step's B rows and copied to the others.
+ *
+ * <p>Tied embeddings ({@link ModelShape#tied}): the logits are X·Eᵀ and the softmax's gradient
+ * Eᵀ-side, dE = dlogitsᵀ·X, overwrites E's gradient before the input side's scatter-add joins it.
+ *
  * <p>Shapes: B batch, T steps, R = T·B rows, H hidden, V vocabulary.
  */
 public final class Passes {
     private Passes() {}
+
+    static final long WORD_STREAM = 2000, RECURRENT_STREAM = 1000;
 
     /**
      * One training window: forward, loss, backward into {@code model.grads}. The inputs and
@@ -42,19 +53,24 @@ public final class Passes {
      * @param dropoutSeed fixes this window's dropout masks
      * @return the summed cross-entropy over the window's T·B tokens (nats)
      */
-    static double trainWindow(Engine e, Window w, float keepProb, long dropoutSeed) {
-        boolean drop = w.dropout && keepProb < 1f;
+    static double trainWindow(Engine e, Window w, Dropouts d, long dropoutSeed) {
+        if ((d.masksNeeded() && !w.dropout) || (d.recurrent() < 1f && !w.recurrentDropout)) {
+            throw new IllegalArgumentException("this window was made without the buffers for " + d
+                    + ": make it with Engine.newWindow(batch, steps, dropouts)");
+        }
+        int layers = e.shape.layers();
+        for (int l = 0; l < layers; l++) w.outputDropped[l] = d.outputKeep(l, layers) < 1f;
         e.model.refreshShadow();
-        embeddingForward(e, w, drop, keepProb, Dropout.splitSeed(dropoutSeed, 0));
-        for (int l = 0; l < e.shape.layers(); l++) {
-            lstmForward(e, w, l, drop, keepProb, Dropout.splitSeed(dropoutSeed, l + 1));
+        embeddingForward(e, w, d, dropoutSeed);
+        for (int l = 0; l < layers; l++) {
+            lstmForward(e, w, l, d, dropoutSeed);
         }
-        double loss = softmaxForwardBackward(e, w, drop);
-        softmaxBackward(e, w, drop);
-        for (int l = e.shape.layers() - 1; l >= 0; l--) {
-            lstmBackward(e, w, l, drop);
+        double loss = softmaxForwardBackward(e, w);
+        softmaxBackward(e, w);
+        for (int l = layers - 1; l >= 0; l--) {
+            lstmBackward(e, w, l, d);
         }
-        embeddingBackward(e, w, drop);
+        embeddingBackward(e, w, d);
         long t0 = e.profile.start();
         e.model.markTouchedRows(w.inputs, w.inputs.length);
         w.carryState();
@@ -64,67 +80,101 @@ public final class Passes {
 
     /** Forward only, no dropout, nothing kept for backward: the loss of one window. */
     static double evalWindow(Engine e, Window w) {
+        java.util.Arrays.fill(w.outputDropped, false);
         e.model.refreshShadow();
-        embeddingForward(e, w, false, 1f, 0);
+        embeddingForward(e, w, Dropouts.NONE, 0);
         for (int l = 0; l < e.shape.layers(); l++) {
-            lstmForward(e, w, l, false, 1f, 0);
+            lstmForward(e, w, l, Dropouts.NONE, 0);
         }
         double loss = softmaxForwardLoss(e, w);
         w.carryState();
         return loss;
     }
 
+    // ---------------------------------------------------------------- masks
+
+    /**
+     * mask[R x H] with keep probability {@code keep} from {@code seed}: each element its own, or,
+     * variational, one [B x H] mask repeated at every step.
+     */
+    static void dropoutMask(Window w, long mask, float keep, long seed, boolean variational) {
+        long stepFloats = (long) w.batch * w.shape.hidden();
+        if (!variational) {
+            Dropout.mask(w.acts, mask, Math.toIntExact(w.steps * stepFloats), keep, seed);
+            return;
+        }
+        Dropout.mask(w.acts, mask, Math.toIntExact(stepFloats), keep, seed);
+        for (int t = 1; t < w.steps; t++) {
+            MemorySegment.copy(w.acts, mask * Float.BYTES, w.acts, (mask + t * stepFloats) * Float.BYTES,
+                    stepFloats * Float.BYTES);
+        }
+    }
+
     // ---------------------------------------------------------------- embedding
 
-    /** x0[R x H] = dropout(E[inputs]). */
-    static void embeddingForward(Engine e, Window w, boolean drop, float keep, long seed) {
+    /** x0[R x H] = dropout(words(E[inputs])). */
+    static void embeddingForward(Engine e, Window w, Dropouts d, long seed) {
         LanguageModel m = e.model;
         long t0 = e.profile.start();
         int rows = w.inputs.length, hid = m.shape.hidden();
         Embedding.gather(m.params, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.x0);
-        if (drop) {
-            Dropout.mask(w.acts, w.mask0, rows * hid, keep, seed);
+        if (d.words() < 1f) {
+            // a word's row is dropped for every occurrence in its sequence (column b): decision (b, word id)
+            long wordSeed = Dropout.splitSeed(seed, WORD_STREAM);
+            for (int r = 0; r < rows; r++) {
+                int b = r % w.batch;
+                w.wordScale[r] = Dropout.scale(wordSeed, Math.toIntExact((long) b * m.shape.vocab() + w.inputs[r]), d.words());
+                VectorMath.scale(w.acts, w.x0 + (long) r * hid, hid, w.wordScale[r]);
+            }
+        }
+        if (d.input() < 1f) {
+            dropoutMask(w, w.mask0, d.input(), Dropout.splitSeed(seed, 0), d.variational());
             Dropout.apply(w.acts, w.x0, w.acts, w.mask0, w.acts, w.x0, rows * hid);
         }
         toBf16(w, w.x0, (long) rows * hid);
         e.profile.stop(Part.OTHER_KERNELS, t0);
     }
 
-    /** dE[inputs] += dropout'(dx): only the rows this window read. */
-    static void embeddingBackward(Engine e, Window w, boolean drop) {
+    /** dE[inputs] += words'(dropout'(dx)): only the rows this window read. */
+    static void embeddingBackward(Engine e, Window w, Dropouts d) {
         LanguageModel m = e.model;
         long t0 = e.profile.start();
         int rows = w.inputs.length, hid = m.shape.hidden();
-        if (drop) Dropout.apply(w.acts, w.dx, w.acts, w.mask0, w.acts, w.dx, rows * hid);
+        if (d.input() < 1f) Dropout.apply(w.acts, w.dx, w.acts, w.mask0, w.acts, w.dx, rows * hid);
+        if (d.words() < 1f) {
+            for (int r = 0; r < rows; r++) VectorMath.scale(w.acts, w.dx + (long) r * hid, hid, w.wordScale[r]);
+        }
         Embedding.scatterAdd(m.grads, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.dx);
         e.profile.stop(Part.OTHER_KERNELS, t0);
     }
 
     // ---------------------------------------------------------------- LSTM layer
 
-    /** Where layer l's output lives: its dropout buffer, or h[l] slots 1..T when there is none. */
-    static long layerOutput(Window w, int l, boolean drop) {
-        return drop ? w.out[l] : w.h[l] + (long) w.batch * w.shape.hidden();
+    /** Where layer l's output lives: its dropout buffer, or h[l] slots 1..T when it is not dropped. */
+    static long layerOutput(Window w, int l) {
+        return w.outputDropped[l] ? w.out[l] : w.h[l] + (long) w.batch * w.shape.hidden();
     }
 
     /** Where layer l reads its input: x0 for the first layer, else the output of layer l-1. */
-    static long layerInput(Window w, int l, boolean drop) {
-        return l == 0 ? w.x0 : layerOutput(w, l - 1, drop);
+    static long layerInput(Window w, int l) {
+        return l == 0 ? w.x0 : layerOutput(w, l - 1);
     }
 
     /**
      * z[R x 4H] = in[R x H] · W_in[H x 4H] as one GEMM; then per step t:
-     * z_t += h_{t-1} · W_rec, and the fused cell gives c_t, h_t. out = dropout(h[1..T]).
+     * z_t += h_{t-1} · W_rec (h_{t-1} times the recurrent mask with recurrent dropout), and the fused
+     * cell gives c_t, h_t. out = dropout(h[1..T]).
      */
-    static void lstmForward(Engine e, Window w, int l, boolean drop, float keep, long seed) {
+    static void lstmForward(Engine e, Window w, int l, Dropouts d, long seed) {
         LanguageModel m = e.model;
         RowWorkers workers = e.workers;
         int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
         MemorySegment acts = w.acts, p = m.params;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
         long step = (long) b * hid, zStep = (long) b * g;
+        boolean recurrentDrop = d.recurrent() < 1f;
         long t0 = e.profile.start();
-        gemm(e, false, false, rows, g, hid, w.slab, layerInput(w, l, drop), hid, m.slab, wIn, g, 0f, acts, w.z[l], g);
+        gemm(e, false, false, rows, g, hid, w.slab, layerInput(w, l), hid, m.slab, wIn, g, 0f, acts, w.z[l], g);
         t0 = e.profile.stop(Part.GEMM_WINDOW, t0);
         boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
         long panels = m.forwardPanelsOffset(l);
@@ -133,24 +183,34 @@ public final class Passes {
             m.forwardPanelsPacked(l);
             t0 = e.profile.stop(Part.GEMM_STEP, t0);
         }
+        if (recurrentDrop) {
+            Dropout.mask(acts, w.recMask[l], Math.toIntExact(step), d.recurrent(), Dropout.splitSeed(seed, RECURRENT_STREAM + l));
+        }
         for (int t = 0; t < steps; t++) {
             long zt = w.z[l] + t * zStep;
+            long hPrev = w.h[l] + t * step;
+            if (recurrentDrop) {
+                VectorMath.mul(acts, w.hm[l] + t * step, acts, hPrev, acts, w.recMask[l], step);
+                hPrev = w.hm[l] + t * step;
+            }
             if (fewRows) {
-                w.recurrent.multiplyAdd(workers, b, hid, acts, w.h[l] + t * step, hid, m.recurrentPanels, panels, acts, zt, g, g,
+                w.recurrent.multiplyAdd(workers, b, hid, acts, hPrev, hid, m.recurrentPanels, panels, acts, zt, g, g,
                         acts, w.stepScratch);
             } else {
-                Blas.sgemm(false, false, b, g, hid, 1f, acts, w.h[l] + t * step, hid, p, wRec, g, 1f, acts, zt, g);
+                Blas.sgemm(false, false, b, g, hid, 1f, acts, hPrev, hid, p, wRec, g, 1f, acts, zt, g);
             }
             t0 = e.profile.stop(Part.GEMM_STEP, t0);
             LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
                     acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, ModelShape.FORGET_BIAS);
             t0 = e.profile.stop(Part.CELL, t0);
         }
-        // h_0 .. h_T for dW_rec = h[0..T-1]ᵀ·dz, and slots 1..T as the next layer's input when there is no dropout
+        // what dW_rec multiplies: h_0 .. h_{T-1} (masked with recurrent dropout); slots 1..T are also the
+        // next layer's input when this layer's output is not dropped
         toBf16(w, w.h[l], (long) (steps + 1) * step);
+        if (recurrentDrop) toBf16(w, w.hm[l], (long) rows * hid);
         t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
-        if (drop) {
-            Dropout.mask(acts, w.mask[l], rows * hid, keep, seed);
+        if (w.outputDropped[l]) {
+            dropoutMask(w, w.mask[l], d.outputKeep(l, m.shape.layers()), Dropout.splitSeed(seed, l + 1), d.variational());
             Dropout.apply(acts, w.h[l] + step, acts, w.mask[l], acts, w.out[l], rows * hid);
             toBf16(w, w.out[l], (long) rows * hid);
             e.profile.stop(Part.OTHER_KERNELS, t0);
@@ -159,21 +219,23 @@ public final class Passes {
 
     /**
      * In: dx = d out[l]. Backward through time from t = T-1 down, each step adding the recurrent
-     * gradient dz_{t+1} · W_recᵀ into dh_t before the fused cell backward turns it into dz_t (in
-     * place over the gate values). Then the whole-window products: dW_in = inᵀ·dz,
-     * dW_rec = h[0..T-1]ᵀ·dz, d in = dz · W_inᵀ (into dx, swapped with dxAlt).
+     * gradient dz_{t+1} · W_recᵀ (times the recurrent mask with recurrent dropout) into dh_t before
+     * the fused cell backward turns it into dz_t (in place over the gate values). Then the
+     * whole-window products: dW_in = inᵀ·dz, dW_rec = h[0..T-1]ᵀ·dz (the masked h with recurrent
+     * dropout), d in = dz · W_inᵀ (into dx, swapped with dxAlt).
      */
-    static void lstmBackward(Engine e, Window w, int l, boolean drop) {
+    static void lstmBackward(Engine e, Window w, int l, Dropouts d) {
         LanguageModel m = e.model;
         RowWorkers workers = e.workers;
         int b = w.batch, steps = w.steps, rows = b * steps, hid = m.shape.hidden(), g = 4 * hid;
-        MemorySegment acts = w.acts, p = m.params, d = m.grads;
+        MemorySegment acts = w.acts, p = m.params, grads = m.grads;
         long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
         long dx = w.dx;
+        boolean recurrentDrop = d.recurrent() < 1f;
         long t0 = e.profile.start();
-        if (drop) Dropout.apply(acts, dx, acts, w.mask[l], acts, dx, rows * hid);
+        if (w.outputDropped[l]) Dropout.apply(acts, dx, acts, w.mask[l], acts, dx, rows * hid);
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
-        VectorMath.fill(d, bias, g, 0f);
+        VectorMath.fill(grads, bias, g, 0f);
         t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
         boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
         long panels = m.backwardPanelsOffset(l);
@@ -186,22 +248,30 @@ public final class Passes {
         for (int t = steps - 1; t >= 0; t--) {
             long zt = w.z[l] + t * zStep, dht = dx + t * step;
             if (t < steps - 1) {
+                // with recurrent dropout the product goes to a scratch row block, masked, then into dh_t
+                long into = recurrentDrop ? w.recurrentGrad : dht;
+                if (recurrentDrop) VectorMath.fill(acts, into, step, 0f);
                 if (fewRows) {
-                    w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentPanels, panels, acts, dht, hid, hid,
+                    w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentPanels, panels, acts, into, hid, hid,
                             acts, w.stepScratch);
                 } else {
-                    Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, dht, hid);
+                    Blas.sgemm(false, true, b, hid, g, 1f, acts, zt + zStep, g, p, wRec, g, 1f, acts, into, hid);
+                }
+                if (recurrentDrop) {
+                    VectorMath.mul(acts, into, acts, into, acts, w.recMask[l], step);
+                    VectorMath.add(acts, dht, acts, into, step);
                 }
                 t0 = e.profile.stop(Part.GEMM_STEP, t0);
             }
             LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,
-                    acts, dht, acts, w.dc, d, bias, b, hid);
+                    acts, dht, acts, w.dc, grads, bias, b, hid);
             t0 = e.profile.stop(Part.CELL, t0);
         }
         toBf16(w, w.z[l], (long) rows * g); // dz, for the three weight- and input-gradient products
         t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
-        w.gemmPair.first().set(true, false, hid, g, rows, w.slab, layerInput(w, l, drop), hid, w.slab, w.z[l], g, d, wIn, g);
-        w.gemmPair.second().set(true, false, hid, g, rows, w.slab, w.h[l], hid, w.slab, w.z[l], g, d, wRec, g);
+        long recurrentInput = recurrentDrop ? w.hm[l] : w.h[l];
+        w.gemmPair.first().set(true, false, hid, g, rows, w.slab, layerInput(w, l), hid, w.slab, w.z[l], g, grads, wIn, g);
+        w.gemmPair.second().set(true, false, hid, g, rows, w.slab, recurrentInput, hid, w.slab, w.z[l], g, grads, wRec, g);
         w.gemmPair.run(e);
         gemm(e, false, true, rows, hid, g, w.slab, w.z[l], g, m.slab, wIn, g, 0f, acts, w.dxAlt, hid);
         e.profile.stop(Part.GEMM_WINDOW, t0);
@@ -210,13 +280,20 @@ public final class Passes {
 
     // ---------------------------------------------------------------- softmax
 
-    /** logits[R x V] = out[L-1] · S_w as one GEMM (the bias is added inside the softmax kernel). */
-    static void logitsForward(Engine e, Window w, boolean drop) {
+    /**
+     * logits[R x V] = out[L-1] · S_w as one GEMM (the bias is added inside the softmax kernel);
+     * tied: out[L-1] · Eᵀ.
+     */
+    static void logitsForward(Engine e, Window w) {
         LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
-        long top = layerOutput(w, m.shape.layers() - 1, drop);
+        long top = layerOutput(w, m.shape.layers() - 1);
         long t0 = e.profile.start();
-        gemm(e, false, false, rows, v, hid, w.slab, top, hid, m.slab, m.layout.softmaxWeight, v, 0f, w.acts, w.logits, v);
+        if (m.shape.tied()) {
+            gemm(e, false, true, rows, v, hid, w.slab, top, hid, m.slab, m.layout.embedding, hid, 0f, w.acts, w.logits, v);
+        } else {
+            gemm(e, false, false, rows, v, hid, w.slab, top, hid, m.slab, m.layout.softmaxWeight, v, 0f, w.acts, w.logits, v);
+        }
         e.profile.stop(Part.GEMM_WINDOW, t0);
     }
 
@@ -225,9 +302,9 @@ public final class Passes {
      * window is Σ_t mean_b CE, so d-logits carry 1/B. Each worker sums its rows' d-logits into its
      * own partial softmax-bias gradient.
      */
-    static double softmaxForwardBackward(Engine e, Window w, boolean drop) {
+    static double softmaxForwardBackward(Engine e, Window w) {
         LanguageModel m = e.model;
-        logitsForward(e, w, drop);
+        logitsForward(e, w);
         int v = m.shape.vocab();
         float scale = 1f / w.batch;
         long t0 = e.profile.start();
@@ -242,28 +319,38 @@ public final class Passes {
         return sum(w.lossPartials);
     }
 
-    /** dS_b = Σ partials; dS_w = outᵀ · dlogits beside d out = dlogits · S_wᵀ (into dx). */
-    static void softmaxBackward(Engine e, Window w, boolean drop) {
+    /**
+     * dS_b = Σ partials; dS_w = outᵀ · dlogits beside d out = dlogits · S_wᵀ (into dx). Tied:
+     * dE = dlogitsᵀ · out (overwriting E's gradient) beside d out = dlogits · E.
+     */
+    static void softmaxBackward(Engine e, Window w) {
         LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
-        long top = layerOutput(w, m.shape.layers() - 1, drop);
+        long top = layerOutput(w, m.shape.layers() - 1);
         long t0 = e.profile.start();
         VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, m.layout.softmaxBias, v);
         for (int k = 1; k < w.workers; k++) {
             VectorMath.add(m.grads, m.layout.softmaxBias, w.acts, w.dSoftmaxBias + (long) k * v, v);
         }
         t0 = e.profile.stop(Part.SOFTMAX, t0);
-        w.gemmPair.first().set(true, false, hid, v, rows, w.slab, top, hid, w.slab, w.logits, v,
-                m.grads, m.layout.softmaxWeight, v);
-        w.gemmPair.second().set(false, true, rows, hid, v, w.slab, w.logits, v, m.slab, m.layout.softmaxWeight, v,
-                w.acts, w.dx, hid);
+        if (m.shape.tied()) {
+            w.gemmPair.first().set(true, false, v, hid, rows, w.slab, w.logits, v, w.slab, top, hid,
+                    m.grads, m.layout.embedding, hid);
+            w.gemmPair.second().set(false, false, rows, hid, v, w.slab, w.logits, v, m.slab, m.layout.embedding, hid,
+                    w.acts, w.dx, hid);
+        } else {
+            w.gemmPair.first().set(true, false, hid, v, rows, w.slab, top, hid, w.slab, w.logits, v,
+                    m.grads, m.layout.softmaxWeight, v);
+            w.gemmPair.second().set(false, true, rows, hid, v, w.slab, w.logits, v, m.slab, m.layout.softmaxWeight, v,
+                    w.acts, w.dx, hid);
+        }
         w.gemmPair.run(e);
         e.profile.stop(Part.GEMM_WINDOW, t0);
     }
 
     static double softmaxForwardLoss(Engine e, Window w) {
         LanguageModel m = e.model;
-        logitsForward(e, w, false);
+        logitsForward(e, w);
         int v = m.shape.vocab();
         long t0 = e.profile.start();
         java.util.Arrays.fill(w.lossPartials, 0);

@@ -19,6 +19,9 @@ import java.lang.foreign.MemorySegment;
  *   tanhC[l] [T·B x H]      tanh of c[l] slots 1..T (forward computes it, backward reuses it)
  *   out[l]  [T·B x H]       dropout(h[l] slots 1..T) (only with dropout; else h[l] + B·H)
  *   mask[l] [T·B x H]
+ *   hm[l]   [T·B x H]       recurrent dropout: h[l] slots 0..T-1 times the layer's recurrent mask
+ *   recMask[l] [B x H]      that mask, one per sequence
+ * recurrentGrad [B x H]     the recurrent product's gradient before its mask (recurrent dropout)
  * logits    [T·B x V]       logits, then d-logits in place
  * dx, dxAlt [T·B x H]       gradient of a layer's output / input, ping-ponged down the stack
  * dc        [B x H]         cell-state gradient carried backwards through time
@@ -34,7 +37,8 @@ import java.lang.foreign.MemorySegment;
 public final class Window implements AutoCloseable {
     public final ModelShape shape;
     public final int batch, steps;
-    public final boolean dropout;
+    /** Buffers for dropping the input and layer outputs (masks, outputs); for recurrent dropout. */
+    public final boolean dropout, recurrentDropout;
     public final int workers;
     /** Input and target ids, time-major [T·B]. */
     public final int[] inputs, targets;
@@ -43,18 +47,22 @@ public final class Window implements AutoCloseable {
     /** bf16 mirror of {@link #acts} at the same element offsets; null in fp32 mode. */
     final MemorySegment half;
     final Slab slab;
-    final long x0, mask0, logits, dc, dSoftmaxBias, softmaxScratch, stepScratch;
+    final long x0, mask0, logits, dc, dSoftmaxBias, softmaxScratch, stepScratch, recurrentGrad;
     /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
     long dx, dxAlt;
-    final long[] z, c, h, tanhC, out, mask;
+    final long[] z, c, h, tanhC, out, mask, hm, recMask;
     final double[] lossPartials;
+    /** Word dropout: each row's embedding scale for this window (1 when off). */
+    final float[] wordScale;
+    /** Whether layer l's output goes through a mask in the window being run. */
+    final boolean[] outputDropped;
     /** The per-step products' reusable task (this window's passes run on one thread at a time). */
     final RecurrentProduct recurrent = new RecurrentProduct();
     final GemmPair gemmPair = new GemmPair();
     private final Arena arena;
 
     /** Windows are made by {@link Engine#newWindow}, sized for the team that runs them. */
-    Window(ModelShape shape, int batch, int steps, boolean dropout, int workers, boolean bf16) {
+    Window(ModelShape shape, int batch, int steps, boolean dropout, boolean recurrentDropout, int workers, boolean bf16) {
         if (batch < 1 || steps < 1) {
             throw new IllegalArgumentException("batch and steps must be positive: " + batch + ", " + steps);
         }
@@ -62,6 +70,7 @@ public final class Window implements AutoCloseable {
         this.batch = batch;
         this.steps = steps;
         this.dropout = dropout;
+        this.recurrentDropout = recurrentDropout;
         this.workers = workers;
         int layers = shape.layers();
         long rows = (long) batch * steps, hid = shape.hidden(), v = shape.vocab();
@@ -78,6 +87,8 @@ public final class Window implements AutoCloseable {
         tanhC = new long[layers];
         out = new long[layers];
         mask = new long[layers];
+        hm = new long[layers];
+        recMask = new long[layers];
         for (int l = 0; l < layers; l++) {
             z[l] = at;
             at += rows * 4 * hid;
@@ -96,6 +107,14 @@ public final class Window implements AutoCloseable {
                 out[l] = h[l] + batch * hid;
                 mask[l] = -1;
             }
+            if (recurrentDropout) {
+                hm[l] = at;
+                at += rows * hid;
+                recMask[l] = at;
+                at += batch * hid;
+            } else {
+                hm[l] = recMask[l] = -1;
+            }
         }
         logits = at;
         at += rows * v;
@@ -111,12 +130,16 @@ public final class Window implements AutoCloseable {
         at += (long) workers * v;
         stepScratch = at;
         at += (long) workers * SkinnyGemm.scratchSize();
+        recurrentGrad = at;
+        if (recurrentDropout) at += batch * hid;
         this.arena = Arena.ofShared();
         // zero-filled by the allocation, which also touches every page now rather than mid-run
         this.acts = arena.allocate(at * Float.BYTES, 64);
         this.half = bf16 ? arena.allocate(at * 2, 64) : null;
         this.slab = new Slab(acts, half);
         this.lossPartials = new double[workers];
+        this.wordScale = new float[(int) rows];
+        this.outputDropped = new boolean[layers];
     }
 
     /** Bytes of activation memory (with the bf16 mirror). */

@@ -126,6 +126,9 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
         config.toMap().forEach((k, v) -> meta.put("config." + k, v));
         meta.put("vocabulary", String.join("\n", vocabulary.words()));
         meta.put("vocabulary.size", Integer.toString(vocabulary.size()));
+        if (config.tieWeights()) {
+            meta.put("softmax.weight", "tied: the output projection is the transpose of 'embedding', stored once");
+        }
         if (progress != null) {
             long[] stateShape = stateShape(config);
             if (progress.lstmState().length != stateShape[0] * stateShape[1] * stateShape[2] * stateShape[3]) {
@@ -173,8 +176,7 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
         try {
             Map<String, String> meta = weights.metadata();
             Config config = config(file, meta);
-            if (config.vocabSize() != weights.shape().vocab() || config.hiddenSize() != weights.shape().hidden()
-                    || config.numLayers() != weights.shape().layers()) {
+            if (!config.shape().equals(weights.shape())) {
                 throw bad(file, "its config " + config.toMap() + " does not give the shape " + weights.shape());
             }
             Progress progress = progress(file, weights.safetensors(), meta, config);

@@ -11,12 +11,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
+import lstmlm.model.Dropouts;
+import lstmlm.model.ModelShape;
 import lstmlm.model.Precision;
 
 /**
- * A training configuration with TensorFlow's key names. Loaded from a {@code .properties} file or
- * a bundled name ({@code small}, {@code medium}, {@code large}, {@code test}); every key must be
- * present, known and in range.
+ * A training configuration with TensorFlow's key names, and keys for what came after (mixed
+ * precision, the vocabulary's limits, tied embeddings, variational dropout, weight decay). Loaded
+ * from a {@code .properties} file or a bundled name ({@code small}, {@code medium}, {@code large},
+ * {@code test}, {@code medium-vd-tied}, {@code large-vd-tied}); every TensorFlow key must be present,
+ * every key known and in range.
+ *
+ * <p>Dropout: {@code keep_prob} is TensorFlow's, on the embedding output and every layer's output.
+ * {@code keep_prob_input}, {@code keep_prob_hidden} (between layers) and {@code keep_prob_output}
+ * (the last layer's, before the softmax) override it where they are given; {@code
+ * keep_prob_recurrent} drops units of h<sub>t−1</sub> where it enters the recurrent product and
+ * {@code keep_prob_words} whole words of the embedding (both 1: off). With {@code
+ * variational_dropout=true} every mask is drawn once per sequence of a window and reused at each of
+ * its steps (Gal &amp; Ghahramani 2016); otherwise each element of each step has its own.
  */
 public record Config(
         String name,
@@ -32,9 +44,19 @@ public record Config(
         double lrDecay,
         int batchSize,
         int vocabSize,
-        Precision precision) {
+        Precision precision,
+        int vocabMaxSize,
+        int vocabMinCount,
+        boolean tieWeights,
+        boolean variationalDropout,
+        double keepProbInput,
+        double keepProbHidden,
+        double keepProbOutput,
+        double keepProbRecurrent,
+        double keepProbWords,
+        double weightDecay) {
 
-    public static final List<String> BUNDLED = List.of("small", "medium", "large", "test");
+    public static final List<String> BUNDLED = List.of("small", "medium", "large", "test", "medium-vd-tied", "large-vd-tied");
     /** TensorFlow's keys: every config has each of them. */
     public static final List<String> REQUIRED_KEYS = List.of("init_scale", "learning_rate", "max_grad_norm",
             "num_layers", "num_steps", "hidden_size", "max_epoch", "max_max_epoch", "keep_prob",
@@ -47,10 +69,44 @@ public record Config(
     /** Every key, required ones first. */
     public static final List<String> KEYS = allKeys();
 
+    /** Default of the keep_prob_input/hidden/output keys: keep_prob's value. */
+    private static final String INHERIT = "keep_prob";
+
     private static Map<String, String> optionalKeys() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("precision", Precision.FP32.key());
+        m.put("vocab_max_size", "0");
+        m.put("vocab_min_count", "1");
+        m.put("tie_weights", "false");
+        m.put("variational_dropout", "false");
+        m.put("keep_prob_input", INHERIT);
+        m.put("keep_prob_hidden", INHERIT);
+        m.put("keep_prob_output", INHERIT);
+        m.put("keep_prob_recurrent", "1.0");
+        m.put("keep_prob_words", "1.0");
+        m.put("weight_decay", "0.0");
         return java.util.Collections.unmodifiableMap(m);
+    }
+
+    /** Where training drops units, and how. */
+    public Dropouts dropouts() {
+        return new Dropouts((float) keepProbInput, (float) keepProbHidden, (float) keepProbOutput,
+                (float) keepProbRecurrent, (float) keepProbWords, variationalDropout);
+    }
+
+    /** The model's shape: vocab_size × hidden_size × num_layers, tied or not. */
+    public ModelShape shape() {
+        return new ModelShape(vocabSize, hiddenSize, numLayers, tieWeights);
+    }
+
+    /** The vocabulary limits the config asks for. */
+    public lstmlm.data.VocabularyLimits vocabularyLimits() {
+        return new lstmlm.data.VocabularyLimits(vocabMaxSize, vocabMinCount);
+    }
+
+    /** This config with vocab_size replaced, e.g. by the size of the vocabulary the data gave. */
+    public Config withVocabSize(int size) {
+        return withOverrides(Map.of("vocab_size", Integer.toString(size)));
     }
 
     private static List<String> allKeys() {
@@ -125,6 +181,9 @@ public record Config(
         }
         Map<String, String> all = new LinkedHashMap<>(OPTIONAL_KEYS);
         all.putAll(values);
+        for (String k : List.of("keep_prob_input", "keep_prob_hidden", "keep_prob_output")) {
+            if (all.get(k).equals(INHERIT) || all.get(k).isBlank()) all.put(k, all.get("keep_prob"));
+        }
         Parser p = new Parser(all, where);
         return new Config(name,
                 p.real("init_scale", 0, false, 10),
@@ -139,7 +198,17 @@ public record Config(
                 p.real("lr_decay", 0, false, 1),
                 p.integer("batch_size", 1, 100_000),
                 p.integer("vocab_size", 2, 10_000_000),
-                p.precision("precision"));
+                p.precision("precision"),
+                p.integer("vocab_max_size", 0, 10_000_000),
+                p.integer("vocab_min_count", 1, Integer.MAX_VALUE),
+                p.bool("tie_weights"),
+                p.bool("variational_dropout"),
+                p.real("keep_prob_input", 0, false, 1),
+                p.real("keep_prob_hidden", 0, false, 1),
+                p.real("keep_prob_output", 0, false, 1),
+                p.real("keep_prob_recurrent", 0, false, 1),
+                p.real("keep_prob_words", 0, false, 1),
+                p.real("weight_decay", 0, true, 1));
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */
@@ -158,6 +227,16 @@ public record Config(
         m.put("batch_size", Integer.toString(batchSize));
         m.put("vocab_size", Integer.toString(vocabSize));
         m.put("precision", precision.key());
+        m.put("vocab_max_size", Integer.toString(vocabMaxSize));
+        m.put("vocab_min_count", Integer.toString(vocabMinCount));
+        m.put("tie_weights", Boolean.toString(tieWeights));
+        m.put("variational_dropout", Boolean.toString(variationalDropout));
+        m.put("keep_prob_input", fmt(keepProbInput));
+        m.put("keep_prob_hidden", fmt(keepProbHidden));
+        m.put("keep_prob_output", fmt(keepProbOutput));
+        m.put("keep_prob_recurrent", fmt(keepProbRecurrent));
+        m.put("keep_prob_words", fmt(keepProbWords));
+        m.put("weight_decay", fmt(weightDecay));
         return m;
     }
 
@@ -183,6 +262,13 @@ public record Config(
                         + " (must be in " + (loInclusive ? "[" : "(") + lo + ", " + hi + "]).");
             }
             return v;
+        }
+
+        boolean bool(String key) {
+            String raw = values.get(key).trim();
+            if (raw.equalsIgnoreCase("true")) return true;
+            if (raw.equalsIgnoreCase("false")) return false;
+            throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be true or false.");
         }
 
         Precision precision(String key) {

@@ -1,11 +1,11 @@
 package lstmlm.train;
 
 import lstmlm.data.BatchProducer;
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
+import lstmlm.model.Dropouts;
 import lstmlm.model.Engine;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelShape;
 import lstmlm.model.Window;
 
 import java.nio.file.Path;
@@ -21,7 +21,7 @@ import java.util.List;
  */
 public final class Trainer implements AutoCloseable {
     private final Config config;
-    private final PtbCorpus corpus;
+    private final Corpus corpus;
     private final long seed;
     private final Engine engine;
     private final Window trainWindow;
@@ -44,22 +44,28 @@ public final class Trainer implements AutoCloseable {
     /** Perplexities of a finished run; valid and train have one entry per epoch. */
     public record Result(List<Double> trainPerplexity, List<Double> validPerplexity, double testPerplexity) {}
 
-    /** A new run of {@code config} on {@code corpus}: the model initialised from {@code seed}, on {@code threads} threads. */
-    public Trainer(Config config, PtbCorpus corpus, long seed, int threads) {
-        if (corpus.vocabulary().size() > config.vocabSize()) {
-            throw new ConfigException("The data's vocabulary has " + corpus.vocabulary().size()
-                    + " words but vocab_size is " + config.vocabSize()
-                    + ". Use --set vocab_size=" + corpus.vocabulary().size() + " or a config that matches the data.");
+    /**
+     * A new run of {@code config} on {@code corpus}: the model initialised from {@code seed}, on
+     * {@code threads} threads. vocab_size is taken from the corpus's vocabulary when they differ.
+     */
+    public Trainer(Config config, Corpus corpus, long seed, int threads) {
+        if (corpus.vocabulary().size() != config.vocabSize()) {
+            // the model has one output class per word of the data's vocabulary
+            config = config.withVocabSize(corpus.vocabulary().size());
         }
         if (threads < 1) throw new ConfigException("--threads must be at least 1, got " + threads);
         this.config = config;
         this.corpus = corpus;
         this.seed = seed;
-        this.engine = new Engine(new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers()), threads,
-                config.precision());
+        this.engine = new Engine(config.shape(), threads, config.precision());
         engine.model().initialize(seed, (float) config.initScale());
-        this.trainWindow = engine.newWindow(config.batchSize(), config.numSteps(), config.keepProb() < 1);
+        this.trainWindow = engine.newWindow(config.batchSize(), config.numSteps(), config.dropouts());
         this.testWindow = engine.newWindow(1, 1, false);
+    }
+
+    /** The config the run uses: the one given, with vocab_size the size of the data's vocabulary. */
+    public Config config() {
+        return config;
     }
 
     public LanguageModel model() {
@@ -182,13 +188,14 @@ public final class Trainer implements AutoCloseable {
         long itersBefore = iterations; // the speed counts only this process's windows
         lastEpochWordsPerSecond = Double.NaN; // unknown when a resume lands at an epoch's last window
         long start = System.nanoTime();
-        float keep = (float) config.keepProb(), maxNorm = (float) config.maxGradNorm();
+        Dropouts dropouts = config.dropouts();
+        float maxNorm = (float) config.maxGradNorm(), weightDecay = (float) config.weightDecay();
         double printedLr = config.learningRate(epoch);
         int every = epochSize / 10;
         for (int step = stepInEpoch; step < epochSize; step++) {
             producer.window(step, w.inputs, w.targets);
-            double loss = engine.trainWindow(w, keep, Dropout.splitSeed(seed, globalStep));
-            engine.update(lr, maxNorm);
+            double loss = engine.trainWindow(w, dropouts, Dropout.splitSeed(seed, globalStep));
+            engine.update(lr, maxNorm, weightDecay);
             globalStep++;
             Engine.checkFinite(loss, step);
             costSum += loss / w.batch;

@@ -5,6 +5,7 @@ import lstmlm.blas.OneDnn;
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
+import lstmlm.model.Dropouts;
 import lstmlm.model.Engine;
 import lstmlm.model.ModelShape;
 import lstmlm.model.Precision;
@@ -141,7 +142,7 @@ public final class TrainingBenchmark {
      * @param trainIds the ids to train on (real text), or null for uniformly random ids
      */
     public static Result run(Config config, int threads, int steps, int[] trainIds, long seed) {
-        ModelShape shape = new ModelShape(config.vocabSize(), config.hiddenSize(), config.numLayers());
+        ModelShape shape = config.shape();
         int batch = config.batchSize(), numSteps = config.numSteps();
         int[] ids = trainIds;
         if (ids == null) {
@@ -153,19 +154,20 @@ public final class TrainingBenchmark {
         int warmup = Math.max(10, steps / 4);
         // and at least WARMUP_NANOS: 25 small windows take 1.3 s, and C2 was still compiling the
         // few-row kernel four seconds later (-XX:+PrintCompilation), inside the measured windows
-        float keep = (float) config.keepProb(), lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm();
+        float lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm(), decay = (float) config.weightDecay();
+        Dropouts dropouts = config.dropouts();
         StepProfile profile = StepProfile.on();
         try (Engine engine = new Engine(shape, threads, config.precision(), profile)) {
             double peak = measurePeakGflops();
             double bf16Peak = config.precision() == Precision.BF16 ? measureBf16PeakGflops() : Double.NaN;
-            Window w = engine.newWindow(batch, numSteps, keep < 1);
+            Window w = engine.newWindow(batch, numSteps, dropouts);
             engine.model().initialize(seed, (float) config.initScale());
             w.resetState();
             int epochSize = producer.epochSize();
             IntConsumer train = at -> {
                 producer.window(at % epochSize, w.inputs, w.targets);
-                engine.trainWindow(w, keep, Dropout.splitSeed(seed, at));
-                engine.update(lr, maxNorm);
+                engine.trainWindow(w, dropouts, Dropout.splitSeed(seed, at));
+                engine.update(lr, maxNorm, decay);
             };
             IntConsumer eval = at -> {
                 producer.window(at % epochSize, w.inputs, w.targets);

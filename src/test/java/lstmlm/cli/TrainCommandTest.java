@@ -42,6 +42,8 @@ class TrainCommandTest {
         Path save = dir.resolve("out");
         CliRun r = CliRun.of("train", "--config", "test", "--data-path", data.toString(), "--save-path", save.toString(),
                 "--threads", "1", "--set", "vocab_size=40");
+        // the model gets a class per word of the data: 30 words and <eos>, whatever vocab_size said
+        assertTrue(r.out().contains("vocab_size: 31, the vocabulary the data gave (the config said 40)"), r.out());
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("OpenBLAS: core "), r.out());
         assertTrue(r.out().contains("Vector species: "), r.out());
@@ -53,7 +55,7 @@ class TrainCommandTest {
         }
         assertTrue(files.length >= 1, "a weights file in " + save);
         try (SafetensorsFile f = SafetensorsFile.open(files[0])) {
-            assertEquals(40 * 2, f.tensor("embedding").elements());
+            assertEquals(31 * 2, f.tensor("embedding").elements());
         }
     }
 }

@@ -84,7 +84,7 @@ class PtbDownloaderTest {
         List<String> lines = progressBytes.toString(StandardCharsets.UTF_8).lines().toList();
         assertEquals(2, lines.size(), "one line at start, one at end: " + lines);
         // the corpus loader reads what was installed
-        assertEquals(List.of("<eos>", "sat", "the", "cat", "dog"), PtbCorpus.load(target).vocabulary().words());
+        assertEquals(List.of("<eos>", "sat", "the", "cat", "dog"), Corpus.load(target).vocabulary().words());
     }
 
     @Test

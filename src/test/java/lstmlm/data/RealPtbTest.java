@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Checks against the real Penn Treebank; runs only when PTB_DIR points at a folder with the three files. */
 class RealPtbTest {
-    private static PtbCorpus corpus;
+    private static Corpus corpus;
     private static Path dir;
 
     @BeforeAll
@@ -27,7 +27,7 @@ class RealPtbTest {
         String ptbDir = System.getenv("PTB_DIR");
         assumeTrue(ptbDir != null && !ptbDir.isBlank(), "PTB_DIR not set");
         dir = Path.of(ptbDir);
-        corpus = PtbCorpus.load(dir);
+        corpus = Corpus.load(dir);
     }
 
     @Test
@@ -80,7 +80,7 @@ class RealPtbTest {
     @Test
     void downloaderInstallsTheRealFilesFromATarCommandArchive(@TempDir Path tmp) throws Exception {
         Path data = Files.createDirectories(tmp.resolve("src/simple-examples/data"));
-        for (String name : PtbCorpus.FILE_NAMES) {
+        for (String name : lstmlm.data.CorpusFiles.LAYOUTS.getFirst()) {
             Files.copy(dir.resolve(name), data.resolve(name));
         }
         Path archive = tmp.resolve("simple-examples.tgz");
@@ -101,7 +101,7 @@ class RealPtbTest {
             URI url = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/simple-examples.tgz");
             Path target = tmp.resolve("data/ptb");
             new PtbDownloader(url, target, PtbDownloader.PTB_MD5, System.out).ensure();
-            for (String name : PtbCorpus.FILE_NAMES) {
+            for (String name : lstmlm.data.CorpusFiles.LAYOUTS.getFirst()) {
                 assertEquals(-1L, Files.mismatch(dir.resolve(name), target.resolve(name)), name);
             }
         } finally {

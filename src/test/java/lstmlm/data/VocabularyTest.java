@@ -30,19 +30,21 @@ class VocabularyTest {
     }
 
     @Test
-    void newlineGluesOntoATouchingWordLikeReaderPy() throws IOException {
+    void everyLineEndsWithEosEvenTouchingAWordOrBlank() throws IOException {
+        // line by line, as PyTorch's reader: "x\n\n\n x x y \n" is x <eos> <eos> <eos> x x y <eos>
+        // (TensorFlow's reader.py would glue "x<eos><eos><eos>" into one word; on PTB, whose lines end
+        // in " \n", the two agree)
         Vocabulary vocab = Vocabulary.build(write("train.txt", "x\n\n\n x x y \n"));
-        // "x\n\n\n x" → "x<eos><eos><eos>" then "x": the newline glues onto a word that touches it,
-        // exactly like Python's text.replace("\n", "<eos>").split()
-        assertEquals(List.of("x", "<eos>", "x<eos><eos><eos>", "y"), vocab.words());
+        assertEquals(List.of("<eos>", "x", "y"), vocab.words());
     }
 
     @Test
-    void splitsOnAllWhitespaceLikePythonSplit() {
+    void splitsOnAllWhitespaceLikePythonSplitAndCrLfEndsALine() throws IOException {
         StringBuilder words = new StringBuilder();
-        int count = Words.split("a\tb\r\nc\u00a0d\u0085e\u3000f  ", w -> words.append(w).append('|'));
-        assertEquals(6, count);
-        assertEquals("a|b|<eos>c|d|e|f|", words.toString());
+        long count = Words.split(new java.io.StringReader("a\tb\r\nc\u00a0d\u0085e\u3000f  \nlast"),
+                w -> words.append(w).append('|'));
+        assertEquals(10, count);
+        assertEquals("a|b|<eos>|c|d|e|f|<eos>|last|<eos>|", words.toString());
     }
 
     @Test
@@ -79,7 +81,7 @@ class VocabularyTest {
     void missingTrainFileSaysHowToFixIt() {
         Path missing = dir.resolve("ptb.train.txt");
         DataException e = assertThrows(DataException.class, () -> Vocabulary.build(missing));
-        assertTrue(e.getMessage().contains("PTB file not found: " + missing), e.getMessage());
+        assertTrue(e.getMessage().contains("Data file not found: " + missing), e.getMessage());
         assertTrue(e.getMessage().contains("--data-path"), e.getMessage());
     }
 
@@ -87,7 +89,7 @@ class VocabularyTest {
     void emptyTrainFileIsAnError() throws IOException {
         Path empty = write("ptb.train.txt", "");
         DataException e = assertThrows(DataException.class, () -> Vocabulary.build(empty));
-        assertTrue(e.getMessage().contains("empty: " + empty), e.getMessage());
+        assertTrue(e.getMessage().contains("Data file has no words: " + empty + " (it is empty)"), e.getMessage());
     }
 
     @Test

@@ -14,9 +14,10 @@ class BatchScorerTest {
     @TempDir
     Path dir;
 
-    @Test
-    void batchScoresMatchTheReferenceWhateverTheBatchSize() {
-        Path file = TestModels.write(dir, 70, 23, 2, 14, 0.5f);
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void batchScoresMatchTheReferenceWhateverTheBatchSize(boolean tied) {
+        Path file = TestModels.write(dir, 70, 23, 2, tied, 14, 0.5f);
         ReferenceLm ref = new ReferenceLm(file);
         SplittableRandom rnd = new SplittableRandom(2);
         int[][] sentences = new int[11][];

@@ -1,6 +1,6 @@
 package lstmlm.infer;
 
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
 import lstmlm.model.Engine;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
@@ -32,7 +32,7 @@ class InferenceMatchesTrainingTest {
 
     @Test
     void aTrainedModelScoresTheSameThroughEveryPath() throws Exception {
-        PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
+        Corpus corpus = Corpus.load(TinyRun.corpus(dir));
         var values = new java.util.HashMap<>(TinyRun.configValues());
         values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
         values.put("hidden_size", "48");
@@ -56,7 +56,7 @@ class InferenceMatchesTrainingTest {
                 "PTB_DIR and LSTM_CROSSCHECK_MODEL not both set");
         int[] test;
         try (Checkpoint c = Checkpoint.load(Path.of(model))) {
-            test = PtbCorpus.readIds(Path.of(ptb).resolve(PtbCorpus.TEST_FILE), c.vocabulary());
+            test = Corpus.readIds(Path.of(ptb).resolve("ptb.test.txt"), c.vocabulary());
         }
         crossCheck(Path.of(model), test, false);
     }

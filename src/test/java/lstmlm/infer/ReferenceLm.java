@@ -13,6 +13,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 final class ReferenceLm {
     final int vocab, hidden, layers;
     private final double[] embedding, softmaxWeight, softmaxBias;
+    /** The output projection is the embedding [V×H] (its transpose), not a [H×V] tensor of its own. */
+    private final boolean tied;
     private final double[][] weight, bias;
     private double[][] c, h;
     double[] logProbs;
@@ -26,7 +28,8 @@ final class ReferenceLm {
             while (f.tensors().containsKey("lstm." + l + ".weight")) l++;
             layers = l;
             embedding = read(f, "embedding");
-            softmaxWeight = read(f, "softmax.weight");
+            tied = !f.tensors().containsKey("softmax.weight");
+            softmaxWeight = tied ? embedding : read(f, "softmax.weight");
             softmaxBias = read(f, "softmax.bias");
             weight = new double[layers][];
             bias = new double[layers][];
@@ -73,7 +76,7 @@ final class ReferenceLm {
         double max = Double.NEGATIVE_INFINITY;
         for (int v = 0; v < vocab; v++) {
             double s = softmaxBias[v];
-            for (int j = 0; j < H; j++) s += x[j] * softmaxWeight[j * vocab + v];
+            for (int j = 0; j < H; j++) s += x[j] * (tied ? softmaxWeight[v * H + j] : softmaxWeight[j * vocab + v]);
             logits[v] = s;
             max = Math.max(max, s);
         }

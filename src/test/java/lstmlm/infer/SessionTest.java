@@ -22,11 +22,11 @@ class SessionTest {
     @TempDir
     Path dir;
 
-    /** Sizes off the lane count, one and two layers. */
+    /** Sizes off the lane count, one to three layers, untied and tied (the embedding is the output projection). */
     @ParameterizedTest
-    @CsvSource({"53,21,2", "37,16,1", "101,35,3"})
-    void stepsMatchTheDoublePrecisionReference(int vocab, int hidden, int layers) {
-        Path file = TestModels.write(dir, vocab, hidden, layers, 3, 0.3f);
+    @CsvSource({"53,21,2,false", "37,16,1,false", "101,35,3,false", "53,21,2,true", "37,16,1,true"})
+    void stepsMatchTheDoublePrecisionReference(int vocab, int hidden, int layers, boolean tied) {
+        Path file = TestModels.write(dir, vocab, hidden, layers, tied, 3, 0.3f);
         ReferenceLm ref = new ReferenceLm(file);
         int[] ids = new SplittableRandom(5).ints(30, 0, vocab).toArray();
         for (Model.SoftmaxLayout layout : Model.SoftmaxLayout.values()) {

@@ -26,7 +26,12 @@ final class TestModels {
 
     /** Writes a model with uniform(−scale, scale) weights and nonzero LSTM biases; returns its path. */
     static Path write(Path dir, int vocab, int hidden, int layers, long seed, float scale) {
-        ModelShape shape = new ModelShape(vocab, hidden, layers);
+        return write(dir, vocab, hidden, layers, false, seed, scale);
+    }
+
+    /** The same, tied or not. */
+    static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale) {
+        ModelShape shape = new ModelShape(vocab, hidden, layers, tied);
         try (LanguageModel m = new LanguageModel(shape)) {
             m.initialize(seed, scale);
             // training leaves the LSTM biases nonzero; make sure the bias path is exercised
@@ -38,8 +43,9 @@ final class TestModels {
                 }
             }
             Config config = Config.load("test", Map.of("vocab_size", Integer.toString(vocab),
-                    "hidden_size", Integer.toString(hidden), "num_layers", Integer.toString(layers)));
-            Path file = dir.resolve("model-" + vocab + "-" + hidden + "-" + layers + "-" + seed + ".safetensors");
+                    "hidden_size", Integer.toString(hidden), "num_layers", Integer.toString(layers),
+                    "tie_weights", Boolean.toString(tied)));
+            Path file = dir.resolve("model-" + vocab + "-" + hidden + "-" + layers + (tied ? "-tied-" : "-") + seed + ".safetensors");
             Checkpoint.write(file, config, Vocabulary.of(words(vocab)), m, null, Map.of());
             return file;
         } catch (IOException e) {

@@ -100,6 +100,101 @@ class GradientCheckTest {
     }
 
     /**
+     * The 2016-17 additions, each alone and all together, against the double reference: tied
+     * embeddings (the softmax's gradient joins the input side's in E), variational masks (one per
+     * sequence, repeated over the steps), recurrent dropout on h_{t−1} (forward product and its
+     * backward both masked, dW_rec from the masked h), word dropout (rows scaled per word and
+     * sequence) and weight decay (its gradient added by the update's own code). Every parameter.
+     */
+    @ParameterizedTest(name = "V={0} H={1} L={2} B={3} T={4} tied={5} keep in/hid/out/rec/words={6}/{7}/{8}/{9}/{10} variational={11} decay={12}")
+    @CsvSource({
+            "11, 5, 2, 3, 4, true,  1.0, 1.0, 1.0, 1.0, 1.0, false, 0,     2",
+            "11, 5, 2, 3, 4, true,  0.7, 0.6, 0.8, 1.0, 1.0, false, 0,     2",
+            "11, 5, 2, 3, 4, false, 0.7, 0.6, 0.8, 1.0, 1.0, true,  0,     2",
+            "11, 5, 2, 3, 4, false, 1.0, 1.0, 1.0, 0.6, 1.0, true,  0,     2",
+            "11, 5, 2, 3, 4, false, 1.0, 1.0, 1.0, 1.0, 0.5, true,  0,     1",
+            "11, 5, 2, 3, 4, false, 1.0, 1.0, 1.0, 1.0, 1.0, false, 0.01,  2",
+            "13, 6, 2, 4, 3, true,  0.7, 0.6, 0.5, 0.6, 0.7, true,  0.003, 2",
+            // more rows than the few-row kernel takes: the masked recurrent products go through OpenBLAS
+            "7, 3, 1, 33, 2, true,  1.0, 1.0, 1.0, 0.7, 1.0, true,  0,     2",
+    })
+    void regularisedAndTiedGradientsMatchFiniteDifferences(int vocab, int hidden, int layers, int batch, int steps,
+                                                         boolean tied, float input, float hiddenKeep, float output,
+                                                         float recurrent, float words, boolean variational,
+                                                         float decay, int threads) {
+        ModelShape shape = new ModelShape(vocab, hidden, layers, tied);
+        Dropouts d = new Dropouts(input, hiddenKeep, output, recurrent, words, variational);
+        SplittableRandom random = new SplittableRandom(vocab * 37L + hidden + (tied ? 1 : 0));
+        try (Engine e = new Engine(shape, threads)) {
+            LanguageModel m = e.model();
+            Window w = e.newWindow(batch, steps, d);
+            m.initialize(5, 0.6f);
+            for (int l = 0; l < layers; l++) {
+                for (int k = 0; k < 4 * hidden; k++) {
+                    m.params.setAtIndex(JAVA_FLOAT, m.layout.bias(l) + k, (float) (random.nextDouble() - 0.5));
+                }
+            }
+            m.parametersChanged();
+            fillIds(random, w.inputs, vocab);
+            fillIds(random, w.targets, vocab);
+            e.trainWindow(w, d, 77);
+            m.grads.fill((byte) 0);
+            fillIds(random, w.inputs, vocab);
+            fillIds(random, w.targets, vocab);
+            float[] state = w.state();
+            double engineLoss = e.trainWindow(w, d, 78);
+            m.addWeightDecay(decay, e.workers);
+
+            int rows = batch * steps;
+            float[][] masks = new float[layers + 1][];
+            if (input < 1f) masks[0] = read(w.acts, w.mask0, rows * hidden);
+            for (int l = 0; l < layers; l++) {
+                if (w.outputDropped[l]) masks[l + 1] = read(w.acts, w.mask[l], rows * hidden);
+            }
+            float[][] recurrentMasks = null;
+            if (recurrent < 1f) {
+                recurrentMasks = new float[layers][];
+                for (int l = 0; l < layers; l++) recurrentMasks[l] = read(w.acts, w.recMask[l], batch * hidden);
+            }
+            float[] wordScale = words < 1f ? w.wordScale.clone() : null;
+            if (variational && input < 1f) {
+                for (int r = batch; r < rows; r++) {
+                    for (int j = 0; j < hidden; j++) {
+                        assertEquals(masks[0][(r % batch) * hidden + j], masks[0][r * hidden + j], "one mask per sequence");
+                    }
+                }
+            }
+            if (wordScale != null) {
+                boolean dropped = false;
+                for (float f : wordScale) dropped |= f == 0f;
+                assertTrue(dropped, "the test wants a dropped word");
+            }
+            ReferenceModel.Noise noise = new ReferenceModel.Noise(masks, recurrentMasks, wordScale, decay);
+            ReferenceModel ref = new ReferenceModel(shape);
+            double[] p = new double[(int) m.layout.size];
+            for (int i = 0; i < p.length; i++) p[i] = m.params.getAtIndex(JAVA_FLOAT, i);
+            double refLoss = ref.loss(p, w.inputs, w.targets, batch, steps, state, new ReferenceModel.Noise(masks,
+                    recurrentMasks, wordScale, 0));
+            assertEquals(refLoss, engineLoss, 1e-5 * Math.abs(refLoss), "window loss");
+            double eps = 1e-5;
+            for (ParameterLayout.Tensor t : m.layout.tensors()) {
+                for (long k = 0; k < t.size(); k++) {
+                    int i = (int) (t.offset() + k);
+                    double keepValue = p[i];
+                    p[i] = keepValue + eps;
+                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
+                    p[i] = keepValue - eps;
+                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
+                    p[i] = keepValue;
+                    double numeric = (plus - minus) / (2 * eps) / batch;
+                    double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
+                    assertEquals(numeric, analytic, 1e-4 + 2e-3 * Math.abs(numeric), t.name() + "[" + k + "]");
+                }
+            }
+        }
+    }
+
+    /**
      * bf16 mode against the same double-precision finite differences. Every GEMM input is rounded
      * to bf16 (8 significant bits: relative error up to 2^-8 each), so a gradient entry, a sum of
      * products of rounded factors whose forward values were themselves computed from rounded

@@ -15,19 +15,35 @@ final class ReferenceModel {
     }
 
     /**
-     * Summed cross-entropy of one window.
+     * The noise a training window applies, as the engine drew it.
+     *
+     * @param masks          dropout masks, [0] for the embedding, [l+1] for layer l (time-major [T·B×H]); null: none;
+     *                       an entry null: that place is not dropped
+     * @param recurrentMasks per layer the [B×H] mask on h_{t−1} in the recurrent product; null: none
+     * @param wordScale      per row the scale of its word's embedding row; null: none
+     * @param weightDecay    the loss gains weightDecay/2·‖θ‖²
+     */
+    record Noise(float[][] masks, float[][] recurrentMasks, float[] wordScale, double weightDecay) {}
+
+    double loss(double[] p, int[] inputs, int[] targets, int batch, int steps, float[] state, float[][] masks) {
+        return loss(p, inputs, targets, batch, steps, state, new Noise(masks, null, null, 0));
+    }
+
+    /**
+     * Summed cross-entropy of one window (plus the weight-decay term).
      *
      * @param inputs  time-major ids [T·B]
      * @param state   carried state as {@link Window#state()} lays it out: per layer c[B×H] then h[B×H]
-     * @param masks   dropout masks, [0] for the embedding, [l+1] for layer l (time-major [T·B×H]); null: none
      */
-    double loss(double[] p, int[] inputs, int[] targets, int batch, int steps, float[] state, float[][] masks) {
+    double loss(double[] p, int[] inputs, int[] targets, int batch, int steps, float[] state, Noise noise) {
         int hid = shape.hidden(), v = shape.vocab(), layers = shape.layers();
         int rows = batch * steps;
+        float[][] masks = noise.masks();
         double[][] x = new double[rows][hid];
         for (int r = 0; r < rows; r++) {
+            double word = noise.wordScale() == null ? 1 : noise.wordScale()[r];
             for (int j = 0; j < hid; j++) {
-                x[r][j] = p[(int) (layout.embedding + (long) inputs[r] * hid + j)] * mask(masks, 0, r, j, hid);
+                x[r][j] = p[(int) (layout.embedding + (long) inputs[r] * hid + j)] * word * mask(masks, 0, r, j, hid);
             }
         }
         for (int l = 0; l < layers; l++) {
@@ -49,7 +65,10 @@ final class ReferenceModel {
                     for (int k = 0; k < g4; k++) {
                         double s = p[bias + k];
                         for (int j = 0; j < hid; j++) s += x[r][j] * p[w + j * g4 + k];
-                        for (int j = 0; j < hid; j++) s += h[b][j] * p[w + (hid + j) * g4 + k];
+                        for (int j = 0; j < hid; j++) {
+                            double rec = noise.recurrentMasks() == null ? 1 : noise.recurrentMasks()[l][b * hid + j];
+                            s += h[b][j] * rec * p[w + (hid + j) * g4 + k];
+                        }
                         z[k] = s;
                     }
                     for (int j = 0; j < hid; j++) {
@@ -71,7 +90,9 @@ final class ReferenceModel {
             double max = Double.NEGATIVE_INFINITY;
             for (int k = 0; k < v; k++) {
                 double s = p[sb + k];
-                for (int j = 0; j < hid; j++) s += x[r][j] * p[sw + j * v + k];
+                for (int j = 0; j < hid; j++) {
+                    s += x[r][j] * (shape.tied() ? p[(int) layout.embedding + k * hid + j] : p[sw + j * v + k]);
+                }
                 logits[k] = s;
                 max = Math.max(max, s);
             }
@@ -79,11 +100,16 @@ final class ReferenceModel {
             for (int k = 0; k < v; k++) sum += Math.exp(logits[k] - max);
             loss += Math.log(sum) + max - logits[targets[r]];
         }
+        if (noise.weightDecay() > 0) {
+            double sq = 0;
+            for (double x2 : p) sq += x2 * x2;
+            loss += noise.weightDecay() / 2 * sq * batch; // the engine's loss is Σ_t mean_b: its gradient is this / B
+        }
         return loss;
     }
 
     private static double mask(float[][] masks, int which, int r, int j, int hid) {
-        return masks == null ? 1.0 : masks[which][r * hid + j];
+        return masks == null || masks[which] == null ? 1.0 : masks[which][r * hid + j];
     }
 
     private static double sigmoid(double x) {

@@ -196,4 +196,22 @@ class CheckpointTest {
         assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains(fragment),
                 name + ": " + e.getMessage());
     }
+
+    @org.junit.jupiter.api.Test
+    void aTiedModelStoresItsEmbeddingOnceAndSaysSo() throws Exception {
+        Config tied = Config.load("test", java.util.Map.of("vocab_size", "7", "hidden_size", "3", "tie_weights", "true"));
+        java.nio.file.Path file = dir.resolve("tied.safetensors");
+        try (LanguageModel m = new LanguageModel(tied.shape())) {
+            m.initialize(2, 0.5f);
+            Checkpoint.write(file, tied, lstmlm.data.Vocabulary.of(java.util.List.of("<unk>", "<eos>", "a", "b", "c", "d", "e")),
+                    m, null, java.util.Map.of());
+        }
+        try (lstmlm.model.SafetensorsFile f = lstmlm.model.SafetensorsFile.open(file)) {
+            assertTrue(!f.tensors().containsKey("softmax.weight"), "stored once, as 'embedding'");
+            assertTrue(f.metadata().get("softmax.weight").contains("transpose of 'embedding'"), f.metadata().toString());
+        }
+        try (Checkpoint c = Checkpoint.load(file)) {
+            assertTrue(c.config().tieWeights() && c.weights().shape().tied());
+        }
+    }
 }

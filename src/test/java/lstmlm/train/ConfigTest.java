@@ -1,12 +1,12 @@
 package lstmlm.train;
 
-import lstmlm.model.Precision;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -19,14 +19,27 @@ class ConfigTest {
 
     @Test
     void bundledConfigsAreTensorFlowsTable() {
-        Config small = Config.load("small", Map.of());
-        assertEquals(new Config("small", 0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20, 10000, Precision.FP32), small);
-        Config medium = Config.load("medium", Map.of());
-        assertEquals(new Config("medium", 0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20, 10000, Precision.FP32), medium);
-        Config large = Config.load("large", Map.of());
-        assertEquals(new Config("large", 0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20, 10000, Precision.FP32), large);
-        Config test = Config.load("test", Map.of());
-        assertEquals(new Config("test", 0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000, Precision.FP32), test);
+        // init_scale, learning_rate, max_grad_norm, num_layers, num_steps, hidden_size, max_epoch, max_max_epoch,
+        // keep_prob, lr_decay, batch_size, vocab_size
+        assertTensorFlow("small", 0.1, 1.0, 5, 2, 20, 200, 4, 13, 1.0, 0.5, 20, 10000);
+        assertTensorFlow("medium", 0.05, 1.0, 5, 2, 35, 650, 6, 39, 0.5, 0.8, 20, 10000);
+        assertTensorFlow("large", 0.04, 1.0, 10, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20, 10000);
+        assertTensorFlow("test", 0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000);
+    }
+
+    private static void assertTensorFlow(String name, double initScale, double lr, double maxNorm, int layers, int steps,
+                                         int hidden, int maxEpoch, int maxMaxEpoch, double keep, double decay, int batch,
+                                         int vocab) {
+        Config c = Config.load(name, Map.of());
+        assertEquals(List.of(initScale, lr, maxNorm, layers, steps, hidden, maxEpoch, maxMaxEpoch, keep, decay, batch, vocab),
+                List.of(c.initScale(), c.learningRate(), c.maxGradNorm(), c.numLayers(), c.numSteps(), c.hiddenSize(),
+                        c.maxEpoch(), c.maxMaxEpoch(), c.keepProb(), c.lrDecay(), c.batchSize(), c.vocabSize()), name);
+        // every key past TensorFlow's leaves its configs as they were
+        assertEquals(lstmlm.model.Precision.FP32, c.precision(), name);
+        assertEquals(lstmlm.model.Dropouts.tensorFlow((float) keep), c.dropouts(), name);
+        assertEquals(lstmlm.data.VocabularyLimits.NONE, c.vocabularyLimits(), name);
+        assertEquals(false, c.tieWeights(), name);
+        assertEquals(0.0, c.weightDecay(), name);
     }
 
     @Test

@@ -1,7 +1,7 @@
 package lstmlm.train;
 
 import lstmlm.data.BatchProducer;
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Engine;
 import lstmlm.model.ModelShape;
@@ -29,7 +29,7 @@ class RealPtbTrainingTest {
     void smallConfigLearnsWithinAFewHundredWindows() {
         String ptb = System.getenv("PTB_DIR");
         assumeTrue(ptb != null && !ptb.isBlank(), "PTB_DIR not set");
-        PtbCorpus corpus = PtbCorpus.load(Path.of(ptb));
+        Corpus corpus = Corpus.load(Path.of(ptb));
         Config small = Config.load("small", Map.of());
         ModelShape shape = new ModelShape(small.vocabSize(), small.hiddenSize(), small.numLayers());
         try (Engine e = new Engine(shape, 2)) {

@@ -1,6 +1,6 @@
 package lstmlm.train;
 
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ResumeTest {
     @TempDir
     static Path tmp;
-    static PtbCorpus corpus;
+    static Corpus corpus;
     static final Config CONFIG = TinyRun.config();
     static final int THREADS = 2;
     static final long SEED = 42;
@@ -41,7 +41,7 @@ class ResumeTest {
 
     @BeforeAll
     static void straightRun() throws IOException {
-        corpus = PtbCorpus.load(TinyRun.corpus(tmp));
+        corpus = Corpus.load(TinyRun.corpus(tmp));
         straightDir = tmp.resolve("straight");
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (Trainer t = TinyRun.trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(log, true, StandardCharsets.UTF_8))) {

@@ -48,7 +48,7 @@ public final class TinyRun {
     }
 
     /** A trainer whose TensorFlow lines go to {@code out}, as {@code lstm train} wires it. */
-    public static Trainer trainer(Config config, lstmlm.data.PtbCorpus corpus, long seed, int threads,
+    public static Trainer trainer(Config config, lstmlm.data.Corpus corpus, long seed, int threads,
                                   java.io.PrintStream out) {
         Trainer t = new Trainer(config, corpus, seed, threads);
         t.listen(new TensorFlowLines(out));

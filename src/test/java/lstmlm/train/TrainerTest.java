@@ -1,6 +1,6 @@
 package lstmlm.train;
 
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,7 +33,7 @@ class TrainerTest {
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"fp32", "bf16"})
     void lossFallsAndTheLinesAreTensorFlows(String precision) throws IOException {
-        PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
+        Corpus corpus = Corpus.load(TinyRun.corpus(dir));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Trainer.Result result;
         try (Trainer t = TinyRun.trainer(tinyConfig(Map.of("precision", precision)), corpus, 3, 2,
@@ -57,7 +57,7 @@ class TrainerTest {
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"fp32", "bf16"})
     void theSameSeedAndThreadsGiveTheSameNumbersAndWeights(String precision) throws IOException {
-        PtbCorpus corpus = PtbCorpus.load(TinyRun.corpus(dir));
+        Corpus corpus = Corpus.load(TinyRun.corpus(dir));
         Config c = tinyConfig(Map.of("keep_prob", "0.7", "max_max_epoch", "1", "precision", precision));
         float[][] weights = new float[3][];
         Trainer.Result[] results = new Trainer.Result[3];
