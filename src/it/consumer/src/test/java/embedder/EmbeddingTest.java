@@ -1,6 +1,6 @@
 package embedder;
 
-import lstmlm.data.PtbCorpus;
+import lstmlm.data.Corpus;
 import lstmlm.infer.BatchScorer;
 import lstmlm.infer.Model;
 import lstmlm.infer.SentenceScore;
@@ -54,7 +54,7 @@ class EmbeddingTest {
         for (String split : List.of("train", "valid", "test")) {
             Files.writeString(dir.resolve("ptb." + split + ".txt"), text);
         }
-        PtbCorpus corpus = PtbCorpus.load(dir);
+        Corpus corpus = Corpus.load(dir);
         Config config = Config.load("test", Map.of("vocab_size", Integer.toString(corpus.vocabulary().size()),
                 "hidden_size", "16", "num_steps", "5", "batch_size", "4", "max_grad_norm", "5"));
         Path saved;
