@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
 /** The {@code lstm} command: one subcommand per use. */
 @Command(name = "lstm", mixinStandardHelpOptions = true, version = "lstm-lm 0.1.0",
         description = "Word-level LSTM language models on the CPU (TensorFlow's PTB tutorial, in Java).",
-        subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class, GenerateCommand.class, ScoreCommand.class, PlotCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class, GenerateCommand.class, ScoreCommand.class,
+                QuantizeCommand.class, PlotCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

@@ -20,7 +20,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * sentence. Scores mean the same as {@link Session#score}; they agree with it to float rounding
  * (the GEMMs sum in another order than the one-row kernels), not bit for bit. A step is training's
  * evaluation pass on the batch's rows: OpenBLAS products, {@link LstmCell#forward}, and the output
- * bias added inside {@link SoftmaxCrossEntropy#logSumExp}.
+ * bias added inside {@link SoftmaxCrossEntropy#logSumExp}. A bf16 or int8 model is scored with its
+ * weights widened to fp32 once, on the first batch ({@code Model.fp32()}), as a GEMM wants them.
  *
  * <p>One thread at a time per scorer; open one per thread. The GEMMs use OpenBLAS's process-wide
  * thread count ({@link Blas#setThreads}): with several scorers on several threads, or few cores,
@@ -113,6 +114,7 @@ public final class BatchScorer implements AutoCloseable {
 
     /** Rows sorted longest first; each runs len+1 steps: inputs eos, w1..wn; targets w1..wn, eos. */
     private void scoreBatch(int[][] rows, int n, int eos, double[] sums) {
+        final Model.Fp32 weights = model.fp32();
         final int H = hidden, G = 4 * H, V = vocab;
         final long bh = (long) maxBatch * H;
         hs.fill((byte) 0);
@@ -125,11 +127,11 @@ public final class BatchScorer implements AutoCloseable {
             while (active < n && rows[active].length + 1 > t) active++;
             for (int r = 0; r < active; r++) {
                 int id = t == 0 ? eos : rows[r][t - 1];
-                MemorySegment.copy(model.embedding, 4L * id * H, input, 4L * r * H, 4L * H);
+                MemorySegment.copy(weights.embedding(), 4L * id * H, input, 4L * r * H, 4L * H);
             }
             long layerInput = inputAddr;
             for (int l = 0; l < layers; l++) {
-                long w = model.lstmWeight[l].address();
+                long w = weights.lstmWeight()[l].address();
                 long h = hs.address() + 4 * bh * l;
                 // z = x·W[0:H] + hPrev·W[H:2H]; the cell then writes the new h over hPrev
                 Blas.sgemm(false, false, active, G, H, 1f, layerInput, H, w, G, 0f, gatesAddr, G);
@@ -139,11 +141,11 @@ public final class BatchScorer implements AutoCloseable {
                 layerInput = h;
             }
             parity ^= 1;
-            if (model.transposedSoftmax) {
-                Blas.sgemm(false, true, active, V, H, 1f, layerInput, H, model.softmaxWeight.address(), H,
+            if (weights.transposed()) {
+                Blas.sgemm(false, true, active, V, H, 1f, layerInput, H, weights.softmaxWeight().address(), H,
                         0f, logitsAddr, V);
             } else {
-                Blas.sgemm(false, false, active, V, H, 1f, layerInput, H, model.softmaxWeight.address(), V,
+                Blas.sgemm(false, false, active, V, H, 1f, layerInput, H, weights.softmaxWeight().address(), V,
                         0f, logitsAddr, V);
             }
             MemorySegment bias = model.softmaxBias;

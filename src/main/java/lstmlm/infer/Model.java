@@ -4,6 +4,7 @@ import lstmlm.data.Vocabulary;
 import lstmlm.model.ModelFile;
 import lstmlm.model.ModelFileException;
 import lstmlm.model.ModelShape;
+import lstmlm.model.WeightFormat;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -37,9 +38,14 @@ public final class Model implements AutoCloseable {
     private final Arena copies;
     private final Vocabulary vocabulary;
     final int vocab, hidden, layers;
-    final MemorySegment embedding;
-    final MemorySegment[] lstmWeight, lstmBias;
-    final MemorySegment softmaxWeight, softmaxBias;
+    /** How the weight matrices are stored: fp32, bf16 or int8 ({@link WeightFormat}). */
+    final WeightFormat format;
+    /** The weight matrices in {@link #format}, and for int8 their per-output scales (null otherwise). */
+    final MemorySegment embedding, embeddingScale;
+    final MemorySegment[] lstmWeight, lstmScale, lstmBias;
+    final MemorySegment softmaxWeight, softmaxScale, softmaxBias;
+    /** fp32 weights for the batch scorer's GEMMs: the mapped ones, or a dequantized copy made on first use. */
+    private volatile Fp32 fp32;
     /** max(4H, V) zeros, read-only: the "no bias" of the kernels that take one. */
     final MemorySegment zeros;
     final boolean transposedSoftmax;
@@ -61,22 +67,33 @@ public final class Model implements AutoCloseable {
             }
             this.unkId = vocabulary.unkId();
             this.eosId = vocabulary.eosId();
-            this.embedding = floats("embedding");
+            this.format = file.format();
+            if (format != WeightFormat.FP32 && softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY && !shape.tied()) {
+                throw new IllegalArgumentException("SoftmaxLayout.TRANSPOSED_COPY copies fp32 weights; " + file.path()
+                        + " is " + format.key() + ". Load it with SoftmaxLayout.MAPPED.");
+            }
+            this.embedding = tensor("embedding");
+            this.embeddingScale = scale("embedding");
             this.lstmWeight = new MemorySegment[layers];
+            this.lstmScale = new MemorySegment[layers];
             this.lstmBias = new MemorySegment[layers];
             for (int i = 0; i < layers; i++) {
-                lstmWeight[i] = floats("lstm." + i + ".weight");
-                lstmBias[i] = floats("lstm." + i + ".bias");
+                lstmWeight[i] = tensor("lstm." + i + ".weight");
+                lstmScale[i] = scale("lstm." + i + ".weight");
+                lstmBias[i] = tensor("lstm." + i + ".bias");
             }
-            this.softmaxBias = floats("softmax.bias");
+            this.softmaxBias = tensor("softmax.bias");
             if (shape.tied()) {
-                // the output projection is the embedding [V×H]: already the transposed layout, one dot product a logit
+                // the output projection is the embedding [V×H]: already the transposed layout, one dot product a
+                // logit; its per-row int8 scales are per output there too
                 this.transposedSoftmax = true;
                 this.softmaxWeight = embedding;
+                this.softmaxScale = embeddingScale;
             } else {
-                MemorySegment sw = floats("softmax.weight");
+                MemorySegment sw = tensor("softmax.weight");
                 this.transposedSoftmax = softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY;
                 this.softmaxWeight = transposedSoftmax ? transpose(sw, hidden, vocab) : sw;
+                this.softmaxScale = scale("softmax.weight");
             }
             this.zeros = copies.allocate(4L * Math.max(4L * hidden, vocab), 64).asReadOnly();
         } catch (RuntimeException e) {
@@ -103,8 +120,13 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    /** The tensor's floats (ModelFile checked its shape); copied to aligned memory when the file is not aligned. */
-    private MemorySegment floats(String name) {
+    /** An int8 matrix's scales; null in the other formats. */
+    private MemorySegment scale(String matrix) {
+        return format == WeightFormat.INT8 ? tensor(matrix + WeightFormat.SCALE_SUFFIX) : null;
+    }
+
+    /** The tensor's elements (ModelFile checked shape and type); copied to aligned memory when the file is not aligned. */
+    private MemorySegment tensor(String name) {
         MemorySegment data = file.tensor(name);
         if (file.safetensors().isAligned()) {
             if (data.isMapped()) data.load(); // fault the pages in now, not during the first tokens
@@ -131,6 +153,41 @@ public final class Model implements AutoCloseable {
 
     private ModelFileException bad(String what) {
         return new ModelFileException("Bad model file " + file.path() + ": " + what + ".");
+    }
+
+    /** The weights the batch scorer multiplies, in fp32: {@code softmaxWeight} is [V×H] when {@code transposed}. */
+    record Fp32(MemorySegment embedding, MemorySegment[] lstmWeight, MemorySegment softmaxWeight, boolean transposed) {}
+
+    /**
+     * fp32 weights for GEMMs: an fp32 file's own (mapped), or, for bf16 and int8 files, a copy widened
+     * and scaled back once, on first use, and kept until close (V·H + L·8H² + H·V floats).
+     */
+    Fp32 fp32() {
+        Fp32 f = fp32;
+        if (f != null) return f;
+        synchronized (this) {
+            checkOpen();
+            if (fp32 != null) return fp32;
+            if (format == WeightFormat.FP32) {
+                fp32 = new Fp32(embedding, lstmWeight, softmaxWeight, transposedSoftmax);
+            } else {
+                lstmlm.model.ParameterLayout layout = file.layout();
+                MemorySegment all = copies.allocate(layout.size * 4, 64);
+                file.copyInto(all);
+                MemorySegment[] w = new MemorySegment[layers];
+                for (int i = 0; i < layers; i++) w[i] = all.asSlice(layout.weight(i) * 4, 8L * hidden * hidden * 4).asReadOnly();
+                MemorySegment emb = all.asSlice(layout.embedding * 4, (long) vocab * hidden * 4).asReadOnly();
+                boolean tied = file.shape().tied();
+                MemorySegment sw = tied ? emb : all.asSlice(layout.softmaxWeight * 4, (long) hidden * vocab * 4).asReadOnly();
+                fp32 = new Fp32(emb, w, sw, tied);
+            }
+            return fp32;
+        }
+    }
+
+    /** How this model's weight matrices are stored. */
+    public WeightFormat weightFormat() {
+        return format;
     }
 
     /** A new independent session with a zero LSTM state. */
@@ -175,8 +232,9 @@ public final class Model implements AutoCloseable {
      * and its bias, and the one embedding row of the input word (already read with the projection when tied).
      */
     public long bytesReadPerToken() {
-        long h = hidden, v = vocab;
-        return 4 * (layers * (2 * h * 4 * h + 4 * h) + h * v + v + (file.shape().tied() ? 0 : h));
+        long h = hidden, v = vocab, w = format.matrixType.bytes;
+        long scales = format == WeightFormat.INT8 ? 4 * (layers * 4 * h + v + (file.shape().tied() ? 0 : 1)) : 0;
+        return w * (layers * 2 * h * 4 * h + h * v + (file.shape().tied() ? 0 : h)) + 4 * (layers * 4 * h + v) + scales;
     }
 
     public boolean softmaxTransposed() {

@@ -1,11 +1,14 @@
 package lstmlm.infer;
 
+import lstmlm.kernels.Bf16;
 import lstmlm.kernels.FastExp;
+import lstmlm.kernels.Int8;
 import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.RowKernels;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
 import lstmlm.model.ModelShape;
+import lstmlm.model.WeightFormat;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -34,8 +37,9 @@ public final class Session implements AutoCloseable {
     private final Model model;
     private final int vocab, hidden, layers;
     // copied from the model into final fields: the step loop reads them without indirection
-    private final MemorySegment embedding, softmaxWeight, softmaxBias, zeros;
-    private final MemorySegment[] lstmWeight, lstmBias;
+    private final WeightFormat format;
+    private final MemorySegment embedding, embeddingScale, softmaxWeight, softmaxScale, softmaxBias, zeros;
+    private final MemorySegment[] lstmWeight, lstmScale, lstmBias;
     private final boolean transposedSoftmax;
 
     /** Per layer [input | h], 2H floats: the one vector the layer's [2H×4H] weight multiplies. */
@@ -67,10 +71,14 @@ public final class Session implements AutoCloseable {
         this.vocab = model.vocab;
         this.hidden = model.hidden;
         this.layers = model.layers;
+        this.format = model.format;
         this.embedding = model.embedding;
+        this.embeddingScale = model.embeddingScale;
         this.softmaxWeight = model.softmaxWeight;
+        this.softmaxScale = model.softmaxScale;
         this.softmaxBias = model.softmaxBias;
         this.lstmWeight = model.lstmWeight.clone();
+        this.lstmScale = model.lstmScale.clone();
         this.lstmBias = model.lstmBias.clone();
         this.transposedSoftmax = model.transposedSoftmax;
         // GC-managed: sessions are cheap to open and drop (beam search forks many), no close needed
@@ -104,11 +112,20 @@ public final class Session implements AutoCloseable {
     private void step(int id) {
         final int H = hidden;
         final long rowBytes = 4L * H;
-        MemorySegment.copy(embedding, id * rowBytes, inputAndH, 0, rowBytes);
+        switch (format) {
+            case FP32 -> MemorySegment.copy(embedding, id * rowBytes, inputAndH, 0, rowBytes);
+            case BF16 -> Bf16.toFloats(embedding, (long) id * H, inputAndH, 0, H);
+            case INT8 -> Int8.dequantizeRow(embedding, (long) id * H, embeddingScale.getAtIndex(JAVA_FLOAT, id), H, inputAndH, 0);
+        }
         final int prev = cellParity, next = prev ^ 1;
         for (int l = 0; l < layers; l++) {
             final long xh = 2L * H * l;
-            RowKernels.vectorTimesMatrix(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeros, 0, gates, 0);
+            switch (format) {
+                case FP32 -> RowKernels.vectorTimesMatrix(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeros, 0, gates, 0);
+                case BF16 -> RowKernels.vectorTimesMatrixBf16(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeros, 0, gates, 0);
+                case INT8 -> RowKernels.vectorTimesMatrixInt8(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, lstmScale[l], 0,
+                        zeros, 0, gates, 0);
+            }
             // h goes straight into this layer's recurrent slot: the gates already hold the old h's product
             LstmCell.forward(gates, 0, lstmBias[l], 0, cells, (2L * l + prev) * H, cells, (2L * l + next) * H,
                     tanhC, 0, inputAndH, xh + H, 1, H, ModelShape.FORGET_BIAS);
@@ -119,9 +136,19 @@ public final class Session implements AutoCloseable {
         cellParity = next;
         final long top = 2L * H * (layers - 1) + H;
         if (transposedSoftmax) {
-            RowKernels.matrixTimesVector(softmaxWeight, 0, vocab, H, inputAndH, top, softmaxBias, 0, logits, 0);
+            if (format == WeightFormat.FP32) {
+                RowKernels.matrixTimesVector(softmaxWeight, 0, vocab, H, inputAndH, top, softmaxBias, 0, logits, 0);
+            } else {
+                RowKernels.matrixTimesVectorCompact(softmaxWeight, 0, format == WeightFormat.INT8, vocab, H, inputAndH, top,
+                        softmaxScale, 0, softmaxBias, 0, logits, 0);
+            }
         } else {
-            RowKernels.vectorTimesMatrix(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxBias, 0, logits, 0);
+            switch (format) {
+                case FP32 -> RowKernels.vectorTimesMatrix(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxBias, 0, logits, 0);
+                case BF16 -> RowKernels.vectorTimesMatrixBf16(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxBias, 0, logits, 0);
+                case INT8 -> RowKernels.vectorTimesMatrixInt8(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxScale, 0,
+                        softmaxBias, 0, logits, 0);
+            }
         }
         hasPrediction = true;
         normalized = false;

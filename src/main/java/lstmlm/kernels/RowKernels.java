@@ -149,6 +149,196 @@ public final class RowKernels {
         }
     }
 
+    // ---------------------------------------------------------------- bf16 and int8 weights
+    // The same loops over compact weights: bf16 widened by a 16-bit shift, int8 converted and its
+    // per-output scale applied once after the sum. Offsets of the weights count their own elements.
+
+    /** {@link #vectorTimesMatrix} with W in bf16 (each widened exactly; the same FMA chain per output). */
+    public static void vectorTimesMatrixBf16(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
+                                             MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
+        MemorySegment.copy(bias, biasOff * 4, y, yOff * 4, (long) cols * 4);
+        int k = 0;
+        for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
+            addFourRowsBf16(x.getAtIndex(FLOAT, xOff + k), x.getAtIndex(FLOAT, xOff + k + 1),
+                    x.getAtIndex(FLOAT, xOff + k + 2), x.getAtIndex(FLOAT, xOff + k + 3),
+                    w, (wOff + (long) k * cols) * 2, cols, y, yOff * 4);
+        }
+        for (; k < rows; k++) {
+            addOneRowBf16(x.getAtIndex(FLOAT, xOff + k), w, (wOff + (long) k * cols) * 2, cols, y, yOff * 4);
+        }
+    }
+
+    /** y += x0·W[k] + x1·W[k+1] + x2·W[k+2] + x3·W[k+3] for bf16 rows; byte offsets. */
+    private static void addFourRowsBf16(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int cols,
+                                        MemorySegment y, long yb) {
+        final FloatVector v0 = FloatVector.broadcast(F, x0), v1 = FloatVector.broadcast(F, x1);
+        final FloatVector v2 = FloatVector.broadcast(F, x2), v3 = FloatVector.broadcast(F, x3);
+        final long rowBytes = (long) cols * 2, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        final int upper = F.loopBound(cols);
+        int j = 0;
+        for (; j < upper; j += F.length()) {
+            final long jb = 4L * j, wb = 2L * j;
+            FloatVector acc = FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE);
+            acc = widen(w, r0 + wb).fma(v0, acc);
+            acc = widen(w, r1 + wb).fma(v1, acc);
+            acc = widen(w, r2 + wb).fma(v2, acc);
+            acc = widen(w, r3 + wb).fma(v3, acc);
+            acc.intoMemorySegment(y, yb + jb, NATIVE);
+        }
+        for (; j < cols; j++) {
+            final long jb = 4L * j, wb = 2L * j;
+            float acc = y.get(FLOAT, yb + jb);
+            acc = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, r0 + wb)), x0, acc);
+            acc = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, r1 + wb)), x1, acc);
+            acc = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, r2 + wb)), x2, acc);
+            acc = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, r3 + wb)), x3, acc);
+            y.set(FLOAT, yb + jb, acc);
+        }
+    }
+
+    private static void addOneRowBf16(float xk, MemorySegment w, long r0, int cols, MemorySegment y, long yb) {
+        final FloatVector vk = FloatVector.broadcast(F, xk);
+        final int upper = F.loopBound(cols);
+        int j = 0;
+        for (; j < upper; j += F.length()) {
+            final long jb = 4L * j;
+            widen(w, r0 + 2L * j).fma(vk, FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE)).intoMemorySegment(y, yb + jb, NATIVE);
+        }
+        for (; j < cols; j++) {
+            final long jb = 4L * j;
+            y.set(FLOAT, yb + jb, Math.fma(Bf16.toFloat(w.get(Bf16.BF16, r0 + 2L * j)), xk, y.get(FLOAT, yb + jb)));
+        }
+    }
+
+    /** One vector of bf16 weights at byte offset b, widened to float32 (exact). Tiny: C2 inlines it. */
+    private static FloatVector widen(MemorySegment w, long b) {
+        return ((jdk.incubator.vector.IntVector) jdk.incubator.vector.ShortVector.fromMemorySegment(Bf16.S, w, b, NATIVE)
+                .convertShape(jdk.incubator.vector.VectorOperators.S2I, VectorShapes.I, 0))
+                .lanewise(jdk.incubator.vector.VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * y[j] = bias[j] + scale[j] · Σ_k x[k]·q[k, j] for int8 W [rows × cols] with one scale per
+     * column (output): the sum in float32 over the converted bytes, the scale applied once.
+     */
+    public static void vectorTimesMatrixInt8(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
+                                             MemorySegment scales, long scalesOff, MemorySegment bias, long biasOff,
+                                             MemorySegment y, long yOff) {
+        VectorMath.fill(y, yOff, cols, 0f);
+        int k = 0;
+        for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
+            addFourRowsInt8(x.getAtIndex(FLOAT, xOff + k), x.getAtIndex(FLOAT, xOff + k + 1),
+                    x.getAtIndex(FLOAT, xOff + k + 2), x.getAtIndex(FLOAT, xOff + k + 3),
+                    w, wOff + (long) k * cols, cols, y, yOff * 4);
+        }
+        for (; k < rows; k++) {
+            addOneRowInt8(x.getAtIndex(FLOAT, xOff + k), w, wOff + (long) k * cols, cols, y, yOff * 4);
+        }
+        scaleAndBias(y, yOff, scales, scalesOff, bias, biasOff, cols);
+    }
+
+    private static void addFourRowsInt8(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int cols,
+                                        MemorySegment y, long yb) {
+        final FloatVector v0 = FloatVector.broadcast(F, x0), v1 = FloatVector.broadcast(F, x1);
+        final FloatVector v2 = FloatVector.broadcast(F, x2), v3 = FloatVector.broadcast(F, x3);
+        final long r1 = r0 + cols, r2 = r1 + cols, r3 = r2 + cols;
+        final int upper = F.loopBound(cols);
+        int j = 0;
+        for (; j < upper; j += F.length()) {
+            final long jb = 4L * j;
+            FloatVector acc = FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE);
+            acc = bytes(w, r0 + j).fma(v0, acc);
+            acc = bytes(w, r1 + j).fma(v1, acc);
+            acc = bytes(w, r2 + j).fma(v2, acc);
+            acc = bytes(w, r3 + j).fma(v3, acc);
+            acc.intoMemorySegment(y, yb + jb, NATIVE);
+        }
+        for (; j < cols; j++) {
+            final long jb = 4L * j;
+            float acc = y.get(FLOAT, yb + jb);
+            acc = Math.fma(w.get(Int8.I8, r0 + j), x0, acc);
+            acc = Math.fma(w.get(Int8.I8, r1 + j), x1, acc);
+            acc = Math.fma(w.get(Int8.I8, r2 + j), x2, acc);
+            acc = Math.fma(w.get(Int8.I8, r3 + j), x3, acc);
+            y.set(FLOAT, yb + jb, acc);
+        }
+    }
+
+    private static void addOneRowInt8(float xk, MemorySegment w, long r0, int cols, MemorySegment y, long yb) {
+        final FloatVector vk = FloatVector.broadcast(F, xk);
+        final int upper = F.loopBound(cols);
+        int j = 0;
+        for (; j < upper; j += F.length()) {
+            final long jb = 4L * j;
+            bytes(w, r0 + j).fma(vk, FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE)).intoMemorySegment(y, yb + jb, NATIVE);
+        }
+        for (; j < cols; j++) {
+            final long jb = 4L * j;
+            y.set(FLOAT, yb + jb, Math.fma(w.get(Int8.I8, r0 + j), xk, y.get(FLOAT, yb + jb)));
+        }
+    }
+
+    /** One vector of int8 weights at byte offset b, converted to float32. Tiny: C2 inlines it. */
+    private static FloatVector bytes(MemorySegment w, long b) {
+        return (FloatVector) jdk.incubator.vector.ByteVector.fromMemorySegment(Int8.B, w, b, NATIVE)
+                .convertShape(jdk.incubator.vector.VectorOperators.B2F, F, 0);
+    }
+
+    /** y[j] = fma(y[j], scale[j], bias[j]) for j in [0, n). */
+    private static void scaleAndBias(MemorySegment y, long yOff, MemorySegment scales, long sOff, MemorySegment bias,
+                                     long bOff, int n) {
+        final int upper = F.loopBound(n);
+        int j = 0;
+        for (; j < upper; j += F.length()) {
+            FloatVector.fromMemorySegment(F, y, 4 * (yOff + j), NATIVE)
+                    .fma(FloatVector.fromMemorySegment(F, scales, 4 * (sOff + j), NATIVE),
+                            FloatVector.fromMemorySegment(F, bias, 4 * (bOff + j), NATIVE))
+                    .intoMemorySegment(y, 4 * (yOff + j), NATIVE);
+        }
+        for (; j < n; j++) {
+            y.setAtIndex(FLOAT, yOff + j, Math.fma(y.getAtIndex(FLOAT, yOff + j), scales.getAtIndex(FLOAT, sOff + j),
+                    bias.getAtIndex(FLOAT, bOff + j)));
+        }
+    }
+
+    /**
+     * {@link #matrixTimesVector} for a compact W [rows × cols] (the tied or transposed softmax): bf16
+     * ({@code scales} null) or int8 with one scale per row; y[r] = bias[r] + (scale[r] ·) W[r]·x.
+     */
+    public static void matrixTimesVectorCompact(MemorySegment w, long wOff, boolean int8, int rows, int cols,
+                                                MemorySegment x, long xOff, MemorySegment scales, long scalesOff,
+                                                MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
+        for (int r = 0; r < rows; r++) {
+            float dot = int8 ? dotInt8(w, wOff + (long) r * cols, x, xOff, cols) : dotBf16(w, (wOff + (long) r * cols) * 2, x, xOff, cols);
+            float s = int8 ? scales.getAtIndex(FLOAT, scalesOff + r) : 1f;
+            y.setAtIndex(FLOAT, yOff + r, Math.fma(dot, s, bias.getAtIndex(FLOAT, biasOff + r)));
+        }
+    }
+
+    private static float dotBf16(MemorySegment w, long wb, MemorySegment x, long xOff, int n) {
+        final int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        int j = 0;
+        for (; j < upper; j += F.length()) {
+            acc = widen(w, wb + 2L * j).fma(FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE), acc);
+        }
+        float s = VectorShapes.sumLanes(acc);
+        for (; j < n; j++) s = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, wb + 2L * j)), x.getAtIndex(FLOAT, xOff + j), s);
+        return s;
+    }
+
+    private static float dotInt8(MemorySegment w, long wOff, MemorySegment x, long xOff, int n) {
+        final int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        int j = 0;
+        for (; j < upper; j += F.length()) {
+            acc = bytes(w, wOff + j).fma(FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE), acc);
+        }
+        float s = VectorShapes.sumLanes(acc);
+        for (; j < n; j++) s = Math.fma(w.get(Int8.I8, wOff + j), x.getAtIndex(FLOAT, xOff + j), s);
+        return s;
+    }
+
     /**
      * Σ x[i] over [0..bytes/4): a plain streaming read with four independent accumulators, the
      * yardstick for how fast one thread can pull weights through the memory system.

@@ -28,6 +28,8 @@ import java.util.Set;
  * vocabulary          the words in id order, "\n"-joined
  * vocabulary.size     number of words (checked when present)
  * tensors.sha256      SHA-256 (hex) of every byte after the header
+ * weights.format      fp32 (absent: fp32), bf16 or int8: the weight matrices' type ({@link WeightFormat});
+ *                     int8 files have a float32 NAME.scale beside each matrix
  * </pre>
  * Tensors named {@code state.*} are training state, not part of the model. Every problem is a
  * {@link ModelFileException} naming the file and what is wrong with it.
@@ -42,12 +44,14 @@ public final class ModelFile implements AutoCloseable {
     private final ModelShape shape;
     private final ParameterLayout layout;
     private final Vocabulary vocabulary;
+    private final WeightFormat format;
 
-    private ModelFile(SafetensorsFile file, ModelShape shape, Vocabulary vocabulary) {
+    private ModelFile(SafetensorsFile file, ModelShape shape, Vocabulary vocabulary, WeightFormat format) {
         this.file = file;
         this.shape = shape;
         this.layout = new ParameterLayout(shape);
         this.vocabulary = vocabulary;
+        this.format = format;
     }
 
     /** Opens and checks {@code path}: structure, format, checksum, shape, vocabulary and every tensor. */
@@ -74,18 +78,28 @@ public final class ModelFile implements AutoCloseable {
                 throw bad(path, e.getMessage());
             }
             Vocabulary vocabulary = vocabulary(path, meta, shape);
+            String formatName = meta.getOrDefault(WeightFormat.METADATA_KEY, WeightFormat.FP32.key());
+            WeightFormat weights = WeightFormat.parse(formatName);
+            if (weights == null) throw bad(path, "its weights.format is '" + formatName + "', not fp32, bf16 or int8");
             ParameterLayout layout = new ParameterLayout(shape);
             Set<String> unexpected = new LinkedHashSet<>(f.tensors().keySet());
             for (ParameterLayout.Tensor t : layout.tensors()) {
-                checkShape(path, f, t.name(), t.dims());
+                boolean matrix = WeightFormat.isMatrix(t.name());
+                checkShape(path, f, t.name(), t.dims(), matrix ? weights.matrixType : DType.F32);
                 unexpected.remove(t.name());
+                if (matrix && weights == WeightFormat.INT8) {
+                    String scale = t.name() + WeightFormat.SCALE_SUFFIX;
+                    long outputs = WeightFormat.scalesPerRow(t.name()) ? t.dims()[0] : t.dims()[1];
+                    checkShape(path, f, scale, new long[]{outputs}, DType.F32);
+                    unexpected.remove(scale);
+                }
             }
             unexpected.removeIf(name -> name.startsWith(STATE_PREFIX));
             if (!unexpected.isEmpty()) {
                 throw bad(path, "it has tensors " + unexpected + " that a " + shape.layers()
                         + "-layer model does not have; it was written for another model");
             }
-            return new ModelFile(f, shape, vocabulary);
+            return new ModelFile(f, shape, vocabulary, weights);
         } catch (RuntimeException e) {
             f.close();
             throw e;
@@ -108,6 +122,11 @@ public final class ModelFile implements AutoCloseable {
         return vocabulary;
     }
 
+    /** How the weight matrices are stored. */
+    public WeightFormat format() {
+        return format;
+    }
+
     public Map<String, String> metadata() {
         return file.metadata();
     }
@@ -123,23 +142,37 @@ public final class ModelFile implements AutoCloseable {
     }
 
     /**
-     * The named weight tensor as a read-only view of the mapping, valid until {@link #close}. Floats can
-     * be read in place when {@link SafetensorsFile#isAligned()}; our writer always aligns them.
+     * The named tensor's bytes as a read-only view of the mapping (its elements of its {@link DType}),
+     * valid until {@link #close}. They can be read in place when {@link SafetensorsFile#isAligned()};
+     * our writer always aligns them.
      */
     public MemorySegment tensor(String name) {
         return file.data(name);
     }
 
-    /** Copies every weight into {@code model}'s parameters (same shape) and tells it they changed. */
+    /**
+     * Copies every weight into {@code model}'s float32 parameters (same shape), widening bf16 and
+     * scaling int8 back, and tells the model they changed.
+     */
     public void copyInto(LanguageModel model) {
         if (!model.shape.equals(shape)) {
             throw new IllegalArgumentException("model file " + path() + " holds shape " + shape + ", not " + model.shape);
         }
+        copyInto(model.params);
+        model.parametersChanged();
+    }
+
+    /** Every weight as float32 into {@code params} at the {@link #layout()}'s offsets (layout.size floats). */
+    public void copyInto(MemorySegment params) {
         for (ParameterLayout.Tensor t : layout.tensors()) {
             MemorySegment src = file.data(t.name());
-            MemorySegment.copy(src, 0, model.params, t.offset() * Float.BYTES, src.byteSize());
+            switch (file.tensor(t.name()).dtype()) {
+                case F32 -> MemorySegment.copy(src, 0, params, t.offset() * Float.BYTES, src.byteSize());
+                case BF16 -> lstmlm.kernels.Bf16.toFloats(src, 0, params, t.offset(), t.size());
+                case I8 -> lstmlm.kernels.Int8.dequantize(src, file.data(t.name() + WeightFormat.SCALE_SUFFIX), t.dims()[0],
+                        t.dims()[1], WeightFormat.scalesPerRow(t.name()), params, t.offset());
+            }
         }
-        model.parametersChanged();
     }
 
     /** Unmaps the file: every view from {@link #tensor} dies with it. */
@@ -185,7 +218,7 @@ public final class ModelFile implements AutoCloseable {
         return v;
     }
 
-    private static void checkShape(Path path, SafetensorsFile f, String name, long[] expected) {
+    private static void checkShape(Path path, SafetensorsFile f, String name, long[] expected, DType type) {
         if (!f.tensors().containsKey(name)) {
             throw bad(path, "it has no tensor '" + name + "' (it has " + f.tensors().keySet() + ")");
         }
@@ -193,6 +226,9 @@ public final class ModelFile implements AutoCloseable {
         if (!Arrays.equals(actual, expected)) {
             throw bad(path, "tensor '" + name + "' has shape " + Arrays.toString(actual) + " but its config "
                     + "needs " + Arrays.toString(expected));
+        }
+        if (f.tensor(name).dtype() != type) {
+            throw bad(path, "tensor '" + name + "' is " + f.tensor(name).dtype() + " but its weights.format needs " + type);
         }
     }
 

@@ -21,10 +21,11 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 
 /**
  * A safetensors file opened for reading: the header parsed and checked, the data memory-mapped
- * read-only (so several readers share the pages the OS keeps). Only F32 tensors are accepted,
- * since that is all the engine computes in. The format does not promise 4-byte alignment of the
- * data (our writer pads the header so it is aligned): {@link #isAligned()} says whether floats can
- * be read in place; otherwise copy the bytes out.
+ * read-only (so several readers share the pages the OS keeps). F32, BF16 and I8 tensors are
+ * accepted ({@link DType}): what the engine computes in and its compact inference formats. The
+ * format does not promise alignment of the data (our writer pads the header and puts wider types
+ * first): {@link #isAligned()} says whether every tensor can be read in place; otherwise copy the
+ * bytes out.
  *
  * <p>Every problem is a {@link ModelFileException} naming the file and what is wrong with it:
  * a missing file, a header that is not safetensors, a truncated file, a tensor outside the data.
@@ -35,7 +36,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One tensor's entry: its shape and where its bytes lie within the data section. */
-    public record Tensor(String name, String dtype, long[] shape, long begin, long end) {
+    public record Tensor(String name, DType dtype, long[] shape, long begin, long end) {
         public long elements() {
             long n = 1;
             for (long d : shape) n *= d;
@@ -120,8 +121,9 @@ public final class SafetensorsFile implements AutoCloseable {
                 || offsets == null || !offsets.isArray() || offsets.size() != 2) {
             throw bad(file, "tensor '" + name + "' lacks dtype, shape or data_offsets");
         }
-        if (!dtype.asText().equals("F32")) {
-            throw bad(file, "tensor '" + name + "' has dtype " + dtype.asText() + "; this engine reads only F32");
+        DType type = DType.of(dtype.asText());
+        if (type == null) {
+            throw bad(file, "tensor '" + name + "' has dtype " + dtype.asText() + "; this engine reads F32, BF16 and I8");
         }
         long[] dims = new long[shape.size()];
         long elements = 1;
@@ -133,14 +135,14 @@ public final class SafetensorsFile implements AutoCloseable {
             elements = Math.multiplyExact(elements, dims[i]);
         }
         long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
-        if (begin < 0 || end < begin || end - begin != elements * Float.BYTES) {
+        if (begin < 0 || end < begin || end - begin != Math.multiplyExact(elements, (long) type.bytes)) {
             throw bad(file, "tensor '" + name + "' has data_offsets " + offsets + " that do not hold shape " + shape);
         }
         if (end > dataBytes) {
             throw bad(file, "truncated: tensor '" + name + "' ends at byte " + end + " of the data but the file holds "
                     + dataBytes + " bytes of data");
         }
-        return new Tensor(name, dtype.asText(), dims, begin, end);
+        return new Tensor(name, type, dims, begin, end);
     }
 
     private static ModelFileException bad(Path file, String what) {
@@ -172,10 +174,10 @@ public final class SafetensorsFile implements AutoCloseable {
         return data.asSlice(t.begin(), t.end() - t.begin()).asReadOnly();
     }
 
-    /** Whether every tensor starts on a 4-byte boundary in memory, so floats can be read in place. */
+    /** Whether every tensor starts on a multiple of its element size in memory, so it can be read in place. */
     public boolean isAligned() {
         if (data.address() % Float.BYTES != 0) return false;
-        for (Tensor t : tensors.values()) if (t.begin() % Float.BYTES != 0) return false;
+        for (Tensor t : tensors.values()) if (t.begin() % t.dtype().bytes != 0) return false;
         return true;
     }
 

@@ -36,15 +36,20 @@ public final class SafetensorsWriter {
 
     private SafetensorsWriter() {}
 
-    /** One tensor to write: its name, shape and its float32 bytes (shape product × 4 of them). */
-    public record Entry(String name, long[] shape, MemorySegment bytes) {
+    /** One tensor to write: its name, element type, shape and bytes (shape product × element size of them). */
+    public record Entry(String name, DType dtype, long[] shape, MemorySegment bytes) {
         public Entry {
             long n = 1;
             for (long d : shape) n = Math.multiplyExact(n, d);
-            if (bytes.byteSize() != n * Float.BYTES) {
+            if (bytes.byteSize() != n * dtype.bytes) {
                 throw new IllegalArgumentException("tensor " + name + " has " + bytes.byteSize()
-                        + " bytes, shape needs " + n * Float.BYTES);
+                        + " bytes, shape needs " + n * dtype.bytes);
             }
+        }
+
+        /** A float32 tensor. */
+        public Entry(String name, long[] shape, MemorySegment bytes) {
+            this(name, DType.F32, shape, bytes);
         }
     }
 
@@ -72,6 +77,10 @@ public final class SafetensorsWriter {
         return HexFormat.of().formatHex(digest.digest());
     }
 
+    /**
+     * Writes the tensors in the order given; give wider element types first (F32, then BF16, then I8) so
+     * that every tensor starts on a multiple of its element size and can be read in place.
+     */
     public static void write(Path file, List<Entry> tensors, Map<String, String> metadata) throws IOException {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
             throw new IOException("safetensors needs little-endian data; this machine is big-endian");
@@ -82,7 +91,7 @@ public final class SafetensorsWriter {
         long dataOffset = 0;
         for (Entry t : tensors) {
             ObjectNode node = root.putObject(t.name());
-            node.put("dtype", "F32");
+            node.put("dtype", t.dtype().name());
             ArrayNode shape = node.putArray("shape");
             for (long d : t.shape()) shape.add(d);
             long bytes = t.bytes().byteSize();
@@ -97,7 +106,7 @@ public final class SafetensorsWriter {
 
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+        Path tmp = createTemp(dir, file.getFileName().toString());
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
@@ -114,6 +123,19 @@ public final class SafetensorsWriter {
             fsyncDirectory(dir);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * A temp file readable by others as an ordinary file is (rw-r--r--, less the umask): createTempFile's
+     * own default, rw-------, would follow the file through the rename and leave a model only its writer can read.
+     */
+    private static Path createTemp(Path dir, String name) throws IOException {
+        try {
+            return Files.createTempFile(dir, name, ".tmp", java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")));
+        } catch (UnsupportedOperationException notPosix) {
+            return Files.createTempFile(dir, name, ".tmp");
         }
     }
 

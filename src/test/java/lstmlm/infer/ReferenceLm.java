@@ -8,7 +8,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /**
  * The model's forward step in plain double precision, read straight from the safetensors file with
- * none of the inference code: the yardstick for sessions and the batch scorer.
+ * none of the inference code: the yardstick for sessions and the batch scorer. A bf16 or int8 file
+ * is read as the float32 values it stands for (widened, or scale · q, done here from the definition).
  */
 final class ReferenceLm {
     final int vocab, hidden, layers;
@@ -42,9 +43,21 @@ final class ReferenceLm {
     }
 
     private static double[] read(SafetensorsFile f, String name) {
+        var t = f.tensor(name);
         var seg = f.data(name);
-        double[] out = new double[(int) (seg.byteSize() / 4)];
-        for (int i = 0; i < out.length; i++) out[i] = seg.getAtIndex(JAVA_FLOAT.withByteAlignment(1), i);
+        double[] out = new double[(int) t.elements()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = switch (t.dtype()) {
+                case F32 -> seg.getAtIndex(JAVA_FLOAT.withByteAlignment(1), i);
+                case BF16 -> Float.intBitsToFloat(seg.getAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT.withByteAlignment(1), i) << 16);
+                case I8 -> {
+                    long[] dims = t.shape();
+                    var scales = f.data(name + ".scale");
+                    long o = name.equals("embedding") ? i / dims[1] : i % dims[1]; // per row of the embedding, else per column
+                    yield (double) scales.getAtIndex(JAVA_FLOAT.withByteAlignment(1), o) * seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
+                }
+            };
+        }
         return out;
     }
 

@@ -52,4 +52,18 @@ final class TestModels {
             throw new UncheckedIOException(e);
         }
     }
+
+    /** {@code write}, then quantized to {@code format} (fp32: the file itself). */
+    static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale,
+                      lstmlm.model.WeightFormat format) {
+        Path fp32 = write(dir, vocab, hidden, layers, tied, seed, scale);
+        if (format == lstmlm.model.WeightFormat.FP32) return fp32;
+        Path out = dir.resolve(fp32.getFileName().toString().replace(".safetensors", "-" + format.key() + ".safetensors"));
+        try (lstmlm.model.ModelFile in = lstmlm.model.ModelFile.open(fp32)) {
+            lstmlm.model.Quantizer.write(in, out, format);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out;
+    }
 }

@@ -10,6 +10,7 @@ import java.util.SplittableRandom;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Each one-row kernel against its scalar reference, at sizes around and off the lane count. */
 class RowKernelsTest {
@@ -58,6 +59,120 @@ class RowKernelsTest {
             for (long i = 0; i < y.byteSize() / 4; i++) {
                 // float sums of `cols` products of magnitude <= 1: error well under cols·2^-24
                 assertEquals(get(expected, i), get(y, i), 1e-6 * (cols + 1), "element " + i);
+            }
+        }
+    }
+
+    /** W rounded to bf16, widened back: the float32 matrix a bf16 kernel must behave exactly like. */
+    static MemorySegment bf16Of(Arena arena, MemorySegment w, long n, MemorySegment widened) {
+        MemorySegment h = arena.allocate(2 * Math.max(n, 1), 64);
+        Bf16.fromFloats(w, 0, h, 0, n);
+        Bf16.toFloats(h, 0, widened, 0, n);
+        return h;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "3,7", "4,16", "5,33", "13,37", "200,1003", "9," + 3 * 16 + 1})
+    void bf16VectorTimesMatrixIsBitIdenticalToTheFloatKernelOnTheWidenedWeights(int rows, int cols) {
+        try (Arena arena = Arena.ofConfined()) {
+            SplittableRandom rnd = new SplittableRandom(rows * 13L + cols);
+            long n = (long) rows * cols;
+            MemorySegment x = random(arena, rows + 2, rnd), w = random(arena, n, rnd), b = random(arena, cols, rnd);
+            MemorySegment wide = arena.allocate(4 * Math.max(n, 1), 64), h = bf16Of(arena, w, n, wide);
+            MemorySegment y = arena.allocate(4L * (cols + 1), 64), expected = arena.allocate(4L * (cols + 1), 64);
+            RowKernels.vectorTimesMatrixBf16(x, 2, rows, h, 0, cols, b, 0, y, 1);
+            RowKernels.vectorTimesMatrix(x, 2, rows, wide, 0, cols, b, 0, expected, 1);
+            assertEquals(-1L, y.mismatch(expected), "same FMA chain on the same values");
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "3,7", "4,16", "5,33", "13,37", "200,1003", "9," + 3 * 16 + 1})
+    void int8VectorTimesMatrixIsScaleTimesTheByteSumPlusBias(int rows, int cols) {
+        try (Arena arena = Arena.ofConfined()) {
+            SplittableRandom rnd = new SplittableRandom(rows * 17L + cols);
+            long n = (long) rows * cols;
+            MemorySegment x = random(arena, rows + 3, rnd), w = random(arena, n, rnd), b = random(arena, cols + 1, rnd);
+            MemorySegment q = arena.allocate(Math.max(n, 1), 64), scales = arena.allocate(4L * (cols + 2), 64);
+            Int8.quantize(w, 0, rows, cols, false, q, scales.asSlice(8));
+            MemorySegment y = arena.allocate(4L * (cols + 1), 64);
+            RowKernels.vectorTimesMatrixInt8(x, 3, rows, q, 0, cols, scales, 2, b, 1, y, 1);
+            for (int j = 0; j < cols; j++) {
+                double sum = 0, mag = 0;
+                for (int k = 0; k < rows; k++) {
+                    double t = (double) get(x, 3 + k) * q.get(Int8.I8, (long) k * cols + j);
+                    sum += t;
+                    mag += Math.abs(t);
+                }
+                double expected = get(b, 1 + j) + get(scales, 2 + j) * sum;
+                assertEquals(expected, get(y, 1 + j), 1e-6 * (1 + get(scales, 2 + j) * mag), "output " + j);
+                // and it is close to the float weights' product: the quantization error, half a step per weight
+                double exact = get(b, 1 + j);
+                for (int k = 0; k < rows; k++) exact += (double) get(x, 3 + k) * get(w, (long) k * cols + j);
+                double bound = 0;
+                for (int k = 0; k < rows; k++) bound += Math.abs(get(x, 3 + k)) * get(scales, 2 + j) / 2;
+                assertEquals(exact, get(y, 1 + j), bound + 1e-5, "output " + j + " against the float weights");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1,false", "7,33,false", "37,200,false", "1,1,true", "7,33,true", "37,200,true"})
+    void compactMatrixTimesVectorMatchesTheReference(int rows, int cols, boolean int8) {
+        try (Arena arena = Arena.ofConfined()) {
+            SplittableRandom rnd = new SplittableRandom(rows * 19L + cols);
+            long n = (long) rows * cols;
+            MemorySegment w = random(arena, n, rnd), x = random(arena, cols + 1, rnd), b = random(arena, rows, rnd);
+            MemorySegment wide = arena.allocate(4 * n, 64), scales = arena.allocate(4L * rows, 64), packed;
+            if (int8) {
+                packed = arena.allocate(n, 64);
+                Int8.quantize(w, 0, rows, cols, true, packed, scales);
+                Int8.dequantize(packed, scales, rows, cols, true, wide, 0);
+            } else {
+                packed = bf16Of(arena, w, n, wide);
+            }
+            MemorySegment y = arena.allocate(4L * rows, 64);
+            RowKernels.matrixTimesVectorCompact(packed, 0, int8, rows, cols, x, 1, int8 ? scales : null, 0, b, 0, y, 0);
+            for (int r = 0; r < rows; r++) {
+                double s = get(b, r), mag = Math.abs(get(b, r));
+                for (int j = 0; j < cols; j++) {
+                    s += (double) get(wide, (long) r * cols + j) * get(x, 1 + j);
+                    mag += Math.abs((double) get(wide, (long) r * cols + j) * get(x, 1 + j));
+                }
+                assertEquals(s, get(y, r), 1e-6 * (1 + mag), "row " + r);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void int8QuantizesSymmetricallyPerOutputAndARowDequantizesAsTheMatrixDoes() {
+        try (Arena arena = Arena.ofConfined()) {
+            SplittableRandom rnd = new SplittableRandom(3);
+            int rows = 5, cols = 37;
+            MemorySegment w = random(arena, (long) rows * cols, rnd);
+            for (int c = 0; c < cols; c++) w.setAtIndex(JAVA_FLOAT, 2L * cols + c, 0f); // an all-zero row
+            for (boolean perRow : new boolean[]{true, false}) {
+                int outputs = perRow ? rows : cols;
+                MemorySegment q = arena.allocate((long) rows * cols), s = arena.allocate(4L * outputs);
+                Int8.quantize(w, 0, rows, cols, perRow, q, s);
+                MemorySegment back = arena.allocate(4L * rows * cols);
+                Int8.dequantize(q, s, rows, cols, perRow, back, 0);
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < cols; c++) {
+                        long i = (long) r * cols + c;
+                        int o = perRow ? r : c;
+                        assertTrue(Math.abs(q.get(Int8.I8, i)) <= 127);
+                        assertEquals(get(w, i), get(back, i), get(s, o) / 2 + 1e-7, "within half a step");
+                    }
+                }
+                if (perRow) {
+                    assertEquals(0f, get(s, 2), "an all-zero output has scale 0");
+                    MemorySegment row = arena.allocate(4L * cols);
+                    for (int r = 0; r < rows; r++) {
+                        Int8.dequantizeRow(q, (long) r * cols, get(s, r), cols, row, 0);
+                        assertEquals(-1L, row.mismatch(back.asSlice(4L * r * cols, 4L * cols)), "row " + r);
+                    }
+                }
             }
         }
     }

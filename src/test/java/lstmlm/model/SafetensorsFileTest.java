@@ -29,6 +29,9 @@ class SafetensorsFileTest {
             m.initialize(9, 0.1f);
             Path file = dir.resolve("m.safetensors");
             SafetensorsWriter.write(file, SafetensorsWriter.entries(m.layout, m.params), Map.of("vocabulary", "a\n\"b\"\\c", "k", "v"));
+            // readable like any file the user creates here, not only by its writer (a temp file's default)
+            Path ordinary = Files.createFile(dir.resolve("ordinary"));
+            assertEquals(Files.getPosixFilePermissions(ordinary), Files.getPosixFilePermissions(file));
             try (SafetensorsFile f = SafetensorsFile.open(file)) {
                 assertEquals("a\n\"b\"\\c", f.metadata().get("vocabulary"));
                 for (ParameterLayout.Tensor t : m.layout.tensors()) {
@@ -61,7 +64,7 @@ class SafetensorsFileTest {
         assertMessage(Files.write(dir.resolve("text"), "hello world, not a model".getBytes(StandardCharsets.UTF_8)),
                 "header length");
         assertMessage(writeRaw("{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}", new float[4]), "not valid JSON");
-        assertMessage(writeRaw("{\"w\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", new float[1]), "dtype BF16");
+        assertMessage(writeRaw("{\"w\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", new float[1]), "dtype F16");
         assertMessage(writeRaw("{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", new float[2]), "do not hold shape");
         // a complete header whose data was cut short
         Path whole = writeRaw("{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", new float[4]);

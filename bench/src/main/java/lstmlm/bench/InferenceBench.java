@@ -47,6 +47,10 @@ public class InferenceBench {
     @Param({""})
     String model;
 
+    /** The weights' format: the fp32 model, or a bf16 or int8 copy written by the quantizer. */
+    @Param({"fp32", "bf16", "int8"})
+    String format;
+
     Path tempDir;
     Model loaded;
     LatencyBenchmark ops;
@@ -68,6 +72,15 @@ public class InferenceBench {
             }
         } else {
             file = Path.of(model);
+        }
+        lstmlm.model.WeightFormat f = lstmlm.model.WeightFormat.parse(format);
+        if (f != lstmlm.model.WeightFormat.FP32) {
+            if (tempDir == null) tempDir = Files.createTempDirectory("lstm-bench");
+            Path compact = tempDir.resolve(format + ".safetensors");
+            try (lstmlm.model.ModelFile in = lstmlm.model.ModelFile.open(file)) {
+                lstmlm.model.Quantizer.write(in, compact, f);
+            }
+            file = compact;
         }
         loaded = Model.load(file);
         ops = new LatencyBenchmark(loaded, 1);

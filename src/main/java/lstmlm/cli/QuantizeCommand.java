@@ -1,0 +1,47 @@
+package lstmlm.cli;
+
+import lstmlm.model.ModelFile;
+import lstmlm.model.Quantizer;
+import lstmlm.model.WeightFormat;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "quantize", mixinStandardHelpOptions = true,
+        description = {"Write a compact copy of a model for inference: the weight matrices in bf16 or int8 (symmetric, "
+                + "one scale per output unit), biases in fp32, the same config and vocabulary, no training state.",
+                "Model.load, generate, score, eval and bench --latency read it like any model."})
+final class QuantizeCommand implements Callable<Integer> {
+
+    @Option(names = "--model", required = true, paramLabel = "IN", description = "An fp32 model file written by train.")
+    Path model;
+
+    @Option(names = "--out", required = true, paramLabel = "OUT", description = "The file to write (.safetensors).")
+    Path out;
+
+    @Option(names = "--format", required = true, paramLabel = "bf16|int8", description = "The weights' format.")
+    String format;
+
+    @Override
+    public Integer call() {
+        WeightFormat f = WeightFormat.parse(format);
+        if (f == null || f == WeightFormat.FP32) throw new Main.UserError("--format must be bf16 or int8, got '" + format + "'");
+        if (out.toAbsolutePath().equals(model.toAbsolutePath())) {
+            throw new Main.UserError("--out must be another file than --model (" + model + ")");
+        }
+        try (ModelFile in = ModelFile.open(model)) {
+            Quantizer.write(in, out, f);
+            System.out.printf(Locale.ROOT, "Wrote %s: %s weights, %.2f MB (%.3f x the %.2f MB of %s)%n", out, f.key(),
+                    Files.size(out) / 1e6, (double) Files.size(out) / Files.size(model), Files.size(model) / 1e6, model);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not write " + out + " (" + e + "). Check the folder exists and is writable.", e);
+        }
+        return 0;
+    }
+}
