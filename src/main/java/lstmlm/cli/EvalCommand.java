@@ -48,6 +48,7 @@ final class EvalCommand implements Callable<Integer> {
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         if (n < 1) throw new Main.UserError("--threads must be at least 1, got " + n);
         try (Checkpoint c = Checkpoint.load(model)) {
+            Main.noteUnverifiedHeader(model, c.weights().headerVerified());
             Path text = file;
             if (text == null) {
                 CorpusFiles files = CorpusFiles.in(dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure());

@@ -48,6 +48,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (topK < 0) throw new Main.UserError("--top-k must be >= 0 (0: the whole vocabulary), got " + topK);
         PrintWriter out = spec.commandLine().getOut();
         try (Model m = Model.load(model); Session session = m.newSession()) {
+            Main.noteUnverifiedHeader(model, m.headerVerified());
             SplittableRandom random = new SplittableRandom(seed);
             int eos = m.vocabulary().eosId();
             if (eos >= 0) session.feed(eos);

@@ -39,6 +39,14 @@ public final class Main implements Runnable {
         new CommandLine(this).usage(System.out);
     }
 
+    /** Tells, on stderr, that a file of the older format had its tensors checked but not its header. */
+    static void noteUnverifiedHeader(java.nio.file.Path file, boolean headerVerified) {
+        if (headerVerified) return;
+        System.err.println("note: " + file + " was written before header checksums (format 1): its tensors were verified,"
+                + " its config and vocabulary were not. `lstm quantize --model " + file + " --out NEW.safetensors"
+                + " --format fp32` rewrites it in the current format.");
+    }
+
     /** A mistake in the command line or its files that the message tells how to fix. */
     public static final class UserError extends RuntimeException {
         public UserError(String message) {

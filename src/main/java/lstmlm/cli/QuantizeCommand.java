@@ -16,7 +16,9 @@ import java.util.concurrent.Callable;
 @Command(name = "quantize", mixinStandardHelpOptions = true,
         description = {"Write a compact copy of a model for inference: the weight matrices in bf16 or int8 (symmetric, "
                 + "one scale per output unit), biases in fp32, the same config and vocabulary, no training state.",
-                "Model.load, generate, score, eval and bench --latency read it like any model."})
+                "Model.load, generate, score, eval and bench --latency read it like any model.",
+                "--format fp32 writes a clean fp32 copy: no training state, and the current file format (header "
+                        + "checksum included), which brings a file from an older version up to date."})
 final class QuantizeCommand implements Callable<Integer> {
 
     @Option(names = "--model", required = true, paramLabel = "IN", description = "An fp32 model file written by train.")
@@ -25,13 +27,13 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "OUT", description = "The file to write (.safetensors).")
     Path out;
 
-    @Option(names = "--format", required = true, paramLabel = "bf16|int8", description = "The weights' format.")
+    @Option(names = "--format", required = true, paramLabel = "bf16|int8|fp32", description = "The weights' format.")
     String format;
 
     @Override
     public Integer call() {
         WeightFormat f = WeightFormat.parse(format);
-        if (f == null || f == WeightFormat.FP32) throw new Main.UserError("--format must be bf16 or int8, got '" + format + "'");
+        if (f == null) throw new Main.UserError("--format must be bf16, int8 or fp32, got '" + format + "'");
         if (out.toAbsolutePath().equals(model.toAbsolutePath())) {
             throw new Main.UserError("--out must be another file than --model (" + model + ")");
         }

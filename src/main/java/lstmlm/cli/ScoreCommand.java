@@ -53,6 +53,7 @@ final class ScoreCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (Model m = Model.load(model); BatchScorer scorer = m.newBatchScorer(BATCH);
              BufferedReader reader = open(input)) {
+            Main.noteUnverifiedHeader(model, m.headerVerified());
             out.println("line\tlog_prob\ttokens\tperplexity\tunknown");
             List<List<String>> batch = new ArrayList<>();
             List<Integer> lineNumbers = new ArrayList<>();

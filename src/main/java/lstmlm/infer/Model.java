@@ -206,6 +206,11 @@ public final class Model implements AutoCloseable {
         return vocabulary;
     }
 
+    /** Whether the file's header was checked against its checksum: false only for files of the older format 1. */
+    public boolean headerVerified() {
+        return file.headerVerified();
+    }
+
     public int vocabularySize() {
         return vocab;
     }

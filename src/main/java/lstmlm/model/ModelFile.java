@@ -21,22 +21,31 @@ import java.util.Set;
  * <p>The file is safetensors with {@link ParameterLayout}'s tensor names. Its {@code __metadata__}
  * has (among the training keys {@code lstmlm.train.Checkpoint} adds):
  * <pre>
- * format              "lstm-lm checkpoint 1"
+ * format              "lstm-lm checkpoint 2"; "lstm-lm checkpoint 1" is the format before header.sha256
  * config.vocab_size, config.hidden_size, config.num_layers   the shape the tensors must have
  * config.tie_weights  "true": no softmax.weight tensor, the output projection is the embedding's
  *                     transpose (absent: "false")
  * vocabulary          the words in id order, "\n"-joined
  * vocabulary.size     number of words (checked when present)
+ * header.sha256       SHA-256 (hex) of the length field and the header with this value read as '0's
+ *                     ({@link HeaderChecksum}); required in format 2
  * tensors.sha256      SHA-256 (hex) of every byte after the header
  * weights.format      fp32 (absent: fp32), bf16 or int8: the weight matrices' type ({@link WeightFormat});
  *                     int8 files have a float32 NAME.scale beside each matrix
  * </pre>
  * Tensors named {@code state.*} are training state, not part of the model. Every problem is a
  * {@link ModelFileException} naming the file and what is wrong with it.
+ *
+ * <p>The two checksums cover every byte, so any change to a file is refused. Files of format 1
+ * (written before the header checksum) still load, with their tensors checked as before and their
+ * header taken as it is: {@link #headerVerified()} says which; {@code lstm quantize --format fp32}
+ * rewrites one in the current format.
  */
 public final class ModelFile implements AutoCloseable {
-    public static final String FORMAT = "lstm-lm checkpoint 1";
-    public static final String CHECKSUM_KEY = "tensors.sha256";
+    public static final String FORMAT = "lstm-lm checkpoint 2";
+    /** The format before {@code header.sha256}: read, never written. */
+    public static final String FORMAT_1 = "lstm-lm checkpoint 1";
+    public static final String CHECKSUM_KEY = SafetensorsWriter.TENSORS_CHECKSUM_KEY;
     /** Prefix of tensors that hold training state rather than weights. */
     public static final String STATE_PREFIX = "state.";
 
@@ -45,9 +54,12 @@ public final class ModelFile implements AutoCloseable {
     private final ParameterLayout layout;
     private final Vocabulary vocabulary;
     private final WeightFormat format;
+    private final boolean headerVerified;
 
-    private ModelFile(SafetensorsFile file, ModelShape shape, Vocabulary vocabulary, WeightFormat format) {
+    private ModelFile(SafetensorsFile file, ModelShape shape, Vocabulary vocabulary, WeightFormat format,
+                      boolean headerVerified) {
         this.file = file;
+        this.headerVerified = headerVerified;
         this.shape = shape;
         this.layout = new ParameterLayout(shape);
         this.vocabulary = vocabulary;
@@ -59,10 +71,16 @@ public final class ModelFile implements AutoCloseable {
         SafetensorsFile f = SafetensorsFile.open(path);
         try {
             Map<String, String> meta = f.metadata();
+            boolean headerVerified = f.verifyHeaderChecksum();
             String format = meta.get("format");
-            if (!FORMAT.equals(format)) {
+            if (FORMAT.equals(format)) {
+                if (!headerVerified) {
+                    throw bad(path, "its metadata has no '" + HeaderChecksum.KEY + "', which format 2 requires; the"
+                            + " header is damaged (use an older checkpoint)");
+                }
+            } else if (!FORMAT_1.equals(format)) {
                 throw bad(path, format == null ? "its metadata has no 'format' key (expected \"" + FORMAT + "\")"
-                        : "its format is \"" + format + "\", this program reads \"" + FORMAT + "\"");
+                        : "its format is \"" + format + "\", this program reads \"" + FORMAT + "\" and \"" + FORMAT_1 + "\"");
             }
             verifyChecksum(path, f, required(path, meta, CHECKSUM_KEY));
             ModelShape shape;
@@ -99,7 +117,7 @@ public final class ModelFile implements AutoCloseable {
                 throw bad(path, "it has tensors " + unexpected + " that a " + shape.layers()
                         + "-layer model does not have; it was written for another model");
             }
-            return new ModelFile(f, shape, vocabulary, weights);
+            return new ModelFile(f, shape, vocabulary, weights, headerVerified);
         } catch (RuntimeException e) {
             f.close();
             throw e;
@@ -120,6 +138,14 @@ public final class ModelFile implements AutoCloseable {
 
     public Vocabulary vocabulary() {
         return vocabulary;
+    }
+
+    /**
+     * Whether the header (config, vocabulary, metadata) was checked against {@code header.sha256}: always
+     * for the current format; false for a file of format 1, whose header has no checksum.
+     */
+    public boolean headerVerified() {
+        return headerVerified;
     }
 
     /** How the weight matrices are stored. */

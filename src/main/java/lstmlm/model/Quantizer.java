@@ -15,7 +15,9 @@ import java.util.Map;
 /**
  * Writes a compact copy of an fp32 model file for inference ({@link WeightFormat#BF16} or
  * {@link WeightFormat#INT8}): the same config, vocabulary and checksum rule, the weight matrices in
- * the new format (int8 with their scales), biases in float32, no training state. Any safetensors
+ * the new format (int8 with their scales), biases in float32, no training state. With
+ * {@link WeightFormat#FP32} it writes a clean fp32 copy: no training state, and the current format
+ * with its header checksum (the way to bring a file written before it up to date). Any safetensors
  * reader can read it: BF16, I8 and F32 are standard dtypes.
  */
 public final class Quantizer {
@@ -23,7 +25,7 @@ public final class Quantizer {
 
     /** Metadata a compact file keeps: what describes the model, not where a training run stood. */
     private static boolean kept(String key) {
-        return key.equals("format") || key.startsWith("config.") || key.equals("vocabulary") || key.equals("vocabulary.size")
+        return key.startsWith("config.") || key.equals("vocabulary") || key.equals("vocabulary.size")
                 || key.equals("softmax.weight") || key.equals("test_perplexity") || key.equals("valid_perplexity");
     }
 
@@ -55,6 +57,7 @@ public final class Quantizer {
             List<SafetensorsWriter.Entry> tensors = new ArrayList<>(wide);
             tensors.addAll(narrow); // wider types first: every tensor starts on a multiple of its element size
             Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("format", ModelFile.FORMAT);
             in.metadata().forEach((k, v) -> {
                 if (kept(k)) meta.put(k, v);
             });
@@ -64,7 +67,6 @@ public final class Quantizer {
                 meta.put("quantized.scales", "symmetric, w = scale * q, q in [-127, 127]: one float32 scale per output"
                         + " unit, NAME.scale: per column of lstm.L.weight and softmax.weight, per row of embedding");
             }
-            meta.put(ModelFile.CHECKSUM_KEY, SafetensorsWriter.sha256(tensors));
             SafetensorsWriter.write(out, tensors, meta);
         }
     }

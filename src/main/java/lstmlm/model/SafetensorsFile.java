@@ -45,14 +45,16 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     private final Path file;
+    private final byte[] prefix;
     private final Arena arena;
     private final MemorySegment data;
     private final Map<String, Tensor> tensors;
     private final Map<String, String> metadata;
 
-    private SafetensorsFile(Path file, Arena arena, MemorySegment data, Map<String, Tensor> tensors,
+    private SafetensorsFile(Path file, byte[] prefix, Arena arena, MemorySegment data, Map<String, Tensor> tensors,
                             Map<String, String> metadata) {
         this.file = file;
+        this.prefix = prefix;
         this.arena = arena;
         this.data = data;
         this.tensors = tensors;
@@ -73,10 +75,11 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw bad(file, "truncated: the header claims " + headerLen + " bytes but the file has only "
                         + (size - 8) + " after the length field");
             }
-            byte[] headerBytes = all.asSlice(8, headerLen).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            byte[] prefix = all.asSlice(0, 8 + headerLen).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            String headerText = new String(prefix, 8, (int) headerLen, StandardCharsets.UTF_8);
             JsonNode root;
             try {
-                root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8));
+                root = JSON.readTree(headerText);
             } catch (JacksonException e) {
                 throw bad(file, "the header is not valid JSON (" + e.getOriginalMessage() + ")");
             }
@@ -99,7 +102,7 @@ public final class SafetensorsFile implements AutoCloseable {
                     tensors.put(e.getKey(), parseTensor(file, e.getKey(), e.getValue(), data.byteSize()));
                 }
             }
-            return new SafetensorsFile(file, arena, data, Collections.unmodifiableMap(tensors),
+            return new SafetensorsFile(file, prefix, arena, data, Collections.unmodifiableMap(tensors),
                     Collections.unmodifiableMap(metadata));
         } catch (NoSuchFileException e) {
             arena.close();
@@ -151,6 +154,28 @@ public final class SafetensorsFile implements AutoCloseable {
 
     public Path path() {
         return file;
+    }
+
+    /**
+     * Checks the header against its {@code header.sha256} ({@link HeaderChecksum}) when it has one.
+     *
+     * @return true when checked, false when the header has no such key
+     * @throws ModelFileException when the checksum does not match: some byte of the header is damaged
+     */
+    public boolean verifyHeaderChecksum() {
+        int at = HeaderChecksum.find(prefix);
+        String stored = metadata.get(HeaderChecksum.KEY);
+        if (at < 0) {
+            if (stored != null) throw bad(file, "its " + HeaderChecksum.KEY + " is not written the way its checksum rule needs");
+            return false;
+        }
+        String written = HeaderChecksum.stored(prefix, at), actual = HeaderChecksum.compute(prefix, at);
+        if (!written.equals(stored) || !actual.equals(written)) {
+            throw bad(file, "header checksum mismatch: the length field and header hash to SHA-256 " + actual + " but "
+                    + HeaderChecksum.KEY + " says " + (stored == null ? written : stored) + "; its metadata, config or"
+                    + " vocabulary is damaged (use an older checkpoint)");
+        }
+        return true;
     }
 
     public Map<String, String> metadata() {

@@ -23,9 +23,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Writes float32 tensors as a safetensors file: 8-byte little-endian header length, a JSON header
- * naming each tensor's dtype, shape and byte range, an optional {@code __metadata__} map of
- * strings, then the raw little-endian data, tensor after tensor with no gaps.
+ * Writes tensors as a safetensors file: 8-byte little-endian header length, a JSON header naming
+ * each tensor's dtype, shape and byte range, a {@code __metadata__} map of strings, then the raw
+ * little-endian data, tensor after tensor with no gaps.
+ *
+ * <p>Every file gets two checksums in its metadata, which together cover every byte: {@code
+ * header.sha256} ({@link HeaderChecksum}: the length field and the header) and {@code
+ * tensors.sha256} (every byte after the header). A damaged vocabulary word or config value is
+ * refused on load like a damaged weight.
  *
  * <p>The write is atomic: a temp file in the same folder, fsync, rename over the target, fsync of
  * the folder. A crash at any point leaves either the old file or the new one, never a mix; a
@@ -33,6 +38,10 @@ import java.util.Map;
  */
 public final class SafetensorsWriter {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Metadata key of the data checksum: SHA-256 (hex) of every byte after the header. */
+    public static final String TENSORS_CHECKSUM_KEY = "tensors.sha256";
+    /** Metadata key of the header checksum ({@link HeaderChecksum}). */
+    public static final String HEADER_CHECKSUM_KEY = HeaderChecksum.KEY;
 
     private SafetensorsWriter() {}
 
@@ -66,7 +75,7 @@ public final class SafetensorsWriter {
      * SHA-256 (lower-case hex) of the data section {@link #write} produces for these tensors: their
      * bytes in order. Computed before the write because the header, which comes first, holds it.
      */
-    public static String sha256(List<Entry> tensors) {
+    static String sha256(List<Entry> tensors) {
         MessageDigest digest;
         try {
             digest = MessageDigest.getInstance("SHA-256");
@@ -79,15 +88,21 @@ public final class SafetensorsWriter {
 
     /**
      * Writes the tensors in the order given; give wider element types first (F32, then BF16, then I8) so
-     * that every tensor starts on a multiple of its element size and can be read in place.
+     * that every tensor starts on a multiple of its element size and can be read in place. The two
+     * checksums are added to {@code metadata}, which must not have their keys.
      */
     public static void write(Path file, List<Entry> tensors, Map<String, String> metadata) throws IOException {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
             throw new IOException("safetensors needs little-endian data; this machine is big-endian");
         }
+        if (metadata.containsKey(HEADER_CHECKSUM_KEY) || metadata.containsKey(TENSORS_CHECKSUM_KEY)) {
+            throw new IllegalArgumentException("the writer computes " + HEADER_CHECKSUM_KEY + " and " + TENSORS_CHECKSUM_KEY);
+        }
         ObjectNode root = JSON.createObjectNode();
         ObjectNode meta = root.putObject("__metadata__");
+        meta.put(HEADER_CHECKSUM_KEY, HeaderChecksum.PLACEHOLDER); // first, so a reader finds it at once
         metadata.forEach(meta::put);
+        meta.put(TENSORS_CHECKSUM_KEY, sha256(tensors));
         long dataOffset = 0;
         for (Entry t : tensors) {
             ObjectNode node = root.putObject(t.name());
@@ -103,15 +118,18 @@ public final class SafetensorsWriter {
         int headerBytes = json.toString().getBytes(StandardCharsets.UTF_8).length;
         json.append(" ".repeat((8 - headerBytes % 8) % 8));
         byte[] header = json.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] prefix = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(header.length).put(header).array();
+        int valueAt = HeaderChecksum.find(prefix);
+        byte[] checksum = HeaderChecksum.compute(prefix, valueAt).getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(checksum, 0, prefix, valueAt, checksum.length);
 
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = createTemp(dir, file.getFileName().toString());
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
-                writeFully(ch, len);
-                writeFully(ch, ByteBuffer.wrap(header));
+                writeFully(ch, ByteBuffer.wrap(prefix));
                 for (Entry t : tensors) writeFully(ch, t.bytes().asByteBuffer());
                 ch.force(true);
             }

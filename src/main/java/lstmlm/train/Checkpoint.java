@@ -27,11 +27,13 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
  *
  * <p>Metadata keys (all values strings, as safetensors requires):
  * <pre>
- * format                  "lstm-lm checkpoint 1"
+ * header.sha256           SHA-256 (hex) of the length field and header, this value read as 64 '0's
+ * format                  "lstm-lm checkpoint 2" (1: written before header.sha256; still read)
  * config.name, config.KEY every config key ({@link Config#KEYS}), as Config.toMap() writes it
  * vocabulary              the words in id order, one per line ("\n"-joined)
  * vocabulary.size         number of words
  * tensors.sha256          SHA-256 (hex) of every byte after the header: all tensors' data
+ *                         (the writer adds both checksums: {@link lstmlm.model.SafetensorsWriter})
  * -- training position (absent in a weights-only file; then all are absent) --
  * seed                    the run's seed
  * epoch                   0-based epoch in progress (at an epoch end: the next one)
@@ -161,7 +163,6 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
             if (meta.containsKey(e.getKey())) throw new IllegalArgumentException("metadata key " + e.getKey() + " is taken");
             meta.put(e.getKey(), e.getValue());
         }
-        meta.put(CHECKSUM_KEY, SafetensorsWriter.sha256(tensors));
         SafetensorsWriter.write(file, tensors, meta);
     }
 

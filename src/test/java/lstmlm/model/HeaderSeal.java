@@ -1,0 +1,43 @@
+package lstmlm.model;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * The header checksum rule written out from its documentation, independently of {@link HeaderChecksum}:
+ * for tests that craft files (a header edited on purpose must be sealed again to reach the checks
+ * behind the checksum) and as the reference the writer is compared with.
+ */
+public final class HeaderSeal {
+    private static final String MARK = "\"header.sha256\":\"";
+
+    private HeaderSeal() {}
+
+    /**
+     * {@code file} with its header.sha256 recomputed: SHA-256 of the 8-byte length field and the header,
+     * the value's 64 characters read as '0'. The file must have the key.
+     */
+    public static byte[] reseal(byte[] file) {
+        byte[] out = file.clone();
+        long headerLen = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        int end = Math.toIntExact(8 + headerLen);
+        String header = new String(out, 0, end, StandardCharsets.ISO_8859_1); // one char per byte: indices are offsets
+        int at = header.indexOf(MARK);
+        if (at < 0) throw new IllegalArgumentException("no " + MARK + " in the header");
+        at += MARK.length();
+        for (int i = 0; i < 64; i++) out[at + i] = '0';
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            sha.update(out, 0, end);
+            byte[] hex = HexFormat.of().formatHex(sha.digest()).getBytes(StandardCharsets.US_ASCII);
+            System.arraycopy(hex, 0, out, at, 64);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        return out;
+    }
+}
