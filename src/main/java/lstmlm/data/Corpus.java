@@ -41,7 +41,9 @@ public record Corpus(Vocabulary vocabulary, int[] train, int[] valid, int[] test
 
     /**
      * The vocabulary of a training file: every word, ordered by (−count, word), cut to {@code limits}.
-     * What is cut becomes {@code <unk>}, whose count is then its own plus all it stands for.
+     * What is cut becomes {@code <unk>}, whose count is then its own plus all it stands for. {@code <eos>}
+     * is never cut: it ends every line, and a model that cannot predict it cannot end a sentence (found
+     * by fuzzing: vocab_min_count above its count dropped it).
      */
     public static Vocabulary buildVocabulary(Path trainFile, VocabularyLimits limits) {
         Map<String, long[]> counts = new HashMap<>();
@@ -54,7 +56,7 @@ public record Corpus(Vocabulary vocabulary, int[] train, int[] valid, int[] test
         List<Count> kept = new ArrayList<>();
         long cut = 0;
         for (Count c : all) {
-            if (c.count() >= limits.minCount()) kept.add(c);
+            if (c.count() >= limits.minCount() || c.word().equals(Words.EOS)) kept.add(c);
             else cut += c.count();
         }
         boolean needUnk = unk != null || cut > 0 || kept.size() > budget;
@@ -63,12 +65,15 @@ public record Corpus(Vocabulary vocabulary, int[] train, int[] valid, int[] test
             throw new DataException("vocab_max_size=" + limits.maxSize() + " leaves no room for a word besides <unk> in"
                     + " the vocabulary of " + trainFile + ": too few to train a language model. Raise vocab_max_size.");
         }
-        while (kept.size() > room) cut += kept.removeLast().count();
+        while (kept.size() > room) {
+            int last = kept.getLast().word().equals(Words.EOS) ? kept.size() - 2 : kept.size() - 1;
+            cut += kept.remove(last).count();
+        }
         if (needUnk) {
             kept.add(new Count(Words.UNK, (unk != null ? unk[0] : 0) + cut));
             kept.sort(BY_RANK);
         }
-        if (kept.size() < 2) {
+        if (kept.size() < 2 || kept.stream().allMatch(c -> c.word().equals(Words.EOS) || c.word().equals(Words.UNK))) {
             throw new DataException("The vocabulary of " + trainFile + " has only " + kept.size() + " word(s) "
                     + kept.stream().map(Count::word).toList() + " with vocab_max_size=" + limits.maxSize()
                     + " and vocab_min_count=" + limits.minCount() + ": too few to train a language model. Use a"

@@ -109,6 +109,11 @@ class CorpusTest {
         // an existing <unk> absorbs what is cut
         writeSplits(" a a <unk> b \n", " a \n", " a b \n");
         assertEquals(List.of("<unk>", "a", "<eos>"), Corpus.load(CorpusFiles.in(dir), new VocabularyLimits(3, 1)).vocabulary().words());
+        // <eos> is never cut, though rarer than the minimum count or last in rank (found by fuzzing)
+        writeSplits(" a a a a \n b \n", " a \n", " a b \n");
+        assertEquals(List.of("a", "<eos>", "<unk>"), Corpus.load(CorpusFiles.in(dir), new VocabularyLimits(0, 3)).vocabulary().words());
+        writeSplits(" a a a a a a b b b b b c c c c \n", " a \n", " a b \n");
+        assertEquals(List.of("<unk>", "a", "<eos>"), Corpus.load(CorpusFiles.in(dir), new VocabularyLimits(3, 1)).vocabulary().words());
     }
 
     @Test
