@@ -165,7 +165,7 @@ public final class PtbDownloader {
     }
 
     /** Extracts and verifies every expected file next to its final place, then renames them all in. */
-    private void install(Path archive) throws IOException {
+    void install(Path archive) throws IOException {
         boolean createdDir = !Files.exists(targetDir);
         Files.createDirectories(targetDir);
         Map<String, Path> staged = new LinkedHashMap<>();

@@ -26,7 +26,7 @@ public final class HeaderSeal {
         long headerLen = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
         int end = Math.toIntExact(8 + headerLen);
         String header = new String(out, 0, end, StandardCharsets.ISO_8859_1); // one char per byte: indices are offsets
-        int at = header.indexOf(MARK);
+        int at = header.indexOf(MARK, 8);
         if (at < 0) throw new IllegalArgumentException("no " + MARK + " in the header");
         at += MARK.length();
         for (int i = 0; i < 64; i++) out[at + i] = '0';
@@ -39,5 +39,34 @@ public final class HeaderSeal {
             throw new IllegalStateException(e);
         }
         return out;
+    }
+
+    /**
+     * {@code file} with tensors.sha256 set to the hash of its data and then its header resealed, where
+     * the header has those keys in the form our writer writes; other bytes come back unchanged. What a
+     * crafted file would carry, so that fuzzing reaches the checks behind the checksums.
+     */
+    public static byte[] sealBoth(byte[] file) {
+        if (file.length < 8) return file;
+        long headerLen = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        if (headerLen < 0 || headerLen > file.length - 8) return file;
+        int end = (int) (8 + headerLen);
+        byte[] out = file.clone();
+        String header = new String(out, 0, end, StandardCharsets.ISO_8859_1);
+        String dataMark = "\"tensors.sha256\":\"";
+        int at = header.indexOf(dataMark, 8);
+        if (at >= 0 && at + dataMark.length() + 64 <= end) {
+            at += dataMark.length();
+            try {
+                MessageDigest sha = MessageDigest.getInstance("SHA-256");
+                sha.update(out, end, out.length - end);
+                byte[] hex = HexFormat.of().formatHex(sha.digest()).getBytes(StandardCharsets.US_ASCII);
+                System.arraycopy(hex, 0, out, at, 64);
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        int mark = new String(out, 0, end, StandardCharsets.ISO_8859_1).indexOf(MARK, 8);
+        return mark >= 0 && mark + MARK.length() + 64 <= end ? reseal(out) : out;
     }
 }
