@@ -49,6 +49,8 @@ public final class Main implements Runnable {
 
     /** A mistake in the command line or its files that the message tells how to fix. */
     public static final class UserError extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         public UserError(String message) {
             super(message);
         }

@@ -7,6 +7,7 @@ import lstmlm.train.Checkpoint;
 import lstmlm.train.CheckpointStore;
 import lstmlm.train.Config;
 import lstmlm.train.Trainer;
+import lstmlm.train.TrainingStoppedException;
 import lstmlm.report.EpochProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -142,8 +143,15 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 if (store != null) trainer.checkpointTo(store, checkpointEvery);
                 long start = System.nanoTime();
-                try (RunWatchers watchers = RunWatchers.wire(trainer, cfg, lines, resume != null, metrics, plot, showBar)) {
-                    trainer.run(epochs);
+                try (StopOnSignal signals = StopOnSignal.install(trainer, System.err);
+                     RunWatchers watchers = RunWatchers.wire(trainer, cfg, lines, resume != null, metrics, plot, showBar)) {
+                    try {
+                        trainer.run(epochs);
+                    } catch (TrainingStoppedException stopped) {
+                        lines.flush();
+                        reportStop(stopped, signals, saveDir);
+                        return signals.exitCode();
+                    }
                 }
                 lines.printf(Locale.ROOT, "Wall time: %.1f s%n", (System.nanoTime() - start) / 1e9);
                 if (saveDir != null) {
@@ -154,6 +162,19 @@ final class TrainCommand implements Callable<Integer> {
             return 0;
         } finally {
             if (resumed != null) resumed.close();
+        }
+    }
+
+    /** Where the run stopped, what holds its position and the command that continues it. */
+    private static void reportStop(TrainingStoppedException stopped, StopOnSignal signals, Path saveDir) {
+        System.err.printf(Locale.ROOT, "Stopped by SIG%s (it came during %s) in epoch %d after window %d of %d, global step %d.%n",
+                signals.received(), StopOnSignal.label(signals.phaseAtSignal()), stopped.epoch(), stopped.step(),
+                stopped.epochSize(), stopped.globalStep());
+        if (stopped.checkpoint() != null) {
+            System.err.println("Checkpoint " + stopped.checkpoint() + " holds this position exactly. Continue with:");
+            System.err.println("  lstm train --resume " + saveDir + "   (with the same --max-epochs, --metrics and --plot, if any)");
+        } else {
+            System.err.println("Nothing was saved: this run has no --save-path. Pass --save-path DIR to make a run resumable.");
         }
     }
 

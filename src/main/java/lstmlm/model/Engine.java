@@ -131,12 +131,18 @@ public final class Engine implements AutoCloseable {
      * eval} all use this, so they print the same number.
      */
     public double perplexity(Window w, int[] ids) {
+        return perplexity(w, ids, () -> false);
+    }
+
+    /** The same, given up between two windows (NaN returned) once {@code cancelled} says so. */
+    public double perplexity(Window w, int[] ids, java.util.function.BooleanSupplier cancelled) {
         BatchProducer producer = new BatchProducer(ids, w.batch, w.steps);
         int epochSize = producer.epochSize();
         w.resetState();
         double costs = 0;
         long iters = 0;
         for (int step = 0; step < epochSize; step++) {
+            if (cancelled.getAsBoolean()) return Double.NaN;
             producer.window(step, w.inputs, w.targets);
             double loss = evalWindow(w);
             checkFinite(loss, step);

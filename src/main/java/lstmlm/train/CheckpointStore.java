@@ -107,7 +107,8 @@ public final class CheckpointStore {
             String previous = existing.isEmpty() ? "No earlier checkpoint was lost"
                     : "The previous checkpoint " + existing.getLast() + " is intact";
             throw new UncheckedIOException("Could not write checkpoint " + file + " (" + e + "). " + previous
-                    + ". Free disk space or make " + dir + " writable, then continue with --resume " + dir + ".", e);
+                    + ". Free disk space (or raise the file-size limit, ulimit -f) or make " + dir + " writable, then"
+                    + " continue with --resume " + dir + ".", e);
         }
     }
 

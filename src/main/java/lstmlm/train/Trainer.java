@@ -40,6 +40,14 @@ public final class Trainer implements AutoCloseable {
     /** When this process's {@link #run} began, for the listeners' elapsed time; and the last training pass's speed. */
     private long runStart;
     private double lastEpochWordsPerSecond;
+    /** Set from any thread (a signal handler); read between windows. */
+    private volatile boolean stopRequested;
+    private volatile Phase phase = Phase.IDLE;
+    /** The position (epoch, step, global step) of the last checkpoint written, so a stop right after it writes no twin. */
+    private long[] savedAt;
+
+    /** What {@link #run} is doing: what a stop request interrupts. */
+    public enum Phase { IDLE, TRAINING, VALIDATING, SAVING, TESTING }
 
     /** Perplexities of a finished run; valid and train have one entry per epoch. */
     public record Result(List<Double> trainPerplexity, List<Double> validPerplexity, double testPerplexity) {}
@@ -112,6 +120,22 @@ public final class Trainer implements AutoCloseable {
         this.checkpointEvery = every;
     }
 
+    /**
+     * Asks {@link #run} to stop at the next point where the run's position is exact: after the training
+     * window in progress, or at once during a validation or test pass (which a resume repeats), or
+     * after the checkpoint being written. It then writes a checkpoint of that position (unless the
+     * last one already is) and throws {@link TrainingStoppedException}. Safe to call from any thread,
+     * a signal handler's included.
+     */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /** What the run is doing now (from any thread). */
+    public Phase phase() {
+        return phase;
+    }
+
     /** Tells {@code listener} about every epoch, window, TF progress line, checkpoint and the test (replacing any earlier one). */
     public void listen(TrainingListener listener) {
         this.listener = listener != null ? listener : TrainingListener.NONE;
@@ -144,33 +168,62 @@ public final class Trainer implements AutoCloseable {
      */
     public Result run(int epochs) {
         runStart = System.nanoTime();
-        while (epoch < epochs) {
-            double lr = config.learningRate(epoch);
-            listener.onEpochStart(new TrainingListener.EpochStart(epoch + 1, lr));
-            double train = runTrainingEpoch((float) lr);
-            listener.onTrainingPass(new TrainingListener.TrainingPass(epoch + 1, lr, train));
-            double valid = engine.perplexity(trainWindow, corpus.valid());
-            trainHistory.add(train);
-            validHistory.add(valid);
-            // before the checkpoint: a crash in between repeats the epoch rather than losing its record
-            listener.onEpoch(new TrainingListener.EpochEnd(epoch + 1, lr, train, valid, lastEpochWordsPerSecond, elapsedSeconds()));
-            epoch++;
-            stepInEpoch = 0;
-            costSum = 0;
-            iterations = 0;
-            carriedState = null;
-            if (store != null) {
-                Checkpoint.Progress p = progress();
-                listener.onCheckpoint(store.save(config, corpus.vocabulary(), engine.model(), p));
-                if (valid <= validHistory.stream().mapToDouble(Double::doubleValue).min().orElseThrow()) {
-                    store.saveBest(config, corpus.vocabulary(), engine.model(), p, valid);
+        try {
+            while (epoch < epochs) {
+                double lr = config.learningRate(epoch);
+                listener.onEpochStart(new TrainingListener.EpochStart(epoch + 1, lr));
+                phase = Phase.TRAINING;
+                double train = runTrainingEpoch((float) lr);
+                listener.onTrainingPass(new TrainingListener.TrainingPass(epoch + 1, lr, train));
+                phase = Phase.VALIDATING;
+                double valid = engine.perplexity(trainWindow, corpus.valid(), () -> stopRequested);
+                if (stopRequested) throw stop(); // the position is the pass's end: a resume validates again
+                trainHistory.add(train);
+                validHistory.add(valid);
+                // before the checkpoint: a crash in between repeats the epoch rather than losing its record
+                listener.onEpoch(new TrainingListener.EpochEnd(epoch + 1, lr, train, valid, lastEpochWordsPerSecond, elapsedSeconds()));
+                epoch++;
+                stepInEpoch = 0;
+                costSum = 0;
+                iterations = 0;
+                carriedState = null;
+                if (store != null) {
+                    Checkpoint.Progress p = progress();
+                    listener.onCheckpoint(save(p));
+                    if (valid <= validHistory.stream().mapToDouble(Double::doubleValue).min().orElseThrow()) {
+                        store.saveBest(config, corpus.vocabulary(), engine.model(), p, valid);
+                    }
                 }
+                if (stopRequested) throw stop();
             }
+            phase = Phase.TESTING;
+            double test = engine.perplexity(testWindow, corpus.test(), () -> stopRequested);
+            if (stopRequested) throw stop();
+            lastTestPerplexity = test;
+            listener.onTest(new TrainingListener.TestEnd(epoch, test, elapsedSeconds()));
+            return new Result(List.copyOf(trainHistory), List.copyOf(validHistory), test);
+        } finally {
+            phase = Phase.IDLE;
         }
-        double test = engine.perplexity(testWindow, corpus.test());
-        lastTestPerplexity = test;
-        listener.onTest(new TrainingListener.TestEnd(epoch, test, elapsedSeconds()));
-        return new Result(List.copyOf(trainHistory), List.copyOf(validHistory), test);
+    }
+
+    /** A checkpoint of the position now, remembered so that a stop right after it needs no other. */
+    private Path save(Checkpoint.Progress p) {
+        phase = Phase.SAVING;
+        Path file = store.save(config, corpus.vocabulary(), engine.model(), p);
+        savedAt = new long[]{p.epoch(), p.step(), p.globalStep()};
+        return file;
+    }
+
+    /** Writes the position (unless the last checkpoint holds it) and says where the run stopped. */
+    private TrainingStoppedException stop() {
+        Path file = null;
+        if (store != null) {
+            boolean saved = savedAt != null && savedAt[0] == epoch && savedAt[1] == stepInEpoch && savedAt[2] == globalStep;
+            file = saved ? CheckpointStore.checkpointFile(store.dir(), globalStep) : save(progress());
+            if (!saved) listener.onCheckpoint(file);
+        }
+        return new TrainingStoppedException(file, epoch + 1, stepInEpoch, epochSize(), globalStep);
     }
 
     /**
@@ -207,9 +260,13 @@ public final class Trainer implements AutoCloseable {
             var report = new TrainingListener.Step(epoch + 1, step + 1, epochSize, printedLr, perplexity, wps, elapsedSeconds());
             listener.onStep(report);
             if (every > 0 && step % every == 10) listener.onProgress(report);
-            if (store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) {
+            if ((store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) || stopRequested) {
                 carriedState = w.state();
-                listener.onCheckpoint(store.save(config, corpus.vocabulary(), engine.model(), progress()));
+                if (store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) {
+                    listener.onCheckpoint(save(progress()));
+                    phase = Phase.TRAINING;
+                }
+                if (stopRequested) throw stop();
                 carriedState = null;
             }
         }

@@ -147,6 +147,58 @@ class ResumeTest {
         }
     }
 
+    /**
+     * requestStop at each kind of point (inside a training window, during validation, right after a
+     * checkpoint, before the test): the run writes its exact position and stops; resuming from it gives
+     * the uninterrupted run's weights and perplexities bit for bit.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"window", "validation", "after-save", "before-test"})
+    void aStopRequestedAnywhereResumesBitForBit(String where) {
+        Path dir = tmp.resolve("stop-" + where);
+        TrainingStoppedException stopped;
+        try (Trainer t = TinyRun.trainer(CONFIG, corpus, SEED, THREADS, new PrintStream(new ByteArrayOutputStream()))) {
+            t.checkpointTo(CheckpointStore.open(dir, 3), 0);
+            t.listen(new TrainingListener() {
+                @Override
+                public void onStep(Step step) {
+                    if (where.equals("window") && step.epoch() == 2 && step.step() == 13) {
+                        assertEquals(Trainer.Phase.TRAINING, t.phase());
+                        t.requestStop();
+                    }
+                }
+
+                @Override
+                public void onTrainingPass(TrainingPass pass) {
+                    if (where.equals("validation") && pass.epoch() == 1) t.requestStop(); // validation starts next
+                }
+
+                @Override
+                public void onCheckpoint(Path file) {
+                    if (where.equals("after-save") || where.equals("before-test") && t.epoch() == 2) {
+                        assertEquals(Trainer.Phase.SAVING, t.phase());
+                        t.requestStop();
+                    }
+                }
+            });
+            stopped = assertThrows(TrainingStoppedException.class, () -> t.run(2));
+            assertEquals(Trainer.Phase.IDLE, t.phase());
+        }
+        assertTrue(Files.isRegularFile(stopped.checkpoint()), stopped.getMessage());
+        try (Checkpoint c = CheckpointStore.newest(dir, System.out)) {
+            assertEquals(stopped.checkpoint(), c.file(), "the stop's checkpoint is the newest");
+            assertEquals(stopped.globalStep(), c.progress().globalStep());
+            switch (where) {
+                case "window" -> assertEquals(13, c.progress().step());
+                case "validation" -> assertEquals(c.progress().epochSize(), c.progress().step(), "the pass done, not yet validated");
+                default -> assertEquals(0, c.progress().step());
+            }
+        }
+        Resumed r = resume(stopped.checkpoint());
+        assertArrayEquals(straightWeights, r.weights(), where);
+        assertEquals(straightResult, r.result(), where);
+    }
+
     @Test
     void aFailedWriteStopsTrainingAndKeepsThePreviousCheckpoint() throws IOException {
         Path dir = tmp.resolve("fails");

@@ -1,0 +1,180 @@
+package lstmlm.cli;
+
+import lstmlm.model.SafetensorsFile;
+import lstmlm.train.TinyRun;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code lstm train} in a child JVM, signalled (SIGINT, SIGTERM, sometimes twice) at random points
+ * again and again and resumed each time, ends with the weights and perplexities of a run never
+ * signalled, bit for bit. {@code -Dlstm.signal.rounds=N} sets how many signals (default 6).
+ */
+class SignalTest {
+    @TempDir
+    Path tmp;
+
+    private static final Pattern PHASE = Pattern.compile("it came during (\\w+)");
+
+    @Test
+    void signalledAtRandomPointsAndResumedEveryRunEndsBitIdentical() throws Exception {
+        Path data = TinyRun.corpus(tmp), config = TinyRun.configFile(tmp);
+        // validation as long as the training pass, so that a signal can land in it
+        Files.copy(data.resolve("ptb.train.txt"), data.resolve("ptb.valid.txt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        List<String> common = List.of("--data-path", data.toString(), "--checkpoint-every", "20", "--keep", "2",
+                "--threads", "1", "--set", "hidden_size=32");
+        boolean intWorks = defaultSignalsAvailable();
+        Child reference = Child.start(intWorks, args(common, "--config", config.toString(), "--save-path", tmp.resolve("ref").toString()));
+        assertEquals(0, reference.waitFor(), reference.err());
+
+        int rounds = Integer.getInteger("lstm.signal.rounds", 6);
+        SplittableRandom random = new SplittableRandom(Long.getLong("lstm.signal.seed", 5));
+        Path run = tmp.resolve("run");
+        Map<String, Integer> tally = new TreeMap<>();
+        int signals = 0, resumes = 0;
+        boolean started = false;
+        while (true) {
+            List<String> a = started ? args(common, "--resume", run.toString())
+                    : args(common, "--config", config.toString(), "--save-path", run.toString());
+            Child child = Child.start(intWorks, a);
+            if (started) resumes++;
+            started = true;
+            if (signals >= rounds) {
+                assertEquals(0, child.waitFor(), child.err());
+                break;
+            }
+            String signal = intWorks && signals % 2 == 0 ? "INT" : "TERM";
+            int mode = signals % 4; // 0, 2: at a random time; 1: as validation starts; 3: twice in a row
+            if (!child.awaitLine(l -> l.startsWith("Epoch: "), 60)) { // training has begun
+                assertEquals(0, child.waitFor(), "the child ended before training: " + child.err());
+                continue;
+            }
+            if (mode == 1) child.awaitLine(l -> l.matches("Epoch: \\d+ Train Perplexity: .*"), 60);
+            else Thread.sleep(random.nextInt(0, 1200));
+            child.signal(signal);
+            if (mode == 3) {
+                Thread.sleep(random.nextInt(1, 40));
+                child.signal(signal);
+            }
+            signals++;
+            int exit = child.waitFor();
+            String err = child.err();
+            if (exit == 0) {
+                tally.merge("finished before the signal took effect", 1, Integer::sum);
+                break;
+            }
+            assertEquals(signal.equals("INT") ? 130 : 143, exit, err);
+            if (err.contains("again: exiting now")) {
+                tally.merge("second signal: halted", 1, Integer::sum);
+            } else {
+                assertTrue(err.contains("holds this position exactly") && err.contains("lstm train --resume " + run), err);
+                Matcher m = PHASE.matcher(err);
+                assertTrue(m.find(), err);
+                tally.merge("stopped, signal during " + m.group(1), 1, Integer::sum);
+            }
+        }
+        try (SafetensorsFile expected = SafetensorsFile.open(tmp.resolve("ref/model.safetensors"));
+             SafetensorsFile actual = SafetensorsFile.open(run.resolve("model.safetensors"))) {
+            assertEquals(expected.tensors().keySet(), actual.tensors().keySet());
+            for (String name : expected.tensors().keySet()) {
+                assertEquals(-1L, expected.data(name).mismatch(actual.data(name)), name + " differs");
+            }
+            for (String key : List.of("test_perplexity", "history.train_perplexity", "history.valid_perplexity", "global_step")) {
+                assertEquals(expected.metadata().get(key), actual.metadata().get(key), key);
+            }
+        }
+        System.out.printf("signals: %d (%s), resumes: %d, outcomes: %s; final weights and perplexities bit-identical%n",
+                signals, intWorks ? "INT and TERM alternating" : "TERM only", resumes, tally);
+    }
+
+    private static List<String> args(List<String> common, String... more) {
+        List<String> a = new ArrayList<>(List.of("train"));
+        a.addAll(List.of(more));
+        a.addAll(common);
+        return a;
+    }
+
+    /**
+     * Whether {@code env --default-signal} (GNU coreutils 8.31+) can give the child the default SIGINT
+     * disposition: a JVM started with SIGINT ignored (a background job of a script, nohup) cannot
+     * handle it, and children inherit that.
+     */
+    private static boolean defaultSignalsAvailable() {
+        try {
+            return new ProcessBuilder("env", "--default-signal=INT", "true").start().waitFor() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    /** A child JVM running the lstm command, its stdout read line by line as it comes. */
+    private record Child(Process process, LinkedBlockingQueue<String> lines, Path errFile) {
+        static Child start(boolean defaultSignals, List<String> args) throws IOException {
+            String java = ProcessHandle.current().info().command().orElse(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            List<String> cmd = new ArrayList<>();
+            if (defaultSignals) cmd.addAll(List.of("env", "--default-signal=INT,TERM"));
+            cmd.addAll(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                    "-XX:-UseProfiledLoopPredicate", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+            cmd.addAll(args);
+            Path err = Files.createTempFile("signal-child", ".err");
+            Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+            LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+            Thread reader = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String l; (l = r.readLine()) != null; ) lines.add(l);
+                } catch (IOException ignored) {
+                    // the child is gone
+                }
+            });
+            reader.setDaemon(true);
+            reader.start();
+            return new Child(p, lines, err);
+        }
+
+        boolean awaitLine(java.util.function.Predicate<String> wanted, int seconds) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            while (System.nanoTime() < deadline) {
+                String l = lines.poll(50, TimeUnit.MILLISECONDS);
+                if (l != null && wanted.test(l)) return true;
+                if (l == null && !process.isAlive()) return false;
+            }
+            return false;
+        }
+
+        void signal(String name) throws IOException, InterruptedException {
+            new ProcessBuilder("kill", "-s", name, Long.toString(process.pid())).start().waitFor();
+        }
+
+        int waitFor() throws InterruptedException {
+            if (!process.waitFor(120, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("the child did not exit in 120 s");
+            }
+            return process.exitValue();
+        }
+
+        String err() throws IOException {
+            return Files.readString(errFile, StandardCharsets.UTF_8);
+        }
+    }
+}
