@@ -47,7 +47,11 @@ public final class BatchScorer implements AutoCloseable {
         this.hidden = model.hidden;
         this.vocab = model.vocab;
         this.layers = model.layers;
-        this.arena = Arena.ofShared();
+        // GC-managed, like a session's: closing a shared arena makes the JVM handshake every thread and
+        // deoptimise the compiled frames that are inside a scoped memory access, so every close stalled the
+        // sessions running on other threads and made them box their vectors (measured by Soak, 16 threads:
+        // 69 bytes allocated per session token with shared arenas here, none with this).
+        this.arena = Arena.ofAuto();
         long bh = (long) maxBatch * hidden;
         this.input = arena.allocate(4 * bh, 64);
         this.hs = arena.allocate(4 * bh * layers, 64);
@@ -165,8 +169,6 @@ public final class BatchScorer implements AutoCloseable {
 
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
-        arena.close();
+        closed = true; // the buffers go with the garbage collector (see the constructor)
     }
 }
