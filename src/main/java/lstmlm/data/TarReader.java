@@ -124,7 +124,9 @@ final class TarReader {
             } catch (NumberFormatException e) {
                 throw new FormatException("malformed pax header record");
             }
-            if (length <= space - pos || pos + length > records.length) {
+            // at least the digits, a space and the closing newline; found by fuzzing: a length that ended
+            // at the space gave the record a negative length
+            if (length < space - pos + 2 || pos + length > records.length || records[pos + length - 1] != '\n') {
                 throw new FormatException("malformed pax header record");
             }
             String record = new String(records, space + 1, pos + length - space - 2, StandardCharsets.UTF_8);

@@ -130,6 +130,9 @@ public record Config(
                 props.load(r);
             } catch (IOException e) {
                 throw new ConfigException("Cannot read config file " + file + ": " + e.getMessage());
+            } catch (IllegalArgumentException e) { // found by fuzzing: Properties.load's answer to a bad \\u escape
+                throw new ConfigException("Config file " + file + " is not a valid .properties file (" + e.getMessage()
+                        + "): a backslash starts an escape; write \\\\ for a backslash.");
             }
             String fn = file.getFileName().toString();
             name = fn.endsWith(".properties") ? fn.substring(0, fn.length() - ".properties".length()) : fn;
