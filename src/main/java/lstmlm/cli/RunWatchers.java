@@ -58,7 +58,7 @@ final class RunWatchers implements AutoCloseable {
                 var progress = trainer.progress();
                 List<MetricsFile.EpochPoint> earlier = new ArrayList<>();
                 for (int e = 0; e < progress.trainPerplexities().size(); e++) {
-                    earlier.add(new MetricsFile.EpochPoint(e + 1, config.learningRate(e),
+                    earlier.add(new MetricsFile.EpochPoint(e + 1, config.learningRate(e, progress.validPerplexities()),
                             progress.trainPerplexities().get(e), progress.validPerplexities().get(e)));
                 }
                 listeners.add(new CurvePlotter(plotFile, "Training curve: " + config.name() + " config", earlier, System.err));

@@ -235,12 +235,15 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
             throw bad(file, "epoch.iterations is " + iterations + " but step " + step + " of num_steps "
                     + config.numSteps() + " makes " + (long) step * config.numSteps());
         }
-        if (learningRate != config.learningRate(epoch)) {
-            throw bad(file, "learning_rate " + learningRate + " is not the config's rate for epoch " + (epoch + 1)
-                    + " (" + config.learningRate(epoch) + ")");
-        }
         List<Double> train = doubles(file, meta, "history.train_perplexity");
         List<Double> valid = doubles(file, meta, "history.valid_perplexity");
+        if (valid.size() < epoch) {
+            throw bad(file, "its history has " + valid.size() + " validation perplexities for " + epoch + " finished epochs");
+        }
+        if (learningRate != config.learningRate(epoch, valid)) {
+            throw bad(file, "learning_rate " + learningRate + " is not the config's rate for epoch " + (epoch + 1)
+                    + " (" + config.learningRate(epoch, valid) + ")");
+        }
         float[] state = f.data(STATE_TENSOR).toArray(JAVA_FLOAT_UNALIGNED);
         return new Progress(seed, epoch, step, epochSize, globalStep, learningRate, costSum, iterations, state,
                 train, valid);

@@ -54,7 +54,8 @@ public record Config(
         double keepProbOutput,
         double keepProbRecurrent,
         double keepProbWords,
-        double weightDecay) {
+        double weightDecay,
+        LrSchedule lrSchedule) {
 
     public static final List<String> BUNDLED = List.of("small", "medium", "large", "test", "medium-vd-tied", "large-vd-tied");
     /** TensorFlow's keys: every config has each of them. */
@@ -85,6 +86,7 @@ public record Config(
         m.put("keep_prob_recurrent", "1.0");
         m.put("keep_prob_words", "1.0");
         m.put("weight_decay", "0.0");
+        m.put("lr_schedule", LrSchedule.EPOCH.key);
         return java.util.Collections.unmodifiableMap(m);
     }
 
@@ -115,9 +117,64 @@ public record Config(
         return List.copyOf(keys);
     }
 
-    /** Learning rate for 0-based epoch i: learning_rate · lr_decay^max(i + 1 − max_epoch, 0). */
+    /**
+     * When the learning rate falls by lr_decay. {@code epoch}: TensorFlow's, once per epoch from
+     * epoch max_epoch on. {@code plateau}: after each epoch, from epoch max_epoch on, whose
+     * validation perplexity is no lower than the best before it (PyTorch's word_language_model and
+     * the 2016–17 papers' practice): the rate stays high while the model still improves, which
+     * heavily regularised models (variational dropout) need.
+     */
+    public enum LrSchedule {
+        EPOCH("epoch"), PLATEAU("plateau");
+
+        public final String key;
+
+        LrSchedule(String key) {
+            this.key = key;
+        }
+
+        static LrSchedule parse(String raw) {
+            for (LrSchedule s : values()) if (s.key.equalsIgnoreCase(raw.trim())) return s;
+            return null;
+        }
+    }
+
+    /**
+     * Learning rate for 0-based epoch i with lr_schedule {@code epoch}: learning_rate ·
+     * lr_decay^max(i + 1 − max_epoch, 0). A {@code plateau} config needs the validation history:
+     * {@link #learningRate(int, List)}.
+     */
     public double learningRate(int epoch) {
-        return learningRate * Math.pow(lrDecay, Math.max(epoch + 1 - maxEpoch, 0));
+        if (lrSchedule != LrSchedule.EPOCH) {
+            throw new IllegalStateException("lr_schedule " + lrSchedule.key + " needs the validation history");
+        }
+        return learningRate(epoch, List.of());
+    }
+
+    /**
+     * Learning rate for 0-based epoch i, given the validation perplexities of the epochs before it
+     * ({@code valid.get(j)} for epoch j; at least i of them for {@code plateau}). {@code epoch}:
+     * learning_rate · lr_decay^max(i + 1 − max_epoch, 0). {@code plateau}: learning_rate ·
+     * lr_decay^k, k the number of epochs j &lt; i with j + 1 ≥ max_epoch whose valid[j] is not below
+     * min(valid[0..j)). A pure function of the history a checkpoint carries, so a resume continues
+     * the same schedule.
+     */
+    public double learningRate(int epoch, List<Double> valid) {
+        if (lrSchedule == LrSchedule.EPOCH) {
+            return learningRate * Math.pow(lrDecay, Math.max(epoch + 1 - maxEpoch, 0));
+        }
+        if (valid.size() < epoch) {
+            throw new IllegalArgumentException("lr_schedule plateau at epoch " + (epoch + 1) + " needs " + epoch
+                    + " validation perplexities, got " + valid.size());
+        }
+        int decays = 0;
+        double best = Double.POSITIVE_INFINITY;
+        for (int j = 0; j < epoch; j++) {
+            double v = valid.get(j);
+            if (j + 1 >= maxEpoch && !(v < best)) decays++;
+            if (v < best) best = v;
+        }
+        return learningRate * Math.pow(lrDecay, decays);
     }
 
     /** A bundled name or a path to a properties file, then the overrides, in order. */
@@ -211,7 +268,8 @@ public record Config(
                 p.real("keep_prob_output", 0, false, 1),
                 p.real("keep_prob_recurrent", 0, false, 1),
                 p.real("keep_prob_words", 0, false, 1),
-                p.real("weight_decay", 0, true, 1));
+                p.real("weight_decay", 0, true, 1),
+                p.schedule("lr_schedule"));
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */
@@ -240,6 +298,7 @@ public record Config(
         m.put("keep_prob_recurrent", fmt(keepProbRecurrent));
         m.put("keep_prob_words", fmt(keepProbWords));
         m.put("weight_decay", fmt(weightDecay));
+        m.put("lr_schedule", lrSchedule.key);
         return m;
     }
 
@@ -281,6 +340,15 @@ public record Config(
                 throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be fp32 or bf16.");
             }
             return p;
+        }
+
+        LrSchedule schedule(String key) {
+            String raw = values.get(key);
+            LrSchedule s = LrSchedule.parse(raw);
+            if (s == null) {
+                throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be epoch or plateau.");
+            }
+            return s;
         }
 
         int integer(String key, int lo, int hi) {

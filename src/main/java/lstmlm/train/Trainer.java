@@ -158,7 +158,7 @@ public final class Trainer implements AutoCloseable {
     public Checkpoint.Progress progress() {
         float[] state = carriedState != null ? carriedState
                 : new float[2 * config.numLayers() * config.batchSize() * config.hiddenSize()];
-        return new Checkpoint.Progress(seed, epoch, stepInEpoch, epochSize(), globalStep, config.learningRate(epoch),
+        return new Checkpoint.Progress(seed, epoch, stepInEpoch, epochSize(), globalStep, config.learningRate(epoch, validHistory),
                 costSum, iterations, state, trainHistory, validHistory);
     }
 
@@ -170,7 +170,7 @@ public final class Trainer implements AutoCloseable {
         runStart = System.nanoTime();
         try {
             while (epoch < epochs) {
-                double lr = config.learningRate(epoch);
+                double lr = config.learningRate(epoch, validHistory);
                 listener.onEpochStart(new TrainingListener.EpochStart(epoch + 1, lr));
                 phase = Phase.TRAINING;
                 double train = runTrainingEpoch((float) lr);
@@ -243,7 +243,7 @@ public final class Trainer implements AutoCloseable {
         long start = System.nanoTime();
         Dropouts dropouts = config.dropouts();
         float maxNorm = (float) config.maxGradNorm(), weightDecay = (float) config.weightDecay();
-        double printedLr = config.learningRate(epoch);
+        double printedLr = config.learningRate(epoch, validHistory);
         int every = epochSize / 10;
         for (int step = stepInEpoch; step < epochSize; step++) {
             producer.window(step, w.inputs, w.targets);

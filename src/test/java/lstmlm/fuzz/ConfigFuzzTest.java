@@ -27,8 +27,10 @@ class ConfigFuzzTest {
         c.shape();
         c.dropouts();
         c.vocabularyLimits();
+        java.util.List<Double> valid = new java.util.ArrayList<>();
         for (int epoch = 0; epoch < c.maxMaxEpoch() && epoch < 50; epoch++) {
-            double lr = c.learningRate(epoch);
+            double lr = c.learningRate(epoch, valid);
+            valid.add(100.0 + (epoch % 3)); // plateaus every few epochs
             if (!(lr >= 0) || Double.isInfinite(lr)) throw new AssertionError("learning rate " + lr + " at epoch " + epoch + ": " + c);
         }
         // what a checkpoint stores (toMap) reads back as the same config

@@ -54,6 +54,28 @@ class ConfigTest {
     }
 
     @Test
+    void plateauScheduleDecaysAfterEachEpochThatDidNotImprove() {
+        Config c = Config.load("small", Map.of("lr_schedule", "plateau", "max_epoch", "3", "lr_decay", "0.25"));
+        assertEquals(Config.LrSchedule.PLATEAU, c.lrSchedule());
+        // epochs 1..8 (0-based 0..7); epoch 2 (0-based 1) does not improve but is before max_epoch 3
+        List<Double> valid = List.of(200.0, 210.0, 150.0, 150.0, 140.0, 141.0, 139.5, Double.NaN);
+        double[] expected = {1, 1, 1, 1, 0.25, 0.25, 0.0625, 0.0625, 0.015625};
+        for (int i = 0; i <= valid.size(); i++) {
+            assertEquals(expected[i], c.learningRate(i, valid.subList(0, i)), "epoch " + i);
+        }
+        // the rate at epoch i depends only on the first i perplexities
+        assertEquals(0.25, c.learningRate(4, valid));
+        assertThrows(IllegalArgumentException.class, () -> c.learningRate(3, valid.subList(0, 2)));
+        assertThrows(IllegalStateException.class, () -> c.learningRate(3));
+        // TF's schedule ignores the history
+        Config small = Config.load("small", Map.of());
+        assertEquals(Config.LrSchedule.EPOCH, small.lrSchedule());
+        assertEquals(small.learningRate(6), small.learningRate(6, valid));
+        ConfigException e = assertThrows(ConfigException.class, () -> Config.load("small", Map.of("lr_schedule", "cosine")));
+        assertTrue(e.getMessage().contains("lr_schedule") && e.getMessage().contains("epoch or plateau"), e.getMessage());
+    }
+
+    @Test
     void overridesReplaceValuesAndAreChecked() {
         Config c = Config.load("small", Map.of("keep_prob", "0.9", "hidden_size", "64"));
         assertEquals(0.9, c.keepProb());

@@ -148,6 +148,52 @@ class ResumeTest {
     }
 
     /**
+     * lr_schedule plateau: the rate of each epoch follows from the validation perplexities before it
+     * (which the checkpoint carries), so a resume after a decay goes on at the decayed rate, bit for bit.
+     */
+    @Test
+    void thePlateauScheduleDecaysOnTheValidationHistoryAndResumesBitForBit() {
+        Config plateau = CONFIG.withOverrides(java.util.Map.of("lr_schedule", "plateau", "max_max_epoch", "6",
+                "learning_rate", "2.0"));
+        Path dir = tmp.resolve("plateau");
+        Trainer.Result straight;
+        float[] weights;
+        List<Double> lrs = new java.util.ArrayList<>();
+        try (Trainer t = TinyRun.trainer(plateau, corpus, SEED, THREADS, new PrintStream(new ByteArrayOutputStream()))) {
+            t.listen(new TrainingListener() {
+                @Override
+                public void onEpochStart(EpochStart e) {
+                    lrs.add(e.learningRate());
+                }
+            });
+            t.checkpointTo(CheckpointStore.open(dir, 1000), 0);
+            straight = t.run(6);
+            weights = t.model().params.toArray(JAVA_FLOAT);
+        }
+        List<Double> valid = straight.validPerplexity();
+        for (int i = 0; i < 6; i++) assertEquals(plateau.learningRate(i, valid.subList(0, i)), lrs.get(i), "epoch " + (i + 1));
+        int firstDecay = lrs.indexOf(lrs.stream().filter(lr -> lr < 2.0).findFirst()
+                .orElseThrow(() -> new AssertionError("no plateau in 6 epochs, valid " + valid + ": the test needs one")));
+        // resume from the checkpoint that ends the epoch before the first decayed one, and from the one after it
+        for (int epoch : new int[]{firstDecay, firstDecay + 1}) {
+            if (epoch >= 6) continue;
+            Path file = CheckpointStore.checkpoints(dir).stream().filter(f -> {
+                try (Checkpoint c = Checkpoint.load(f)) {
+                    return c.progress().epoch() == epoch && c.progress().step() == 0;
+                }
+            }).findFirst().orElseThrow();
+            try (Checkpoint c = Checkpoint.load(file);
+                 Trainer t = TinyRun.trainer(c.config(), corpus, c.progress().seed(), THREADS, new PrintStream(new ByteArrayOutputStream()))) {
+                assertEquals(lrs.get(epoch), c.progress().learningRate(), "the rate the checkpoint records");
+                t.restore(c);
+                Trainer.Result r = t.run(6);
+                assertArrayEquals(weights, t.model().params.toArray(JAVA_FLOAT), "resumed at epoch " + (epoch + 1));
+                assertEquals(straight, r);
+            }
+        }
+    }
+
+    /**
      * requestStop at each kind of point (inside a training window, during validation, right after a
      * checkpoint, before the test): the run writes its exact position and stops; resuming from it gives
      * the uninterrupted run's weights and perplexities bit for bit.
