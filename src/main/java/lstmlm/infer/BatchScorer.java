@@ -5,7 +5,6 @@ import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.model.ModelShape;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -30,7 +29,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 public final class BatchScorer implements AutoCloseable {
     private final Model model;
     private final int maxBatch, hidden, vocab, layers;
-    private final Arena arena;
+    private final ScratchPool pool;
+    private final MemorySegment slab;
     private final MemorySegment input;   // [B×H] embedding rows of this step
     private final MemorySegment hs;      // per layer [B×H] h, updated in place
     private final MemorySegment cells;   // per layer two [B×H] cell states, used in turn
@@ -47,19 +47,36 @@ public final class BatchScorer implements AutoCloseable {
         this.hidden = model.hidden;
         this.vocab = model.vocab;
         this.layers = model.layers;
-        // GC-managed, like a session's: closing a shared arena makes the JVM handshake every thread and
-        // deoptimise the compiled frames that are inside a scoped memory access, so every close stalled the
-        // sessions running on other threads and made them box their vectors (measured by Soak, 16 threads:
-        // 69 bytes allocated per session token with shared arenas here, none with this).
-        this.arena = Arena.ofAuto();
+        // a slab of the model's pool for this batch size (see ScratchPool): GC-managed memory, because
+        // closing a shared arena makes the JVM handshake every thread and deoptimise the compiled frames
+        // that are inside a scoped memory access, so every close stalled the sessions running on other
+        // threads and made them box their vectors (measured by Soak, 16 threads: 69 bytes allocated per
+        // session token with shared arenas here, none with this); pooled, so that closing gives it back
+        this.pool = model.scorerScratch(maxBatch);
+        this.slab = pool.take();
+        ScratchPool.Cutter cut = new ScratchPool.Cutter(slab);
         long bh = (long) maxBatch * hidden;
-        this.input = arena.allocate(4 * bh, 64);
-        this.hs = arena.allocate(4 * bh * layers, 64);
-        this.cells = arena.allocate(4 * bh * layers * 2, 64);
-        this.gates = arena.allocate(4 * bh * 4, 64);
-        this.tanhC = arena.allocate(4 * bh, 64);
-        this.logits = arena.allocate(4L * maxBatch * vocab, 64);
-        this.exps = arena.allocate(4L * vocab, 64);
+        this.input = cut.next(4 * bh);
+        this.hs = cut.next(4 * bh * layers);
+        this.cells = cut.next(4 * bh * layers * 2);
+        this.gates = cut.next(4 * bh * 4);
+        this.tanhC = cut.next(4 * bh);
+        this.logits = cut.next(4L * maxBatch * vocab);
+        this.exps = cut.next(4L * vocab);
+    }
+
+    /** The slab bytes a scorer of this shape needs: the constructor's pieces, measured. */
+    static long scratchBytes(int maxBatch, int layers, int hidden, int vocab) {
+        ScratchPool.Cutter cut = new ScratchPool.Cutter(null);
+        long bh = (long) maxBatch * hidden;
+        cut.next(4 * bh);
+        cut.next(4 * bh * layers);
+        cut.next(4 * bh * layers * 2);
+        cut.next(4 * bh * 4);
+        cut.next(4 * bh);
+        cut.next(4L * maxBatch * vocab);
+        cut.next(4L * vocab);
+        return cut.size();
     }
 
     /** Scores sentences of words (outside the vocabulary: {@code <unk>}), results in input order. */
@@ -169,6 +186,8 @@ public final class BatchScorer implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true; // the buffers go with the garbage collector (see the constructor)
+        if (closed) return;
+        closed = true;
+        pool.give(slab); // for the next scorer of this batch size (see the constructor)
     }
 }

@@ -51,6 +51,9 @@ public final class Model implements AutoCloseable {
     final boolean transposedSoftmax;
     final int unkId, eosId;
     private volatile boolean closed;
+    /** Native scratch of sessions, and of batch scorers per batch size, reused as they close. */
+    final ScratchPool sessionScratch;
+    private final java.util.concurrent.ConcurrentHashMap<Integer, ScratchPool> scorerScratch = new java.util.concurrent.ConcurrentHashMap<>();
 
     private Model(ModelFile file, SoftmaxLayout softmaxLayout) {
         this.file = file;
@@ -60,6 +63,7 @@ public final class Model implements AutoCloseable {
             this.vocab = shape.vocab();
             this.hidden = shape.hidden();
             this.layers = shape.layers();
+            this.sessionScratch = new ScratchPool(Session.scratchBytes(layers, hidden, vocab), ScratchPool.MAX_POOLED_BYTES);
             this.vocabulary = file.vocabulary();
             if (vocabulary.size() != vocab) {
                 throw bad("the vocabulary has " + vocabulary.size() + " words but the model has " + vocab
@@ -277,6 +281,12 @@ public final class Model implements AutoCloseable {
         return eosId;
     }
 
+    /** The scratch pool of batch scorers of {@code maxBatch} rows. */
+    ScratchPool scorerScratch(int maxBatch) {
+        return scorerScratch.computeIfAbsent(maxBatch,
+                b -> new ScratchPool(BatchScorer.scratchBytes(b, layers, hidden, vocab), ScratchPool.MAX_POOLED_BYTES));
+    }
+
     void checkOpen() {
         if (closed) throw new IllegalStateException("The model " + file.path() + " is closed.");
     }
@@ -286,6 +296,8 @@ public final class Model implements AutoCloseable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        sessionScratch.clear();
+        scorerScratch.clear();
         copies.close(); // first: the views of the mapping die before it is unmapped
         file.close();
     }

@@ -53,6 +53,8 @@ public final class Session implements AutoCloseable {
     private final MemorySegment logits;
     /** Exponentials: the normaliser's, then whatever probabilities or sampling needed last. */
     private final MemorySegment exps;
+    /** All of the buffers above: one slab of the model's session pool. */
+    private final MemorySegment slab;
     private int cellParity;
     private boolean hasPrediction;
     private boolean normalized;
@@ -81,15 +83,29 @@ public final class Session implements AutoCloseable {
         this.lstmScale = model.lstmScale.clone();
         this.lstmBias = model.lstmBias.clone();
         this.transposedSoftmax = model.transposedSoftmax;
-        // GC-managed: sessions are cheap to open and drop (beam search forks many), no close needed
-        Arena arena = Arena.ofAuto();
         this.zeros = model.zeros;
-        this.inputAndH = arena.allocate(4L * layers * 2 * hidden, 64);
-        this.cells = arena.allocate(4L * layers * 2 * hidden, 64);
-        this.gates = arena.allocate(4L * 4 * hidden, 64);
-        this.tanhC = arena.allocate(4L * hidden, 64);
-        this.logits = arena.allocate(4L * vocab, 64);
-        this.exps = arena.allocate(4L * vocab, 64);
+        // one slab from the model's pool (see ScratchPool): close() gives it back; a session never
+        // closed is garbage-collected with it
+        this.slab = model.sessionScratch.take();
+        ScratchPool.Cutter cut = new ScratchPool.Cutter(slab);
+        this.inputAndH = cut.next(4L * layers * 2 * hidden);
+        this.cells = cut.next(4L * layers * 2 * hidden);
+        this.gates = cut.next(4L * 4 * hidden);
+        this.tanhC = cut.next(4L * hidden);
+        this.logits = cut.next(4L * vocab);
+        this.exps = cut.next(4L * vocab);
+    }
+
+    /** The slab bytes a session of this shape needs: the constructor's pieces, measured. */
+    static long scratchBytes(int layers, int hidden, int vocab) {
+        ScratchPool.Cutter cut = new ScratchPool.Cutter(null);
+        cut.next(4L * layers * 2 * hidden);
+        cut.next(4L * layers * 2 * hidden);
+        cut.next(4L * 4 * hidden);
+        cut.next(4L * hidden);
+        cut.next(4L * vocab);
+        cut.next(4L * vocab);
+        return cut.size();
     }
 
     public Model model() {
@@ -467,9 +483,15 @@ public final class Session implements AutoCloseable {
         model.checkOpen();
     }
 
-    /** Marks the session unusable; its memory goes with the garbage collector. */
+    /**
+     * Marks the session unusable and gives its native memory back to the model's pool, for the next
+     * session opened. Optional: a session never closed is garbage-collected, memory and all; closing
+     * keeps a server that opens many from holding memory until a collection. Idempotent.
+     */
     @Override
     public void close() {
+        if (closed) return;
         closed = true;
+        model.sessionScratch.give(slab);
     }
 }
