@@ -24,13 +24,16 @@ final class OutputPaths {
         void writeTo(java.io.OutputStream out) throws IOException;
     }
 
-    /** Writes to a temporary file beside {@code file}, then renames it over {@code file}: a crash leaves the old file or the new one. */
+    /** Writes to a temporary file beside {@code file}, fsyncs it, then renames it over {@code file}: a crash leaves the old file or the new one. */
     static void writeAtomically(Path file, Writer writer) throws IOException {
         Path abs = file.toAbsolutePath();
         Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
         try {
-            try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp))) {
+            try (var channel = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE);
+                 var out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(channel))) {
                 writer.writeTo(out);
+                out.flush();
+                channel.force(true); // on disk before the rename makes it the file
             }
             // temp files are private to their owner; the picture is meant to be shared like any other output
             try {
