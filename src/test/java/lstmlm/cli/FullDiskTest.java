@@ -46,6 +46,7 @@ class FullDiskTest {
         String err = limited.err();
         assertTrue(err.contains("Could not write checkpoint " + dir) && err.contains("File too large")
                 && err.contains("The previous checkpoint " + previous + " is intact") && err.contains("--resume " + dir), err);
+        System.out.println("full disk: exit " + limited.exit() + ", stderr:\n" + err.strip());
         try (var files = Files.list(dir)) {
             List<String> left = files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".tmp") || n.endsWith(".bad")).toList();
             assertEquals(List.of(), left, "temp or set-aside files");

@@ -40,13 +40,14 @@ class SignalTest {
         Path data = TinyRun.corpus(tmp), config = TinyRun.configFile(tmp);
         // validation as long as the training pass, so that a signal can land in it
         Files.copy(data.resolve("ptb.train.txt"), data.resolve("ptb.valid.txt"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        int rounds = Integer.getInteger("lstm.signal.rounds", 6);
+        // one more epoch for every five signals, so that the run outlasts them
         List<String> common = List.of("--data-path", data.toString(), "--checkpoint-every", "20", "--keep", "2",
-                "--threads", "1", "--set", "hidden_size=32");
+                "--threads", "1", "--set", "hidden_size=32", "--set", "max_max_epoch=" + (3 + rounds / 5));
         boolean intWorks = defaultSignalsAvailable();
         Child reference = Child.start(intWorks, args(common, "--config", config.toString(), "--save-path", tmp.resolve("ref").toString()));
         assertEquals(0, reference.waitFor(), reference.err());
 
-        int rounds = Integer.getInteger("lstm.signal.rounds", 6);
         SplittableRandom random = new SplittableRandom(Long.getLong("lstm.signal.seed", 5));
         Path run = tmp.resolve("run");
         Map<String, Integer> tally = new TreeMap<>();
@@ -63,13 +64,27 @@ class SignalTest {
                 break;
             }
             String signal = intWorks && signals % 2 == 0 ? "INT" : "TERM";
-            int mode = signals % 4; // 0, 2: at a random time; 1: as validation starts; 3: twice in a row
+            // 0: just after a progress line (inside the training pass: a resume that starts at a
+            // validation would otherwise stop in it again and again); 1: as validation starts;
+            // 2: at a random time; 3: at a random time, twice in a row
+            int mode = signals % 4;
             if (!child.awaitLine(l -> l.startsWith("Epoch: "), 60)) { // training has begun
                 assertEquals(0, child.waitFor(), "the child ended before training: " + child.err());
                 continue;
             }
-            if (mode == 1) child.awaitLine(l -> l.matches("Epoch: \\d+ Train Perplexity: .*"), 60);
-            else Thread.sleep(random.nextInt(0, 1200));
+            boolean running = switch (mode) {
+                case 0 -> child.awaitLine(l -> l.contains(" perplexity: ") && l.contains(" speed: "), 60);
+                case 1 -> child.awaitLine(l -> l.matches("Epoch: \\d+ Train Perplexity: .*"), 60);
+                default -> {
+                    Thread.sleep(random.nextInt(0, 1200));
+                    yield true;
+                }
+            };
+            if (!running) { // no such point was left: the run has finished
+                assertEquals(0, child.waitFor(), child.err());
+                tally.merge("finished before the signal", 1, Integer::sum);
+                break;
+            }
             child.signal(signal);
             if (mode == 3) {
                 Thread.sleep(random.nextInt(1, 40));
