@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -110,6 +111,61 @@ final class NativeLibraries {
                     + (tried.isEmpty() ? "the bundled " + b.resourceDir() + " on the class path" : String.join(", ", tried))
                     + " (" + e.getMessage() + "). Put " + b.hint() + " on the class path or point -D"
                     + b.property() + "=PATH or " + b.env() + "=PATH at it.", e);
+        }
+    }
+
+    /**
+     * The MPI library, for data-parallel training: {@code -Dlstm.mpi=PATH}, then {@code LSTM_MPI},
+     * then the system's by soname (Open MPI's {@code libmpi.so.40}, MPICH's {@code libmpi.so.12}).
+     * Opened with {@code RTLD_GLOBAL}, as Open MPI requires: the components it loads later
+     * ({@code mca_*.so}) resolve their symbols against it. Before it loads, the JVM's signals are
+     * guarded: the JVM relies on SIGSEGV (implicit null checks, safepoints) and friends, and a
+     * transport that installs its own handlers turns them into crashes. UCX installs handlers unless
+     * {@code UCX_ERROR_SIGNALS} is empty, Open MPI's {@code opal_signal} (6,7,8,11 by default) only
+     * where no handler exists yet (SIGABRT), PSM/PSM2 unless {@code IPATH_NO_BACKTRACE} /
+     * {@code HFI_NO_BACKTRACE} are set: all are set here unless the user has set them.
+     */
+    static Loaded mpi() {
+        for (var e : Map.of("UCX_ERROR_SIGNALS", "", "OMPI_MCA_opal_signal", "", "IPATH_NO_BACKTRACE", "1",
+                "HFI_NO_BACKTRACE", "1").entrySet()) {
+            setenvUnlessSet(e.getKey(), e.getValue());
+        }
+        String explicit = System.getProperty("lstm.mpi");
+        String how = "-Dlstm.mpi";
+        if (explicit == null || explicit.isBlank()) {
+            explicit = System.getenv("LSTM_MPI");
+            how = "LSTM_MPI";
+        }
+        List<String> candidates = explicit != null && !explicit.isBlank() ? List.of(explicit)
+                : List.of("libmpi.so.40", "libmpi.so.12", "libmpi.so");
+        List<String> tried = new ArrayList<>();
+        for (String name : candidates) {
+            String error = dlopenGlobal(name);
+            if (error == null) {
+                return new Loaded(SymbolLookup.libraryLookup(name, Arena.global()),
+                        name + (candidates.size() == 1 ? " (" + how + ")" : ""));
+            }
+            tried.add(name + ": " + error);
+        }
+        throw new BlasUnavailableException("No MPI library could be loaded (" + String.join("; ", tried) + "). Install"
+                + " Open MPI (Debian: apt-get install openmpi-bin libopenmpi-dev) or point -Dlstm.mpi=PATH or"
+                + " LSTM_MPI=PATH at a libmpi.so, and start the ranks with mpirun.", null);
+    }
+
+    /** dlopen(name, RTLD_NOW | RTLD_GLOBAL); null when it worked, else dlerror()'s message. */
+    private static String dlopenGlobal(String name) {
+        final int rtldNow = 2, rtldGlobal = 0x100; // <dlfcn.h> on Linux (glibc and musl)
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup libc = linker.defaultLookup();
+        try (Arena a = Arena.ofConfined()) {
+            var dlopen = linker.downcallHandle(libc.find("dlopen").orElseThrow(), FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
+            MemorySegment handle = (MemorySegment) dlopen.invokeExact(a.allocateFrom(name), rtldNow | rtldGlobal);
+            if (!handle.equals(MemorySegment.NULL)) return null;
+            var dlerror = linker.downcallHandle(libc.find("dlerror").orElseThrow(), FunctionDescriptor.of(ADDRESS));
+            MemorySegment msg = (MemorySegment) dlerror.invokeExact();
+            return msg.equals(MemorySegment.NULL) ? "not found" : msg.reinterpret(4096).getString(0);
+        } catch (Throwable t) {
+            return t.toString();
         }
     }
 

@@ -63,6 +63,29 @@ public final class BatchProducer {
         }
     }
 
+    /**
+     * Rows [firstRow, firstRow + rows) of window {@code i}, time-major: element (t, b) of row
+     * firstRow + b is at {@code t*rows + b}. A data-parallel rank's part of the window.
+     */
+    public void window(int i, int firstRow, int rows, int[] xTimeMajor, int[] yTimeMajor) {
+        checkWindow(i);
+        if (firstRow < 0 || rows < 1 || firstRow + rows > batchSize) {
+            throw new IllegalArgumentException("rows [" + firstRow + ", " + (firstRow + rows) + ") are not inside a batch of " + batchSize);
+        }
+        int cells = numSteps * rows;
+        if (xTimeMajor.length != cells || yTimeMajor.length != cells) {
+            throw new IllegalArgumentException("window arrays must have numSteps * rows = " + cells
+                    + " elements, got " + xTimeMajor.length + " and " + yTimeMajor.length);
+        }
+        for (int b = 0; b < rows; b++) {
+            int start = (firstRow + b) * batchLen + i * numSteps;
+            for (int t = 0; t < numSteps; t++) {
+                xTimeMajor[t * rows + b] = this.rows[start + t];
+                yTimeMajor[t * rows + b] = this.rows[start + t + 1];
+            }
+        }
+    }
+
     /** Inputs of window {@code i} as [batchSize][numSteps]. */
     public int[][] x(int i) {
         return batchMajor(i, 0);

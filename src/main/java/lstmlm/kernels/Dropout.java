@@ -33,6 +33,15 @@ public final class Dropout {
      * masks that are index-shifted copies of each other.
      */
     public static void mask(MemorySegment mask, long maskOff, int n, float keepProb, long seed) {
+        mask(mask, maskOff, n, keepProb, seed, 0);
+    }
+
+    /**
+     * The elements {@code [first, first + n)} of the mask that {@link #mask(MemorySegment, long, int, float, long)}
+     * makes from {@code seed}, written from {@code maskOff}: a part of a larger mask (a data-parallel
+     * rank's rows of the global batch) with the very values the whole one has there.
+     */
+    public static void mask(MemorySegment mask, long maskOff, int n, float keepProb, long seed, int first) {
         if (!(keepProb > 0f && keepProb <= 1f)) {
             throw new IllegalArgumentException("keepProb must be in (0, 1], got " + keepProb);
         }
@@ -48,7 +57,7 @@ public final class Dropout {
         final int upper = I.loopBound(n);
         final FloatVector keepV = FloatVector.broadcast(F, inv);
         final FloatVector dropV = FloatVector.zero(F);
-        IntVector idx = IntVector.zero(I).addIndex(1); // lanes: i, i+1, ..., i+L-1
+        IntVector idx = IntVector.zero(I).addIndex(1).add(first); // lanes: first+i, ..., first+i+L-1
         int i = 0;
         for (; i < upper; i += L) {
             IntVector x = lowbias32(idx.mul(GOLDEN32).add(k1));
@@ -58,7 +67,7 @@ public final class Dropout {
             idx = idx.add(L);
         }
         for (; i < n; i++) {
-            set(mask, maskOff + i, keeps(i, k1, k2, threshold) ? inv : 0f);
+            set(mask, maskOff + i, keeps(first + i, k1, k2, threshold) ? inv : 0f);
         }
     }
 

@@ -89,6 +89,17 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
+     * A data-parallel rank's part of a window: rows [firstRow, firstRow + batch) of a global batch of
+     * {@code globalBatch} sequences. Its loss is divided by globalBatch and its dropout masks are the
+     * global window's at these rows, so the ranks' gradients sum to the whole window's.
+     */
+    public Window newWindow(int firstRow, int batch, int globalBatch, int steps, Dropouts dropouts) {
+        Window w = new Window(shape, firstRow, batch, globalBatch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16);
+        windows.add(w);
+        return w;
+    }
+
+    /**
      * One training window: forward, loss, backward into the gradients ({@link Passes#trainWindow}).
      * The window's inputs and targets must be filled; its final state is carried to the next window.
      *
@@ -115,6 +126,25 @@ public final class Engine implements AutoCloseable {
     public double update(float learningRate, float maxGradNorm, float weightDecay) {
         long t0 = profile.start();
         double norm = model.clipAndUpdate(learningRate, maxGradNorm, weightDecay, workers);
+        profile.stop(StepProfile.Part.UPDATE, t0);
+        return norm;
+    }
+
+    /**
+     * The data-parallel update: the gradients of this rank's part of the window summed over the ranks
+     * of {@code comm} (one in-place allreduce of the whole gradient slab), then clipping and SGD as
+     * {@link #update(float, float, float)}, identical on every rank since every rank holds the same
+     * sums. The embedding is updated densely: the ranks read different rows, and an untouched row's
+     * summed gradient is exactly 0, so its step leaves it as it is. With one rank, just the update.
+     *
+     * @return the global norm before clipping
+     */
+    public double update(float learningRate, float maxGradNorm, float weightDecay, lstmlm.blas.Communicator comm) {
+        if (comm.size() == 1) return update(learningRate, maxGradNorm, weightDecay);
+        long t0 = profile.start();
+        comm.allreduceSum(model.grads, 0, model.layout.size);
+        t0 = profile.stop(StepProfile.Part.ALLREDUCE, t0);
+        double norm = model.clipAndUpdate(learningRate, maxGradNorm, weightDecay, workers, true);
         profile.stop(StepProfile.Part.UPDATE, t0);
         return norm;
     }

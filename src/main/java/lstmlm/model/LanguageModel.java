@@ -162,8 +162,13 @@ public final class LanguageModel implements AutoCloseable {
      * @return the global gradient norm before clipping
      */
     double clipAndUpdate(float learningRate, float maxGradNorm, float weightDecay, RowWorkers workers) {
+        return clipAndUpdate(learningRate, maxGradNorm, weightDecay, workers, false);
+    }
+
+    /** The same; {@code denseEmbedding} updates (and then zeroes) every embedding row, as data-parallel ranks need. */
+    double clipAndUpdate(float learningRate, float maxGradNorm, float weightDecay, RowWorkers workers, boolean denseEmbedding) {
         long h = shape.hidden();
-        boolean sparseEmbedding = !shape.tied() && weightDecay == 0f;
+        boolean sparseEmbedding = !denseEmbedding && !shape.tied() && weightDecay == 0f;
         long start = sparseEmbedding ? layout.denseStart : 0;
         long dense = layout.size - start;
         int n = workers.size();

@@ -99,11 +99,20 @@ public final class Passes {
      */
     static void dropoutMask(Window w, long mask, float keep, long seed, boolean variational) {
         long stepFloats = (long) w.batch * w.shape.hidden();
+        int first = Math.toIntExact((long) w.firstRow * w.shape.hidden()); // a rank's rows: their global elements
         if (!variational) {
-            Dropout.mask(w.acts, mask, Math.toIntExact(w.steps * stepFloats), keep, seed);
+            if (w.batch == w.globalBatch) {
+                Dropout.mask(w.acts, mask, Math.toIntExact(w.steps * stepFloats), keep, seed);
+                return;
+            }
+            long globalStep = (long) w.globalBatch * w.shape.hidden();
+            for (int t = 0; t < w.steps; t++) {
+                Dropout.mask(w.acts, mask + t * stepFloats, Math.toIntExact(stepFloats), keep, seed,
+                        Math.toIntExact(t * globalStep + first));
+            }
             return;
         }
-        Dropout.mask(w.acts, mask, Math.toIntExact(stepFloats), keep, seed);
+        Dropout.mask(w.acts, mask, Math.toIntExact(stepFloats), keep, seed, first);
         for (int t = 1; t < w.steps; t++) {
             MemorySegment.copy(w.acts, mask * Float.BYTES, w.acts, (mask + t * stepFloats) * Float.BYTES,
                     stepFloats * Float.BYTES);
@@ -122,7 +131,7 @@ public final class Passes {
             // a word's row is dropped for every occurrence in its sequence (column b): decision (b, word id)
             long wordSeed = Dropout.splitSeed(seed, WORD_STREAM);
             for (int r = 0; r < rows; r++) {
-                int b = r % w.batch;
+                int b = w.firstRow + r % w.batch; // the global sequence
                 w.wordScale[r] = Dropout.scale(wordSeed, Math.toIntExact((long) b * m.shape.vocab() + w.inputs[r]), d.words());
                 VectorMath.scale(w.acts, w.x0 + (long) r * hid, hid, w.wordScale[r]);
             }
@@ -184,7 +193,8 @@ public final class Passes {
             t0 = e.profile.stop(Part.GEMM_STEP, t0);
         }
         if (recurrentDrop) {
-            Dropout.mask(acts, w.recMask[l], Math.toIntExact(step), d.recurrent(), Dropout.splitSeed(seed, RECURRENT_STREAM + l));
+            Dropout.mask(acts, w.recMask[l], Math.toIntExact(step), d.recurrent(), Dropout.splitSeed(seed, RECURRENT_STREAM + l),
+                    Math.toIntExact((long) w.firstRow * hid));
         }
         for (int t = 0; t < steps; t++) {
             long zt = w.z[l] + t * zStep;
@@ -306,7 +316,7 @@ public final class Passes {
         LanguageModel m = e.model;
         logitsForward(e, w);
         int v = m.shape.vocab();
-        float scale = 1f / w.batch;
+        float scale = 1f / w.globalBatch; // a rank's share of the global window's batch mean
         long t0 = e.profile.start();
         VectorMath.fill(w.acts, w.dSoftmaxBias, (long) w.workers * v, 0f);
         java.util.Arrays.fill(w.lossPartials, 0);

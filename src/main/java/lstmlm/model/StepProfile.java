@@ -24,7 +24,9 @@ public final class StepProfile {
         /** embedding gather/scatter, dropout, state copies */
         OTHER_KERNELS,
         /** global norm, clipping and SGD */
-        UPDATE
+        UPDATE,
+        /** data-parallel training: the gradients summed over the ranks */
+        ALLREDUCE
     }
 
     private final boolean enabled;

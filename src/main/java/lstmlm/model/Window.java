@@ -37,6 +37,12 @@ import java.lang.foreign.MemorySegment;
 public final class Window implements AutoCloseable {
     public final ModelShape shape;
     public final int batch, steps;
+    /**
+     * Data-parallel training: this window holds rows [firstRow, firstRow + batch) of a global batch
+     * of globalBatch sequences, so the loss is divided by globalBatch and dropout masks take the
+     * values the global window has at these rows. A single process: 0 and batch.
+     */
+    public final int firstRow, globalBatch;
     /** Buffers for dropping the input and layer outputs (masks, outputs); for recurrent dropout. */
     public final boolean dropout, recurrentDropout;
     public final int workers;
@@ -63,10 +69,21 @@ public final class Window implements AutoCloseable {
 
     /** Windows are made by {@link Engine#newWindow}, sized for the team that runs them. */
     Window(ModelShape shape, int batch, int steps, boolean dropout, boolean recurrentDropout, int workers, boolean bf16) {
+        this(shape, 0, batch, batch, steps, dropout, recurrentDropout, workers, bf16);
+    }
+
+    Window(ModelShape shape, int firstRow, int batch, int globalBatch, int steps, boolean dropout, boolean recurrentDropout,
+           int workers, boolean bf16) {
         if (batch < 1 || steps < 1) {
             throw new IllegalArgumentException("batch and steps must be positive: " + batch + ", " + steps);
         }
+        if (firstRow < 0 || firstRow + batch > globalBatch) {
+            throw new IllegalArgumentException("rows [" + firstRow + ", " + (firstRow + batch) + ") are not inside a global batch of "
+                    + globalBatch);
+        }
         this.shape = shape;
+        this.firstRow = firstRow;
+        this.globalBatch = globalBatch;
         this.batch = batch;
         this.steps = steps;
         this.dropout = dropout;

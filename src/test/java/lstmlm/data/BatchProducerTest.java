@@ -12,6 +12,27 @@ class BatchProducerTest {
     private static final int[] RAW = {4, 3, 2, 1, 0, 5, 6, 1, 1, 1, 1, 0, 3, 4, 1};
 
     /** The case from TensorFlow's reader_test.py (testPtbProducer). */
+    /** A rank's rows of a window are those rows of the whole window, time-major over its own row count. */
+    @Test
+    void aRowRangeIsThoseRowsOfTheWholeWindow() {
+        int[] raw = IntStream.range(0, 997).map(i -> i * 7 % 101).toArray();
+        BatchProducer p = new BatchProducer(raw, 6, 4);
+        int[] x = new int[24], y = new int[24];
+        p.window(3, x, y);
+        for (int[] range : new int[][] {{0, 6}, {0, 3}, {3, 3}, {1, 4}, {5, 1}}) {
+            int first = range[0], rows = range[1];
+            int[] px = new int[4 * rows], py = new int[4 * rows];
+            p.window(3, first, rows, px, py);
+            for (int t = 0; t < 4; t++) {
+                for (int b = 0; b < rows; b++) {
+                    assertEquals(x[t * 6 + first + b], px[t * rows + b]);
+                    assertEquals(y[t * 6 + first + b], py[t * rows + b]);
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> p.window(3, 4, 3, new int[12], new int[12]));
+    }
+
     @Test
     void matchesTensorFlowReaderTest() {
         BatchProducer producer = new BatchProducer(RAW, 3, 2);

@@ -55,6 +55,29 @@ class DropoutTest {
         }
     }
 
+    /**
+     * A part of a mask (a data-parallel rank's rows) is that part of the whole mask, at any start,
+     * vector-aligned or not, with the scalar reference over the whole mask as the oracle.
+     */
+    @Test
+    void aPartOfAMaskEqualsThatPartOfTheWhole() {
+        try (Arena arena = Arena.ofConfined()) {
+            int total = 1003;
+            MemorySegment whole = floats(arena, total);
+            DropoutReference.mask(whole, 0, total, 0.7f, 99);
+            for (int first : new int[] {0, 1, L - 1, L, 3 * L + 5, 500}) {
+                for (int n : new int[] {1, L - 1, 2 * L + 3, total - first}) {
+                    if (first + n > total) continue;
+                    MemorySegment part = floats(arena, n + 2);
+                    Dropout.mask(part, 2, n, 0.7f, 99, first);
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(get(whole, first + i), get(part, 2 + i), "first=" + first + " n=" + n + " i=" + i);
+                    }
+                }
+            }
+        }
+    }
+
     /** splitmix64's published first output for state 0. */
     @Test
     void splitmix64KnownValue() {
