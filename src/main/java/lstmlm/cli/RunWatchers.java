@@ -27,6 +27,11 @@ final class RunWatchers implements AutoCloseable {
         this.metrics = metrics;
     }
 
+    /** Nothing watching: a data-parallel run's ranks other than 0. */
+    static RunWatchers none() {
+        return new RunWatchers(null, null);
+    }
+
     /** Fails before any training when an output cannot be written, or an appended metrics file is not one. */
     static void checkOutputs(Path metrics, Path plot, boolean resuming) {
         try {

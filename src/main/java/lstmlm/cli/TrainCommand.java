@@ -1,5 +1,7 @@
 package lstmlm.cli;
 
+import lstmlm.blas.Communicator;
+import lstmlm.blas.Mpi;
 import lstmlm.data.Corpus;
 import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
@@ -62,8 +64,14 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed for initialisation and dropout (default: 1).")
     Long seed;
 
-    @Option(names = "--threads", paramLabel = "N", description = "Threads for OpenBLAS and the kernels (default: all cores).")
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for OpenBLAS and the kernels (default: all cores,"
+            + " shared among the ranks mpirun started on this machine).")
     Integer threads;
+
+    @Option(names = "--distributed", description = "Data-parallel training over the ranks mpirun started (mpirun -np N"
+            + " ./lstm train ... --distributed): rank r trains rows [r*B/N, (r+1)*B/N) of each window, gradients are summed"
+            + " over the ranks before clipping, so the run is the single process's; rank 0 prints and saves.")
+    boolean distributed;
 
     @Option(names = "--max-epochs", paramLabel = "N",
             description = "Stop when N epochs are done in all, counting those before --resume (default: the config's max_max_epoch).")
@@ -94,13 +102,33 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!distributed) return call(Communicator.SINGLE);
+        Mpi mpi = Mpi.init();
+        try {
+            return call(mpi);
+        } catch (RuntimeException e) {
+            if (mpi.size() > 1) {
+                // the other ranks wait in a collective this rank will never reach: end them all
+                System.err.println("error on rank " + mpi.rank() + ": " + e.getMessage());
+                System.err.flush();
+                mpi.abort(2);
+            }
+            throw e;
+        } finally {
+            mpi.close();
+        }
+    }
+
+    private Integer call(Communicator comm) {
         if (precision != null) overrides.put("precision", precision);
+        boolean lead = comm.rank() == 0; // only rank 0 prints, writes metrics and plots
+        PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
         Checkpoint resumed = null;
         try {
             Config cfg;
             long runSeed;
             if (resume != null) {
-                resumed = CheckpointStore.newest(resume, System.out);
+                resumed = CheckpointStore.newest(resume, lead ? System.out : quiet);
                 cfg = resumed.config();
                 checkAgrees(resumed);
                 runSeed = resumed.progress().seed();
@@ -110,23 +138,27 @@ final class TrainCommand implements Callable<Integer> {
                 runSeed = seed != null ? seed : 1;
             }
             // output paths are checked before the data loads: a typo should not wait for a download or an epoch
-            RunWatchers.checkOutputs(metrics, plot, resume != null);
+            if (lead) RunWatchers.checkOutputs(metrics, plot, resume != null);
             CorpusFiles files = corpusFiles(dataPath, trainFile, validFile, testFile);
             Corpus corpus = Corpus.load(files, cfg.vocabularyLimits());
             Config configured = cfg;
             cfg = cfg.withVocabSize(corpus.vocabulary().size()); // the model has a class per word the data gave
-            int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+            int n = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() / ranksOnThisMachine(comm));
             int epochs = maxEpochs != null ? Math.min(maxEpochs, cfg.maxMaxEpoch()) : cfg.maxMaxEpoch();
             if (epochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
             Path saveDir = savePath != null ? savePath : resume;
             CheckpointStore store = saveDir != null ? CheckpointStore.open(saveDir, keep) : null;
             // on a terminal the bar redraws its line: TF's lines then go above it; anywhere else they are printed as ever
-            boolean showBar = !noProgress && EpochProgressBar.stdoutIsTerminal();
-            PrintStream lines = showBar ? EpochProgressBar.linesAboveBar(System.out) : System.out;
-            try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n)) {
+            boolean showBar = lead && !noProgress && EpochProgressBar.stdoutIsTerminal();
+            PrintStream lines = !lead ? quiet : showBar ? EpochProgressBar.linesAboveBar(System.out) : System.out;
+            try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n, comm)) {
                 List<String> banner = trainer.engine().banner();
                 lines.println(banner.get(0));
                 lines.println(banner.get(1));
+                if (comm.size() > 1) {
+                    lines.printf(Locale.ROOT, "Data-parallel: %d ranks, each %d of the %d rows of a window, %d threads each (%s)%n",
+                            comm.size(), cfg.batchSize() / comm.size(), cfg.batchSize(), n, comm.describe());
+                }
                 lines.printf(Locale.ROOT, "Config %s: %s%n", cfg.name(), cfg.toMap());
                 if (configured.vocabSize() != cfg.vocabSize()) {
                     lines.printf(Locale.ROOT, "vocab_size: %d, the vocabulary the data gave (the config said %d)%n",
@@ -143,13 +175,14 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 if (store != null) trainer.checkpointTo(store, checkpointEvery);
                 long start = System.nanoTime();
-                try (StopOnSignal signals = StopOnSignal.install(trainer, System.err);
-                     RunWatchers watchers = RunWatchers.wire(trainer, cfg, lines, resume != null, metrics, plot, showBar)) {
+                try (StopOnSignal signals = StopOnSignal.install(trainer, lead ? System.err : quiet);
+                     RunWatchers watchers = lead ? RunWatchers.wire(trainer, cfg, lines, resume != null, metrics, plot, showBar)
+                             : RunWatchers.none()) {
                     try {
                         trainer.run(epochs);
                     } catch (TrainingStoppedException stopped) {
                         lines.flush();
-                        reportStop(stopped, signals, saveDir);
+                        if (lead) reportStop(stopped, signals, saveDir);
                         return signals.exitCode();
                     }
                 }
@@ -163,6 +196,22 @@ final class TrainCommand implements Callable<Integer> {
         } finally {
             if (resumed != null) resumed.close();
         }
+    }
+
+    /** Ranks of this job on this machine (Open MPI and MPICH/Hydra say so in the environment), to share its cores. */
+    private static int ranksOnThisMachine(Communicator comm) {
+        if (comm.size() == 1) return 1;
+        for (String v : List.of("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS")) {
+            String s = System.getenv(v);
+            if (s != null) {
+                try {
+                    return Math.max(1, Integer.parseInt(s.trim()));
+                } catch (NumberFormatException ignored) {
+                    // not a number: try the next
+                }
+            }
+        }
+        return comm.size();
     }
 
     /** Where the run stopped, what holds its position and the command that continues it. */

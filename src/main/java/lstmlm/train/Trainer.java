@@ -1,5 +1,6 @@
 package lstmlm.train;
 
+import lstmlm.blas.Communicator;
 import lstmlm.data.BatchProducer;
 import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
@@ -26,11 +27,17 @@ public final class Trainer implements AutoCloseable {
     private final Engine engine;
     private final Window trainWindow;
     private final Window testWindow;
+    /** The ranks of a data-parallel run ({@link Communicator#SINGLE} for one process). */
+    private final Communicator comm;
     private long globalStep;
     /** The run's position: the epoch in progress, windows of it done, TF's running sums, carried state. */
     private int epoch, stepInEpoch;
     private double costSum;
     private long iterations;
+    /**
+     * The LSTM state carried into the next training window, for the global batch [layers, 2, B, H]
+     * as checkpoints store it (a data-parallel rank's window holds its own rows of it); null at an epoch start.
+     */
     private float[] carriedState;
     private final List<Double> trainHistory = new ArrayList<>(), validHistory = new ArrayList<>();
     private double lastTestPerplexity = Double.NaN;
@@ -57,6 +64,16 @@ public final class Trainer implements AutoCloseable {
      * {@code threads} threads. vocab_size is taken from the corpus's vocabulary when they differ.
      */
     public Trainer(Config config, Corpus corpus, long seed, int threads) {
+        this(config, corpus, seed, threads, Communicator.SINGLE);
+    }
+
+    /**
+     * A new run, data-parallel over the ranks of {@code comm}: rank r trains rows [r·B/N, (r+1)·B/N)
+     * of every window of the global batch B (with its own carried state), the gradients are summed
+     * before clipping, so every rank makes the same update and the run is the single process's.
+     * Every rank must make the same calls; only rank 0 writes checkpoints, and listeners belong on rank 0.
+     */
+    public Trainer(Config config, Corpus corpus, long seed, int threads, Communicator comm) {
         if (corpus.vocabulary().size() != config.vocabSize()) {
             // the model has one output class per word of the data's vocabulary
             config = config.withVocabSize(corpus.vocabulary().size());
@@ -65,9 +82,16 @@ public final class Trainer implements AutoCloseable {
         this.config = config;
         this.corpus = corpus;
         this.seed = seed;
+        if (comm.size() > config.batchSize()) {
+            throw new ConfigException(comm.size() + " ranks need a batch_size of at least " + comm.size()
+                    + " (each trains its rows of the batch); the config has " + config.batchSize() + ".");
+        }
+        this.comm = comm;
         this.engine = new Engine(config.shape(), threads, config.precision());
         engine.model().initialize(seed, (float) config.initScale());
-        this.trainWindow = engine.newWindow(config.batchSize(), config.numSteps(), config.dropouts());
+        int b = config.batchSize(), first = comm.rank() * b / comm.size(), rows = (comm.rank() + 1) * b / comm.size() - first;
+        this.trainWindow = comm.size() == 1 ? engine.newWindow(b, config.numSteps(), config.dropouts())
+                : engine.newWindow(first, rows, b, config.numSteps(), config.dropouts());
         this.testWindow = engine.newWindow(1, 1, false);
     }
 
@@ -176,8 +200,8 @@ public final class Trainer implements AutoCloseable {
                 double train = runTrainingEpoch((float) lr);
                 listener.onTrainingPass(new TrainingListener.TrainingPass(epoch + 1, lr, train));
                 phase = Phase.VALIDATING;
-                double valid = engine.perplexity(trainWindow, corpus.valid(), () -> stopRequested);
-                if (stopRequested) throw stop(); // the position is the pass's end: a resume validates again
+                double valid = validate();
+                if (stopAgreed()) throw stop(); // the position is the pass's end: a resume validates again
                 trainHistory.add(train);
                 validHistory.add(valid);
                 // before the checkpoint: a crash in between repeats the epoch rather than losing its record
@@ -190,15 +214,16 @@ public final class Trainer implements AutoCloseable {
                 if (store != null) {
                     Checkpoint.Progress p = progress();
                     listener.onCheckpoint(save(p));
-                    if (valid <= validHistory.stream().mapToDouble(Double::doubleValue).min().orElseThrow()) {
+                    if (comm.rank() == 0 && valid <= validHistory.stream().mapToDouble(Double::doubleValue).min().orElseThrow()) {
                         store.saveBest(config, corpus.vocabulary(), engine.model(), p, valid);
                     }
                 }
-                if (stopRequested) throw stop();
+                if (stopAgreed()) throw stop();
             }
             phase = Phase.TESTING;
-            double test = engine.perplexity(testWindow, corpus.test(), () -> stopRequested);
-            if (stopRequested) throw stop();
+            // every rank evaluates the whole test stream (batch 1 cannot be split): the same numbers on each
+            double test = engine.perplexity(testWindow, corpus.test(), () -> comm.size() == 1 && stopRequested);
+            if (stopAgreed()) throw stop();
             lastTestPerplexity = test;
             listener.onTest(new TrainingListener.TestEnd(epoch, test, elapsedSeconds()));
             return new Result(List.copyOf(trainHistory), List.copyOf(validHistory), test);
@@ -207,10 +232,64 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** A checkpoint of the position now, remembered so that a stop right after it needs no other. */
+    /**
+     * The validation perplexity, with the training batch and steps. Data-parallel: each rank its rows,
+     * the loss sums added in double; not cancelled midway (the ranks could not agree where).
+     */
+    private double validate() {
+        if (comm.size() == 1) return engine.perplexity(trainWindow, corpus.valid(), () -> stopRequested);
+        Window w = trainWindow;
+        BatchProducer producer = new BatchProducer(corpus.valid(), w.globalBatch, w.steps);
+        w.resetState();
+        double[] loss = {0};
+        for (int step = 0; step < producer.epochSize(); step++) {
+            producer.window(step, w.firstRow, w.batch, w.inputs, w.targets);
+            double l = engine.evalWindow(w);
+            Engine.checkFinite(l, step);
+            loss[0] += l;
+        }
+        comm.allreduceSum(loss);
+        return Math.exp(loss[0] / w.globalBatch / ((long) producer.epochSize() * w.steps));
+    }
+
+    /** Whether a stop was asked for, on any rank (every rank must ask this at the same points). */
+    private boolean stopAgreed() {
+        if (comm.size() == 1) return stopRequested;
+        double[] flag = {stopRequested ? 1 : 0};
+        comm.allreduceSum(flag);
+        return flag[0] > 0;
+    }
+
+    /** Rows [firstRow, firstRow + rows) of a global state [layers, 2, B, H]: this rank's window's state. */
+    private float[] localRows(float[] global) {
+        Window w = trainWindow;
+        if (w.batch == w.globalBatch) return global;
+        int h = config.hiddenSize(), planes = 2 * config.numLayers();
+        float[] local = new float[planes * w.batch * h];
+        for (int p = 0; p < planes; p++) {
+            System.arraycopy(global, (p * w.globalBatch + w.firstRow) * h, local, p * w.batch * h, w.batch * h);
+        }
+        return local;
+    }
+
+    /** The global state [layers, 2, B, H] from every rank's rows (collective: every rank calls it at the same point). */
+    private float[] gatherRows(float[] local) {
+        Window w = trainWindow;
+        if (w.batch == w.globalBatch) return local;
+        int h = config.hiddenSize(), planes = 2 * config.numLayers();
+        float[] global = new float[planes * w.globalBatch * h];
+        for (int p = 0; p < planes; p++) {
+            System.arraycopy(local, p * w.batch * h, global, (p * w.globalBatch + w.firstRow) * h, w.batch * h);
+        }
+        comm.allreduceSum(java.lang.foreign.MemorySegment.ofArray(global), 0, global.length); // each row from one rank, zeros elsewhere
+        return global;
+    }
+
+    /** A checkpoint of the position now (written by rank 0 only), remembered so that a stop right after it needs no other. */
     private Path save(Checkpoint.Progress p) {
         phase = Phase.SAVING;
-        Path file = store.save(config, corpus.vocabulary(), engine.model(), p);
+        Path file = comm.rank() == 0 ? store.save(config, corpus.vocabulary(), engine.model(), p)
+                : CheckpointStore.checkpointFile(store.dir(), p.globalStep());
         savedAt = new long[]{p.epoch(), p.step(), p.globalStep()};
         return file;
     }
@@ -233,9 +312,9 @@ public final class Trainer implements AutoCloseable {
      */
     private double runTrainingEpoch(float lr) {
         Window w = trainWindow;
-        BatchProducer producer = new BatchProducer(corpus.train(), w.batch, w.steps);
+        BatchProducer producer = new BatchProducer(corpus.train(), w.globalBatch, w.steps);
         int epochSize = producer.epochSize();
-        if (carriedState != null) w.setState(carriedState);
+        if (carriedState != null) w.setState(localRows(carriedState));
         else w.resetState();
         carriedState = null;
         long itersBefore = iterations; // the speed counts only this process's windows
@@ -246,27 +325,34 @@ public final class Trainer implements AutoCloseable {
         double printedLr = config.learningRate(epoch, validHistory);
         int every = epochSize / 10;
         for (int step = stepInEpoch; step < epochSize; step++) {
-            producer.window(step, w.inputs, w.targets);
+            producer.window(step, w.firstRow, w.batch, w.inputs, w.targets); // this rank's rows (all of them in one process)
             double loss = engine.trainWindow(w, dropouts, Dropout.splitSeed(seed, globalStep));
-            engine.update(lr, maxNorm, weightDecay);
+            boolean stopNow = stopRequested;
+            if (comm.size() > 1) { // the window's loss and whether any rank was asked to stop, in one reduction
+                double[] agreed = {loss, stopNow ? 1 : 0};
+                comm.allreduceSum(agreed);
+                loss = agreed[0];
+                stopNow = agreed[1] > 0;
+            }
+            engine.update(lr, maxNorm, weightDecay, comm);
             globalStep++;
             Engine.checkFinite(loss, step);
-            costSum += loss / w.batch;
+            costSum += loss / w.globalBatch;
             iterations += w.steps;
             stepInEpoch = step + 1;
             double seconds = (System.nanoTime() - start) / 1e9;
-            double perplexity = Math.exp(costSum / iterations), wps = (iterations - itersBefore) * w.batch / seconds;
+            double perplexity = Math.exp(costSum / iterations), wps = (iterations - itersBefore) * w.globalBatch / seconds;
             lastEpochWordsPerSecond = wps;
             var report = new TrainingListener.Step(epoch + 1, step + 1, epochSize, printedLr, perplexity, wps, elapsedSeconds());
             listener.onStep(report);
             if (every > 0 && step % every == 10) listener.onProgress(report);
-            if ((store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) || stopRequested) {
-                carriedState = w.state();
+            if ((store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) || stopNow) {
+                carriedState = gatherRows(w.state());
                 if (store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) {
                     listener.onCheckpoint(save(progress()));
                     phase = Phase.TRAINING;
                 }
-                if (stopRequested) throw stop();
+                if (stopNow) throw stop();
                 carriedState = null;
             }
         }
@@ -282,6 +368,7 @@ public final class Trainer implements AutoCloseable {
      * {@code dir/model.safetensors}, in the checkpoint format ({@link Checkpoint#load} reads it).
      */
     public Path save(Path dir) {
+        if (comm.rank() != 0) return dir.resolve(CheckpointStore.FINAL); // rank 0 writes it
         CheckpointStore target = store != null && store.dir().equals(dir) ? store : CheckpointStore.open(dir, 1);
         return target.saveFinal(config, corpus.vocabulary(), engine.model(), progress(), lastTestPerplexity);
     }

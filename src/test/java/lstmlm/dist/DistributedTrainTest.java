@@ -1,0 +1,105 @@
+package lstmlm.dist;
+
+import lstmlm.cli.Main;
+import lstmlm.model.SafetensorsFile;
+import lstmlm.train.Checkpoint;
+import lstmlm.train.TinyRun;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code mpirun -np 2 lstm train --distributed} is {@code lstm train}: the same final weights (to
+ * float rounding), perplexities and checkpoints; a run checkpointed by one process resumes on two
+ * ranks and the reverse. Skipped without mpirun (see {@link DataParallelTest}).
+ */
+class DistributedTrainTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void twoRanksTrainAndResumeAsOneProcess() throws Exception {
+        String mpirun = DataParallelTest.mpirun();
+        if (mpirun == null && System.getenv("LSTM_REQUIRE_MPI") != null) throw new AssertionError("LSTM_REQUIRE_MPI is set but mpirun is missing");
+        assumeTrue(mpirun != null, "mpirun is not installed");
+        Path data = TinyRun.corpus(tmp), config = TinyRun.configFile(tmp);
+        List<String> common = List.of("--data-path", data.toString(), "--threads", "1", "--no-progress", "--checkpoint-every", "50");
+
+        Path single = tmp.resolve("single");
+        assertEquals(0, Main.run(args(common, "--config", config.toString(), "--seed", "5", "--save-path", single.toString(), "--max-epochs", "2")));
+
+        Path two = tmp.resolve("two");
+        String out = mpi(mpirun, args(common, "--config", config.toString(), "--seed", "5", "--save-path", two.toString(),
+                "--max-epochs", "2", "--distributed"));
+        assertTrue(out.contains("Data-parallel: 2 ranks"), out);
+        assertEquals(1, out.lines().filter(l -> l.startsWith("Test Perplexity")).count(), "rank 0 alone prints:\n" + out);
+        double worst = compare(single.resolve("model.safetensors"), two.resolve("model.safetensors"));
+
+        // one process for epoch 1, two ranks for epoch 2; and the reverse
+        Path mixed = tmp.resolve("mixed"), reverse = tmp.resolve("reverse");
+        assertEquals(0, Main.run(args(common, "--config", config.toString(), "--seed", "5", "--save-path", mixed.toString(), "--max-epochs", "1")));
+        mpi(mpirun, args(common, "--resume", mixed.toString(), "--max-epochs", "2", "--distributed"));
+        worst = Math.max(worst, compare(single.resolve("model.safetensors"), mixed.resolve("model.safetensors")));
+        mpi(mpirun, args(common, "--config", config.toString(), "--seed", "5", "--save-path", reverse.toString(), "--max-epochs", "1", "--distributed"));
+        assertEquals(0, Main.run(args(common, "--resume", reverse.toString(), "--max-epochs", "2")));
+        worst = Math.max(worst, compare(single.resolve("model.safetensors"), reverse.resolve("model.safetensors")));
+        System.out.printf("distributed train: 2 ranks, and resumes across 1 <-> 2 ranks, match one process within %.2e%n", worst);
+    }
+
+    /** The largest relative difference of any weight; perplexities to 1e-5 relative. */
+    private static double compare(Path expected, Path actual) {
+        double worst = 0;
+        try (SafetensorsFile a = SafetensorsFile.open(expected); SafetensorsFile b = SafetensorsFile.open(actual)) {
+            assertEquals(a.tensors().keySet(), b.tensors().keySet());
+            for (String name : a.tensors().keySet()) {
+                float[] x = a.data(name).toArray(JAVA_FLOAT_UNALIGNED), y = b.data(name).toArray(JAVA_FLOAT_UNALIGNED);
+                for (int i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / Math.max(1, Math.abs(x[i])));
+            }
+        }
+        assertTrue(worst <= 1e-5, actual + ": weights differ by " + worst);
+        try (Checkpoint a = Checkpoint.load(expected); Checkpoint b = Checkpoint.load(actual)) {
+            List<Double> va = a.progress().validPerplexities(), vb = b.progress().validPerplexities();
+            assertEquals(va.size(), vb.size());
+            for (int i = 0; i < va.size(); i++) assertEquals(va.get(i), vb.get(i), 1e-5 * va.get(i), "valid perplexity " + i);
+        }
+        try (SafetensorsFile a = SafetensorsFile.open(expected); SafetensorsFile b = SafetensorsFile.open(actual)) {
+            assertEquals(a.metadata().get("global_step"), b.metadata().get("global_step"));
+        }
+        return worst;
+    }
+
+    private String mpi(String mpirun, String[] lstmArgs) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> c = new ArrayList<>(List.of(mpirun, "-np", "2"));
+        c.addAll(MpiLaunch.localFlags());
+        c.addAll(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-XX:-UseProfiledLoopPredicate", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        c.addAll(List.of(lstmArgs));
+        Path log = Files.createTempFile(tmp, "mpirun", ".log");
+        Process p = new ProcessBuilder(c).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        boolean done = p.waitFor(300, TimeUnit.SECONDS);
+        if (!done) p.destroyForcibly();
+        String out = Files.readString(log, StandardCharsets.UTF_8);
+        assertTrue(done, "mpirun did not finish:\n" + out);
+        assertEquals(0, p.exitValue(), out);
+        return out;
+    }
+
+    private static String[] args(List<String> common, String... more) {
+        List<String> a = new ArrayList<>(List.of("train"));
+        a.addAll(List.of(more));
+        a.addAll(common);
+        return a.toArray(String[]::new);
+    }
+}
