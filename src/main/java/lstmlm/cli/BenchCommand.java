@@ -33,6 +33,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--data-path", paramLabel = "DIR", description = "Train on PTB from DIR instead of random ids.")
     Path dataPath;
 
+    @Option(names = "--distributed", description = "Data-parallel over the ranks mpirun started (mpirun -np N ./lstm bench"
+            + " --distributed): each rank trains its rows of every window, gradients summed over the ranks; reports the"
+            + " allreduce time per window. Rank 0 prints.")
+    boolean distributed;
+
     @Option(names = "--json", description = "Print one JSON object instead of the report.")
     boolean json;
 
@@ -58,7 +63,15 @@ final class BenchCommand implements Callable<Integer> {
         Config cfg = Config.load(config, Map.of("precision", precision));
         int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         int[] ids = dataPath != null ? Corpus.load(dataPath).train() : null;
-        TrainingBenchmark.Result r = TrainingBenchmark.run(cfg, n, steps, ids, seed);
+        TrainingBenchmark.Result r;
+        if (distributed) {
+            try (lstmlm.blas.Mpi mpi = lstmlm.blas.Mpi.init()) {
+                r = TrainingBenchmark.run(cfg, n, steps, ids, seed, mpi);
+                if (mpi.rank() != 0) return 0;
+            }
+        } else {
+            r = TrainingBenchmark.run(cfg, n, steps, ids, seed);
+        }
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(r.json()));
             return 0;
@@ -84,6 +97,11 @@ final class BenchCommand implements Callable<Integer> {
         System.out.println("where an evaluation window's time went (ms): " + breakdown(r.evalMillisPerWindow()));
         System.out.printf(Locale.ROOT, "GEMM share of training time: %.1f %%; peak RSS %.0f MB%n",
                 100 * r.gemmShare(), r.peakRssMb());
+        if (r.ranks() > 1) {
+            System.out.printf(Locale.ROOT, "data-parallel: %d ranks; allreduce of %.1f MB of gradients: %.2f ms of a %.2f ms window (%.1f %%)%n",
+                    r.ranks(), r.allreduceBytes() / 1e6, r.millisPerWindow().getOrDefault(StepProfile.Part.ALLREDUCE, 0.0),
+                    r.trainMillisPerWindow(), 100 * r.allreduceShare());
+        }
         return 0;
     }
 

@@ -40,7 +40,13 @@ public final class TrainingBenchmark {
                          double bf16PeakGflops, double trainWps, double trainGflops,
                          double evalWps, double evalGflops, double gemmShare,
                          Map<StepProfile.Part, Double> millisPerWindow,
-                         Map<StepProfile.Part, Double> evalMillisPerWindow, double peakRssMb) {
+                         Map<StepProfile.Part, Double> evalMillisPerWindow, double peakRssMb,
+                         int ranks, long allreduceBytes, double trainMillisPerWindow) {
+
+        /** Data-parallel: the share of a training window's time spent summing gradients over the ranks. */
+        public double allreduceShare() {
+            return millisPerWindow.getOrDefault(StepProfile.Part.ALLREDUCE, 0.0) / trainMillisPerWindow;
+        }
 
         public double trainFraction() {
             return trainGflops / peakGflops;
@@ -75,6 +81,13 @@ public final class TrainingBenchmark {
             if (precision == Precision.BF16) m.put("eval_fraction_of_bf16_peak", round(evalFractionOfBf16Peak(), 3));
             m.put("gemm_share", round(gemmShare, 3));
             m.put("peak_rss_mb", round(peakRssMb, 0));
+            if (ranks > 1) {
+                m.put("ranks", ranks);
+                m.put("allreduce_bytes", allreduceBytes);
+                m.put("allreduce_ms_per_window", round(millisPerWindow.getOrDefault(StepProfile.Part.ALLREDUCE, 0.0), 2));
+                m.put("train_ms_per_window", round(trainMillisPerWindow, 2));
+                m.put("allreduce_share", round(allreduceShare(), 3));
+            }
             return m;
         }
 
@@ -142,6 +155,16 @@ public final class TrainingBenchmark {
      * @param trainIds the ids to train on (real text), or null for uniformly random ids
      */
     public static Result run(Config config, int threads, int steps, int[] trainIds, long seed) {
+        return run(config, threads, steps, trainIds, seed, lstmlm.blas.Communicator.SINGLE);
+    }
+
+    /**
+     * The same, data-parallel over the ranks of {@code comm}: each rank trains its rows of every window
+     * and the gradients are summed ({@link Engine#update(float, float, float, lstmlm.blas.Communicator)});
+     * words/s count the whole global batch. The ranks run fixed window counts (a time-based warm-up
+     * could differ between them and leave one waiting in a collective): twice the usual warm-up.
+     */
+    public static Result run(Config config, int threads, int steps, int[] trainIds, long seed, lstmlm.blas.Communicator comm) {
         ModelShape shape = config.shape();
         int batch = config.batchSize(), numSteps = config.numSteps();
         int[] ids = trainIds;
@@ -151,7 +174,10 @@ public final class TrainingBenchmark {
             for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt(config.vocabSize());
         }
         BatchProducer producer = new BatchProducer(ids, batch, numSteps);
-        int warmup = Math.max(10, steps / 4);
+        boolean distributed = comm.size() > 1;
+        int warmup = distributed ? Math.max(20, steps / 2) : Math.max(10, steps / 4);
+        long warmupNanos = distributed ? 0 : WARMUP_NANOS;
+        int first = comm.rank() * batch / comm.size(), rows = (comm.rank() + 1) * batch / comm.size() - first;
         // and at least WARMUP_NANOS: 25 small windows take 1.3 s, and C2 was still compiling the
         // few-row kernel four seconds later (-XX:+PrintCompilation), inside the measured windows
         float lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm(), decay = (float) config.weightDecay();
@@ -160,20 +186,20 @@ public final class TrainingBenchmark {
         try (Engine engine = new Engine(shape, threads, config.precision(), profile)) {
             double peak = measurePeakGflops();
             double bf16Peak = config.precision() == Precision.BF16 ? measureBf16PeakGflops() : Double.NaN;
-            Window w = engine.newWindow(batch, numSteps, dropouts);
+            Window w = distributed ? engine.newWindow(first, rows, batch, numSteps, dropouts) : engine.newWindow(batch, numSteps, dropouts);
             engine.model().initialize(seed, (float) config.initScale());
             w.resetState();
             int epochSize = producer.epochSize();
             IntConsumer train = at -> {
-                producer.window(at % epochSize, w.inputs, w.targets);
+                producer.window(at % epochSize, first, rows, w.inputs, w.targets);
                 engine.trainWindow(w, dropouts, Dropout.splitSeed(seed, at));
-                engine.update(lr, maxNorm, decay);
+                engine.update(lr, maxNorm, decay, comm);
             };
             IntConsumer eval = at -> {
-                producer.window(at % epochSize, w.inputs, w.targets);
+                producer.window(at % epochSize, first, rows, w.inputs, w.targets);
                 engine.evalWindow(w);
             };
-            int at = run(train, 0, warmup, WARMUP_NANOS);
+            int at = run(train, 0, warmup, warmupNanos);
             profile.reset();
             long t0 = System.nanoTime();
             at = run(train, at, steps, 0);
@@ -182,7 +208,7 @@ public final class TrainingBenchmark {
             double gemmShare = gemmNanos / (trainSeconds * 1e9);
             Map<StepProfile.Part, Double> millis = profile.millisPerWindow(steps);
 
-            at = run(eval, at, warmup, WARMUP_NANOS);
+            at = run(eval, at, warmup, warmupNanos);
             profile.reset();
             long t1 = System.nanoTime();
             run(eval, at, steps, 0);
@@ -194,7 +220,8 @@ public final class TrainingBenchmark {
             double trainWps = tokens / trainSeconds, evalWps = tokens / evalSeconds;
             double trainGflops = trainWps * 3 * fwd / 1e9;
             return new Result(config.name(), config.precision(), threads, Blas.coreName(), peak, bf16Peak, trainWps,
-                    trainGflops, evalWps, evalWps * fwd / 1e9, gemmShare, millis, evalMillis, peakRssMb());
+                    trainGflops, evalWps, evalWps * fwd / 1e9, gemmShare, millis, evalMillis, peakRssMb(),
+                    comm.size(), engine.model().layout.size * Float.BYTES, trainSeconds * 1e3 / steps);
         }
     }
 
