@@ -327,12 +327,12 @@ public final class Trainer implements AutoCloseable {
         for (int step = stepInEpoch; step < epochSize; step++) {
             producer.window(step, w.firstRow, w.batch, w.inputs, w.targets); // this rank's rows (all of them in one process)
             double loss = engine.trainWindow(w, dropouts, Dropout.splitSeed(seed, globalStep));
-            boolean stopNow = stopRequested;
+            boolean agreedStop = false;
             if (comm.size() > 1) { // the window's loss and whether any rank was asked to stop, in one reduction
-                double[] agreed = {loss, stopNow ? 1 : 0};
+                double[] agreed = {loss, stopRequested ? 1 : 0};
                 comm.allreduceSum(agreed);
                 loss = agreed[0];
-                stopNow = agreed[1] > 0;
+                agreedStop = agreed[1] > 0;
             }
             engine.update(lr, maxNorm, weightDecay, comm);
             globalStep++;
@@ -346,6 +346,8 @@ public final class Trainer implements AutoCloseable {
             var report = new TrainingListener.Step(epoch + 1, step + 1, epochSize, printedLr, perplexity, wps, elapsedSeconds());
             listener.onStep(report);
             if (every > 0 && step % every == 10) listener.onProgress(report);
+            // one process: a stop asked for up to here (a listener's included); ranks: what they agreed on above
+            boolean stopNow = comm.size() > 1 ? agreedStop : stopRequested;
             if ((store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) || stopNow) {
                 carriedState = gatherRows(w.state());
                 if (store != null && checkpointEvery > 0 && globalStep % checkpointEvery == 0) {
