@@ -30,8 +30,18 @@ final class StopOnSignal implements AutoCloseable {
 
     /** Installs the handlers for {@code trainer}; close restores the ones before. */
     static StopOnSignal install(Trainer trainer, PrintStream err) {
+        return install(trainer, err, false);
+    }
+
+    /**
+     * The same; {@code underMpirun} adds SIGUSR1, which Open MPI's mpirun forwards to every rank and
+     * leaves at that, while its own SIGINT/SIGTERM handling aborts the job a second later
+     * ({@code odls_base_sigkill_timeout}): {@code kill -USR1 <mpirun pid>} stops a distributed run
+     * with a checkpoint.
+     */
+    static StopOnSignal install(Trainer trainer, PrintStream err, boolean underMpirun) {
         StopOnSignal s = new StopOnSignal(trainer, err);
-        for (String name : new String[]{"INT", "TERM"}) {
+        for (String name : underMpirun ? new String[]{"INT", "TERM", "USR1"} : new String[]{"INT", "TERM"}) {
             try {
                 Signal signal = new Signal(name);
                 s.previous.add(Signal.handle(signal, s::handle));
@@ -77,7 +87,7 @@ final class StopOnSignal implements AutoCloseable {
         };
     }
 
-    /** The signal received ("INT", "TERM"), or null. */
+    /** The signal received ("INT", "TERM", "USR1"), or null. */
     String received() {
         return received;
     }

@@ -175,7 +175,7 @@ final class TrainCommand implements Callable<Integer> {
                 }
                 if (store != null) trainer.checkpointTo(store, checkpointEvery);
                 long start = System.nanoTime();
-                try (StopOnSignal signals = StopOnSignal.install(trainer, lead ? System.err : quiet);
+                try (StopOnSignal signals = StopOnSignal.install(trainer, lead ? System.err : quiet, comm.size() > 1);
                      RunWatchers watchers = lead ? RunWatchers.wire(trainer, cfg, lines, resume != null, metrics, plot, showBar)
                              : RunWatchers.none()) {
                     try {

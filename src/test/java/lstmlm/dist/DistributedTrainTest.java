@@ -57,6 +57,47 @@ class DistributedTrainTest {
         System.out.printf("distributed train: 2 ranks, and resumes across 1 <-> 2 ranks, match one process within %.2e%n", worst);
     }
 
+    /**
+     * SIGUSR1 to mpirun (which forwards it to every rank and kills nobody) stops all ranks after the
+     * same window with a checkpoint of that position; one process resumes it to the end of the run.
+     */
+    @Test
+    void sigusr1ToMpirunStopsEveryRankWithACheckpoint() throws Exception {
+        String mpirun = DataParallelTest.mpirun();
+        if (mpirun == null && System.getenv("LSTM_REQUIRE_MPI") != null) throw new AssertionError("LSTM_REQUIRE_MPI is set but mpirun is missing");
+        assumeTrue(mpirun != null, "mpirun is not installed");
+        Path data = TinyRun.corpus(tmp), config = TinyRun.configFile(tmp);
+        List<String> common = List.of("--data-path", data.toString(), "--threads", "1", "--no-progress", "--checkpoint-every", "40");
+        Path single = tmp.resolve("single"), run = tmp.resolve("stopped");
+        assertEquals(0, Main.run(args(common, "--config", config.toString(), "--seed", "5", "--save-path", single.toString(), "--max-epochs", "2")));
+
+        Process p = start(mpirun, args(common, "--config", config.toString(), "--seed", "5", "--save-path", run.toString(),
+                "--max-epochs", "2", "--distributed"));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (lstmlm.train.CheckpointStore.checkpoints(run).isEmpty() && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(50);
+        assertTrue(p.isAlive(), "the run ended before it was signalled");
+        new ProcessBuilder("kill", "-USR1", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the ranks did not stop");
+        String out = Files.readString(tmp.resolve("stopped.log"), StandardCharsets.UTF_8);
+        assertTrue(p.exitValue() != 0 && out.contains("Stopped by SIGUSR1") && out.contains("holds this position exactly"), out);
+        try (Checkpoint c = lstmlm.train.CheckpointStore.newest(run, System.out)) {
+            assertTrue(c.progress().globalStep() > 40, "a checkpoint of the stop, after the first periodic one: " + c.file());
+        }
+        assertEquals(0, Main.run(args(common, "--resume", run.toString(), "--max-epochs", "2")));
+        double worst = compare(single.resolve("model.safetensors"), run.resolve("model.safetensors"));
+        System.out.printf("distributed stop: SIGUSR1 to mpirun, resumed by one process, matches within %.2e%n", worst);
+    }
+
+    private Process start(String mpirun, String[] lstmArgs) throws Exception {
+        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> c = new ArrayList<>(List.of(mpirun, "-np", "2"));
+        c.addAll(MpiLaunch.localFlags());
+        c.addAll(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-XX:-UseProfiledLoopPredicate", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        c.addAll(List.of(lstmArgs));
+        return new ProcessBuilder(c).redirectErrorStream(true).redirectOutput(tmp.resolve("stopped.log").toFile()).start();
+    }
+
     /** The largest relative difference of any weight; perplexities to 1e-5 relative. */
     private static double compare(Path expected, Path actual) {
         double worst = 0;
