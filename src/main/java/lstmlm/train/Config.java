@@ -258,7 +258,7 @@ public record Config(
                 p.real("lr_decay", 0, false, 1),
                 p.integer("batch_size", 1, 100_000),
                 p.integer("vocab_size", 2, 10_000_000),
-                p.precision("precision"),
+                p.choice("precision", Precision::parse, "fp32 or bf16"),
                 p.integer("vocab_max_size", 0, 10_000_000),
                 p.integer("vocab_min_count", 1, Integer.MAX_VALUE),
                 p.bool("tie_weights"),
@@ -269,7 +269,7 @@ public record Config(
                 p.real("keep_prob_recurrent", 0, false, 1),
                 p.real("keep_prob_words", 0, false, 1),
                 p.real("weight_decay", 0, true, 1),
-                p.schedule("lr_schedule"));
+                p.choice("lr_schedule", LrSchedule::parse, "epoch or plateau"));
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */
@@ -333,22 +333,14 @@ public record Config(
             throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be true or false.");
         }
 
-        Precision precision(String key) {
+        /** One of a few named values: {@code parse} gives null for anything else. */
+        <T> T choice(String key, java.util.function.Function<String, T> parse, String allowed) {
             String raw = values.get(key);
-            Precision p = Precision.parse(raw);
-            if (p == null) {
-                throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be fp32 or bf16.");
+            T v = parse.apply(raw);
+            if (v == null) {
+                throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be " + allowed + ".");
             }
-            return p;
-        }
-
-        LrSchedule schedule(String key) {
-            String raw = values.get(key);
-            LrSchedule s = LrSchedule.parse(raw);
-            if (s == null) {
-                throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be epoch or plateau.");
-            }
-            return s;
+            return v;
         }
 
         int integer(String key, int lo, int hi) {
