@@ -136,7 +136,9 @@ public final class Trainer implements AutoCloseable {
     /**
      * Writes a checkpoint to {@code store} at every epoch end (then also {@code best.safetensors}
      * when the valid perplexity is the lowest so far) and, when {@code every > 0}, after every
-     * {@code every}-th training window (by global step).
+     * {@code every}-th training window (by global step). In a data-parallel run every rank calls it
+     * with the same folder and {@code every} (saving gathers the ranks' state, which all must join);
+     * only rank 0 writes.
      */
     public void checkpointTo(CheckpointStore store, int every) {
         if (every < 0) throw new ConfigException("--checkpoint-every must be 0 (epoch ends only) or more, got " + every);
