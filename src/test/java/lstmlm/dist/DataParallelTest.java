@@ -6,20 +6,17 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Data-parallel training is the single-process run: two MPI ranks with 10 rows each of a batch of 20
@@ -38,11 +35,7 @@ class DataParallelTest {
     @ParameterizedTest
     @ValueSource(strings = {"tf", "vd"})
     void twoRanksTrainExactlyAsOneProcess(String variant) throws Exception {
-        String mpirun = mpirun();
-        if (mpirun == null && System.getenv("LSTM_REQUIRE_MPI") != null) {
-            throw new AssertionError("LSTM_REQUIRE_MPI is set but mpirun is not on the PATH (apt-get install openmpi-bin libopenmpi-dev)");
-        }
-        assumeTrue(mpirun != null, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)");
+        String mpirun = MpiLaunch.mpirunOrSkip();
         DataParallelProbe.Result single = DataParallelProbe.run(Communicator.SINGLE, variant, WINDOWS);
         long clipped = java.util.Arrays.stream(single.norms()).filter(n -> n > DataParallelProbe.MAX_NORM).count();
         assertTrue(clipped > 0 && clipped < WINDOWS, "clipping must fire in some windows and not all: " + clipped + " of " + WINDOWS + ", norms " + java.util.Arrays.toString(single.norms()));
@@ -92,20 +85,6 @@ class DataParallelTest {
     }
 
     private List<String> command(String mpirun, String variant) {
-        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> c = new ArrayList<>(List.of(mpirun, "-np", "2"));
-        c.addAll(MpiLaunch.localFlags());
-        c.addAll(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:-UseProfiledLoopPredicate", "-cp", System.getProperty("java.class.path"),
-                DataParallelProbe.class.getName(), variant, Integer.toString(WINDOWS), dir.toString()));
-        return c;
-    }
-
-    static String mpirun() throws IOException {
-        for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-            Path p = Path.of(d, "mpirun");
-            if (Files.isExecutable(p)) return p.toString();
-        }
-        return null;
+        return MpiLaunch.twoRanks(mpirun, DataParallelProbe.class.getName(), List.of(variant, Integer.toString(WINDOWS), dir.toString()));
     }
 }

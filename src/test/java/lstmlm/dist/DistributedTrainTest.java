@@ -17,7 +17,6 @@ import java.util.concurrent.TimeUnit;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code mpirun -np 2 lstm train --distributed} is {@code lstm train}: the same final weights (to
@@ -30,9 +29,7 @@ class DistributedTrainTest {
 
     @Test
     void twoRanksTrainAndResumeAsOneProcess() throws Exception {
-        String mpirun = DataParallelTest.mpirun();
-        if (mpirun == null && System.getenv("LSTM_REQUIRE_MPI") != null) throw new AssertionError("LSTM_REQUIRE_MPI is set but mpirun is missing");
-        assumeTrue(mpirun != null, "mpirun is not installed");
+        String mpirun = MpiLaunch.mpirunOrSkip();
         Path data = TinyRun.corpus(tmp), config = TinyRun.configFile(tmp);
         List<String> common = List.of("--data-path", data.toString(), "--threads", "1", "--no-progress", "--checkpoint-every", "50");
 
@@ -63,9 +60,7 @@ class DistributedTrainTest {
      */
     @Test
     void sigusr1ToMpirunStopsEveryRankWithACheckpoint() throws Exception {
-        String mpirun = DataParallelTest.mpirun();
-        if (mpirun == null && System.getenv("LSTM_REQUIRE_MPI") != null) throw new AssertionError("LSTM_REQUIRE_MPI is set but mpirun is missing");
-        assumeTrue(mpirun != null, "mpirun is not installed");
+        String mpirun = MpiLaunch.mpirunOrSkip();
         Path data = TinyRun.corpus(tmp), config = TinyRun.configFile(tmp);
         List<String> common = List.of("--data-path", data.toString(), "--threads", "1", "--no-progress", "--checkpoint-every", "40");
         Path single = tmp.resolve("single"), run = tmp.resolve("stopped");
@@ -89,12 +84,7 @@ class DistributedTrainTest {
     }
 
     private Process start(String mpirun, String[] lstmArgs) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> c = new ArrayList<>(List.of(mpirun, "-np", "2"));
-        c.addAll(MpiLaunch.localFlags());
-        c.addAll(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:-UseProfiledLoopPredicate", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        c.addAll(List.of(lstmArgs));
+        List<String> c = MpiLaunch.twoRanks(mpirun, Main.class.getName(), List.of(lstmArgs));
         return new ProcessBuilder(c).redirectErrorStream(true).redirectOutput(tmp.resolve("stopped.log").toFile()).start();
     }
 
@@ -121,12 +111,7 @@ class DistributedTrainTest {
     }
 
     private String mpi(String mpirun, String[] lstmArgs) throws Exception {
-        String java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        List<String> c = new ArrayList<>(List.of(mpirun, "-np", "2"));
-        c.addAll(MpiLaunch.localFlags());
-        c.addAll(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:-UseProfiledLoopPredicate", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        c.addAll(List.of(lstmArgs));
+        List<String> c = MpiLaunch.twoRanks(mpirun, Main.class.getName(), List.of(lstmArgs));
         Path log = Files.createTempFile(tmp, "mpirun", ".log");
         Process p = new ProcessBuilder(c).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         boolean done = p.waitFor(300, TimeUnit.SECONDS);
