@@ -88,15 +88,14 @@ public final class TrainingCurve {
         style.setYAxisLogarithmicDecadeOnly(false);
         style.setYAxisGroupPosition(1, Styler.YAxisPosition.Right);
         style.setXAxisDecimalPattern("0");
-        style.setYAxisDecimalPattern("#,##0.###");
         style.setMarkerSize(6);
 
         // XChart's log ticks fall on 1..9 x 10^n: bounds on such values give every axis at least two labelled ticks
         double[] ppl = runs.stream().flatMap(r -> r.epochs().stream())
                 .flatMapToDouble(p -> java.util.stream.DoubleStream.of(p.trainPerplexity(), p.validPerplexity())).toArray();
         double[] lr = runs.stream().flatMap(r -> r.epochs().stream()).mapToDouble(MetricsFile.EpochPoint::learningRate).toArray();
-        bound(style, 0, ppl);
-        bound(style, 1, lr);
+        double[] pplAxis = bound(style, 0, ppl), lrAxis = bound(style, 1, lr);
+        style.setYAxisTickLabelsFormattingFunction(v -> tickLabel(v, pplAxis, lrAxis));
 
         boolean several = runs.size() > 1;
         Set<String> used = new HashSet<>();
@@ -134,14 +133,46 @@ public final class TrainingCurve {
         s.setYAxisGroup(axis);
     }
 
-    private static void bound(org.knowm.xchart.style.XYStyler style, int axis, double[] values) {
+    /** Sets the axis's bounds on log ticks around {@code values}; returns them, {min, max}. */
+    private static double[] bound(org.knowm.xchart.style.XYStyler style, int axis, double[] values) {
         double min = java.util.Arrays.stream(values).min().orElseThrow(), max = java.util.Arrays.stream(values).max().orElseThrow();
         if (min == max) { // one epoch, or a constant learning rate: a flat axis shows nothing
             min *= 0.9;
             max *= 1.1;
         }
-        style.setYAxisMin(axis, tickBelow(min));
-        style.setYAxisMax(axis, tickAbove(max));
+        double[] bounds = {tickBelow(min), tickAbove(max)};
+        style.setYAxisMin(axis, bounds[0]);
+        style.setYAxisMax(axis, bounds[1]);
+        return bounds;
+    }
+
+    /**
+     * The label of the log tick at {@code v} (d x 10^n), or "" for none. XChart labels every tick of a
+     * log axis: a learning rate that falls over four decades (medium's 1 to 0.0006) stacked 36 labels,
+     * 0.9 over 0.8 over 0.7, and printed 0.0006 to 0.0014 all as "0.001". So an axis labels every d
+     * while it spans at most 1.3 decades, d = 1, 2, 5 up to 2.5 and only the decades beyond; the
+     * formatting function is one for both y axes, so a value on both gets the labels of either.
+     * Two significant digits, no grouping; below 10^-4 in e-notation.
+     */
+    static String tickLabel(double v, double[] leftAxis, double[] rightAxis) {
+        if (!(v > 0)) return "";
+        int exponent = (int) Math.floor(Math.log10(v) + 1e-9);
+        int digit = (int) Math.round(v / Math.pow(10, exponent));
+        boolean labelled = (on(v, leftAxis) && shows(leftAxis, digit)) || (on(v, rightAxis) && shows(rightAxis, digit));
+        if (!labelled) return "";
+        if (v < 1e-4) return digit + "e" + exponent;
+        return new java.math.BigDecimal(v).round(new java.math.MathContext(2)).stripTrailingZeros().toPlainString();
+    }
+
+    private static boolean on(double v, double[] axis) {
+        return v >= axis[0] * (1 - 1e-9) && v <= axis[1] * (1 + 1e-9);
+    }
+
+    private static boolean shows(double[] axis, int digit) {
+        double decades = Math.log10(axis[1] / axis[0]);
+        if (decades <= 1.3) return true;
+        if (decades <= 2.5) return digit == 1 || digit == 2 || digit == 5 || digit == 10;
+        return digit == 1 || digit == 10;
     }
 
     /** The largest d x 10^n (d in 1..9) at or below {@code v}: where XChart puts a log tick. */

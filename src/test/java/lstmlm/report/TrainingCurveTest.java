@@ -92,6 +92,33 @@ class TrainingCurveTest {
         assertEquals(1000, TrainingCurve.tickAbove(901), 1e-9);
     }
 
+    /**
+     * medium's axes: perplexity 40..400 keeps a label on every tick; the learning rate over
+     * 0.0006..1 (TF's x0.8 decay for 33 epochs) is labelled on its decades only, each label once.
+     */
+    @Test
+    void aLearningRateOverFourDecadesIsLabelledOnItsDecadesOnly() {
+        double[] ppl = {40, 400}, lr = {0.0006, 1};
+        List<String> pplLabels = new java.util.ArrayList<>(), lrLabels = new java.util.ArrayList<>();
+        for (int e = -4; e <= 2; e++) {
+            for (int d = 1; d <= 9; d++) {
+                double v = d * Math.pow(10, e);
+                String label = TrainingCurve.tickLabel(v, ppl, lr);
+                if (label.isEmpty()) continue;
+                (v >= 40 ? pplLabels : lrLabels).add(label);
+            }
+        }
+        assertEquals(List.of("40", "50", "60", "70", "80", "90", "100", "200", "300", "400"), pplLabels);
+        assertEquals(List.of("0.001", "0.01", "0.1", "1"), lrLabels);
+        // two decades and a half: 1, 2 and 5; and floating-point tick values still find their digit
+        double[] mid = {0.01, 2};
+        assertEquals("0.02", TrainingCurve.tickLabel(0.020000000000000004, ppl, mid));
+        assertEquals("", TrainingCurve.tickLabel(0.03, ppl, mid));
+        assertEquals("0.5", TrainingCurve.tickLabel(0.5, ppl, mid));
+        assertEquals("1e-5", TrainingCurve.tickLabel(1e-5, ppl, new double[] {1e-6, 1e-5}));
+        assertEquals("", TrainingCurve.tickLabel(1000, ppl, lr), "off both axes");
+    }
+
     @Test
     void anUnknownExtensionOrMissingFolderIsAnErrorNamingTheFile() {
         Path jpg = dir.resolve("curve.jpg");
