@@ -319,6 +319,11 @@ public record Config(
                 throw new ConfigException("Key '" + key + "' in " + where + " is not a number: '" + raw + "'.");
             }
             boolean ok = !Double.isNaN(v) && (loInclusive ? v >= lo : v > lo) && v <= hi;
+            if (ok && !loInclusive && (float) v <= (float) lo) {
+                // the engine computes in float: a keep probability of 1e-70 would be 0 there (a fuzzing finding)
+                throw new ConfigException("Key '" + key + "' in " + where + " is " + raw + ", which is " + (float) lo
+                        + " in single precision, where the engine computes; it must be above " + lo + " there too.");
+            }
             if (!ok) {
                 throw new ConfigException("Key '" + key + "' in " + where + " is out of range: " + raw
                         + " (must be in " + (loInclusive ? "[" : "(") + lo + ", " + hi + "]).");

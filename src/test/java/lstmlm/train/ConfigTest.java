@@ -84,6 +84,10 @@ class ConfigTest {
         assertMessage(() -> Config.load("small", Map.of("keep_prob", "1.5")), "keep_prob");
         assertMessage(() -> Config.load("small", Map.of("num_steps", "ten")), "num_steps");
         assertMessage(() -> Config.load("small", Map.of("batch_size", "0")), "batch_size");
+        // positive as a double, 0 as the float the engine uses: refused by name, not an exception deep in the engine
+        assertMessage(() -> Config.load("small", Map.of("keep_prob_words", "0.8e-70")), "keep_prob_words");
+        assertMessage(() -> Config.load("small", Map.of("learning_rate", "1e-50")), "single precision");
+        assertEquals(1.4e-45, Config.load("small", Map.of("keep_prob_words", "1.4e-45")).keepProbWords(), 1e-50);
     }
 
     @Test
