@@ -49,6 +49,14 @@ public final class FuzzRunner {
 
     private FuzzRunner() {}
 
+    private static boolean modifiedSince(Path f, java.nio.file.attribute.FileTime t) {
+        try {
+            return Files.getLastModifiedTime(f).compareTo(t) >= 0;
+        } catch (IOException e) {
+            return true; // named rather than hidden
+        }
+    }
+
     /** Fuzzes {@code target} ("class#method") for {@code seconds}; {@code work} holds corpus/, crashes/ and logs/. */
     public static Result run(String target, int seconds, Path work) throws IOException, InterruptedException {
         String cls = target.substring(0, target.indexOf('#')), method = target.substring(target.indexOf('#') + 1);
@@ -64,6 +72,7 @@ public final class FuzzRunner {
                 "-artifact_prefix=" + crashes.toAbsolutePath() + File.separator, corpus.toAbsolutePath().toString()));
         // Jazzer adds the target's seeds itself: its Inputs folder in the test resources, as on the class path
         long start = System.nanoTime();
+        java.nio.file.attribute.FileTime began = java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 1000);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
                 .directory(work.toFile()).start();
         if (!p.waitFor(seconds + 300L, TimeUnit.SECONDS)) {
@@ -87,7 +96,9 @@ public final class FuzzRunner {
         }
         Path crash = null;
         try (var found = Files.list(crashes)) {
-            crash = found.filter(f -> !f.getFileName().toString().endsWith(".java")).findFirst().orElse(null);
+            // this run's input only: an earlier run's finding stays in the folder until it is copied or cleaned
+            crash = found.filter(f -> !f.getFileName().toString().endsWith(".java"))
+                    .filter(f -> modifiedSince(f, began)).findFirst().orElse(null);
         }
         StringBuilder tail = new StringBuilder();
         for (String line : lines.subList(Math.max(0, lines.size() - 40), lines.size())) {
