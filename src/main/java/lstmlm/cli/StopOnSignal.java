@@ -28,13 +28,9 @@ final class StopOnSignal implements AutoCloseable {
         this.err = err;
     }
 
-    /** Installs the handlers for {@code trainer}; close restores the ones before. */
-    static StopOnSignal install(Trainer trainer, PrintStream err) {
-        return install(trainer, err, false);
-    }
-
     /**
-     * The same; {@code underMpirun} adds SIGUSR1, which Open MPI's mpirun forwards to every rank and
+     * Installs the handlers for {@code trainer} (SIGINT, SIGTERM); close restores the ones before.
+     * {@code underMpirun} adds SIGUSR1, which Open MPI's mpirun forwards to every rank and
      * leaves at that, while its own SIGINT/SIGTERM handling aborts the job a second later
      * ({@code odls_base_sigkill_timeout}): {@code kill -USR1 <mpirun pid>} stops a distributed run
      * with a checkpoint.

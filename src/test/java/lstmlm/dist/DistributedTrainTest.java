@@ -67,7 +67,7 @@ class DistributedTrainTest {
         assertEquals(0, Main.run(args(common, "--config", config.toString(), "--seed", "5", "--save-path", single.toString(), "--max-epochs", "2")));
 
         Process p = start(mpirun, args(common, "--config", config.toString(), "--seed", "5", "--save-path", run.toString(),
-                "--max-epochs", "2", "--distributed"));
+                "--max-epochs", "2", "--distributed"), tmp.resolve("stopped.log"));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (lstmlm.train.CheckpointStore.checkpoints(run).isEmpty() && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(50);
         assertTrue(p.isAlive(), "the run ended before it was signalled");
@@ -83,9 +83,10 @@ class DistributedTrainTest {
         System.out.printf("distributed stop: SIGUSR1 to mpirun, resumed by one process, matches within %.2e%n", worst);
     }
 
-    private Process start(String mpirun, String[] lstmArgs) throws Exception {
+    /** Starts {@code lstm ARGS} on two ranks, both writing to {@code log}. */
+    private static Process start(String mpirun, String[] lstmArgs, Path log) throws Exception {
         List<String> c = MpiLaunch.twoRanks(mpirun, Main.class.getName(), List.of(lstmArgs));
-        return new ProcessBuilder(c).redirectErrorStream(true).redirectOutput(tmp.resolve("stopped.log").toFile()).start();
+        return new ProcessBuilder(c).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
     /** The largest relative difference of any weight; perplexities to 1e-5 relative. */
@@ -111,9 +112,8 @@ class DistributedTrainTest {
     }
 
     private String mpi(String mpirun, String[] lstmArgs) throws Exception {
-        List<String> c = MpiLaunch.twoRanks(mpirun, Main.class.getName(), List.of(lstmArgs));
         Path log = Files.createTempFile(tmp, "mpirun", ".log");
-        Process p = new ProcessBuilder(c).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = start(mpirun, lstmArgs, log);
         boolean done = p.waitFor(300, TimeUnit.SECONDS);
         if (!done) p.destroyForcibly();
         String out = Files.readString(log, StandardCharsets.UTF_8);
