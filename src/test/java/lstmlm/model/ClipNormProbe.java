@@ -16,7 +16,7 @@ import lstmlm.train.Config;
  * {@code embedding_lookup} produces, one row per token of the window, and sums their squares:
  * Σ_tokens ‖g_r‖². This engine sums the squares of the rows after the scatter-add, one per distinct
  * word: Σ_words ‖Σ_{r: word} g_r‖². The two differ by the cross terms of repeated words. The probe
- * trains windows exactly as {@link Passes#trainWindow} does, records both norms before each update,
+ * trains windows with {@link Engine#trainWindow}, records both norms before each update,
  * and prints how often and how hard each would clip.
  *
  * <pre>
@@ -69,7 +69,6 @@ public final class ClipNormProbe {
             float maxNorm = (float) config.maxGradNorm();
             int clippedOurs = 0, clippedTf = 0;
             double stepRatioSum = 0, minStepRatio = Double.MAX_VALUE, maxStepRatio = 0, embShareSum = 0;
-            double[] rows = new double[b * t];
             System.out.printf("from %s: epoch %d, step %d, global step %d, lr %.5f, %d windows%n", from, epoch + 1, step,
                     globalStep, config.learningRate(epoch, java.util.List.of()), windows);
             System.out.println("window  norm_ours  norm_tf  emb_ours  emb_tf  step_tf/step_ours");
@@ -81,29 +80,13 @@ public final class ClipNormProbe {
                 }
                 producer.window(step, 0, b, w.inputs, w.targets);
                 long dropoutSeed = Dropout.splitSeed(seed, globalStep);
-                // Passes.trainWindow, with a look at the embedding's per-token gradient rows
-                e.model.refreshShadow();
-                Passes.embeddingForward(e, w, d, dropoutSeed);
-                for (int l = 0; l < e.shape.layers(); l++) Passes.lstmForward(e, w, l, d, dropoutSeed);
-                Passes.softmaxForwardBackward(e, w);
-                Passes.softmaxBackward(e, w);
-                for (int l = e.shape.layers() - 1; l >= 0; l--) Passes.lstmBackward(e, w, l, d);
-                // dx: d x0 before the input dropout; the per-token rows are dx·mask (·word scale)
+                e.trainWindow(w, d, dropoutSeed);
+                // embeddingBackward masks dx in place before its scatter-add: w.dx still holds TF's
+                // per-token rows, dropout and word scale applied
                 double embTf = 0;
                 for (int r = 0; r < b * t; r++) {
-                    double s = 0;
-                    for (int j = 0; j < h; j++) {
-                        long at = w.dx + (long) r * h + j;
-                        double g = w.acts.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, at);
-                        if (d.input() < 1f) g *= w.acts.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, w.mask0 + (long) r * h + j);
-                        s += g * g;
-                    }
-                    rows[r] = s;
-                    embTf += s;
+                    embTf += VectorMath.sumOfSquares(w.acts, w.dx + (long) r * h, h);
                 }
-                Passes.embeddingBackward(e, w, d);
-                e.model.markTouchedRows(w.inputs, w.inputs.length);
-                w.carryState();
                 double embOurs = 0;
                 BitSet seen = new BitSet();
                 for (int id : w.inputs) {
