@@ -64,7 +64,9 @@ final class EvalCommand implements Callable<Integer> {
                 p = Precision.parse(precision);
                 if (p == null) throw new Main.UserError("--precision must be fp32 or bf16, got '" + precision + "'");
             }
-            try (Engine engine = new Engine(c.weights().shape(), n, p)) {
+            Precision gemm = Engine.gemmPrecisionOnThisCpu(p);
+            if (gemm != p) System.err.println(Engine.fallbackWarning());
+            try (Engine engine = new Engine(c.weights().shape(), n, gemm)) {
                 c.copyWeightsInto(engine.model());
                 double ppl = engine.perplexity(engine.newWindow(batch, steps, false), ids);
                 System.out.printf(Locale.ROOT, "%s Perplexity: %.3f%n", split == Split.test ? "Test" : "Valid", ppl);

@@ -5,6 +5,7 @@ import lstmlm.blas.Mpi;
 import lstmlm.data.Corpus;
 import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
+import lstmlm.model.Engine;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.CheckpointStore;
 import lstmlm.train.Config;
@@ -155,6 +156,7 @@ final class TrainCommand implements Callable<Integer> {
                 List<String> banner = trainer.engine().banner();
                 lines.println(banner.get(0));
                 lines.println(banner.get(1));
+                if (trainer.engine().precision() != cfg.precision()) lines.println(Engine.fallbackWarning());
                 if (comm.size() > 1) {
                     lines.printf(Locale.ROOT, "Data-parallel: %d ranks, each %d of the %d rows of a window, %d threads each (%s)%n",
                             comm.size(), cfg.batchSize() / comm.size(), cfg.batchSize(), n, comm.describe());

@@ -60,6 +60,29 @@ public final class Engine implements AutoCloseable {
         this.workers = new RowWorkers(threads);
     }
 
+    /**
+     * The precision the GEMMs of a run that asks for {@code requested} compute in on this CPU: bf16
+     * only where oneDNN multiplies bf16 natively (AVX-512 BF16 or AMX). Elsewhere oneDNN has no fast
+     * path to give: on AVX2 it runs reference code (measured on a 2-core AMD EPYC Zen 3, oneDNN 3.11:
+     * the 2048³ bf16 GEMM at 1.0 GFLOP/s against OpenBLAS sgemm's 177, {@code small} training at 55
+     * words/s against fp32's 7,017), and on AVX-512 without BF16 it emulates bf16 in fp32 (not measured
+     * here; it cannot beat fp32's own kernels). So there a bf16 run computes its GEMMs in fp32, with fp32's bits, and says so
+     * ({@link #fallbackWarning}); its config, checkpoints and resumes stay bf16's. Training,
+     * evaluation and the benchmark build their engines with this; a test that must exercise
+     * oneDNN's bf16 GEMM on any CPU passes {@link Precision#BF16} to the constructor itself.
+     */
+    public static Precision gemmPrecisionOnThisCpu(Precision requested) {
+        return requested == Precision.BF16 && !OneDnn.nativeBf16() ? Precision.FP32 : requested;
+    }
+
+    /** The start-up warning of a run that asked for bf16 and computes in fp32 ({@link #gemmPrecisionOnThisCpu}). */
+    public static String fallbackWarning() {
+        return "warning: precision bf16 asked for, but this CPU has no AVX-512 BF16 or AMX (oneDNN " + OneDnn.version()
+                + ": " + OneDnn.isa() + "), where oneDNN's bf16 GEMM is no faster than fp32 and on AVX2 over 100x slower."
+                + " The GEMMs run in fp32 instead: fp32's speed and numbers; the config and checkpoints stay bf16."
+                + " (A new run with --precision fp32 does the same without this warning.)";
+    }
+
     public LanguageModel model() {
         return model;
     }
@@ -199,9 +222,9 @@ public final class Engine implements AutoCloseable {
             lines.add(String.format(Locale.ROOT, "Precision bf16: oneDNN %s GEMMs on %s, %d OpenMP threads",
                     OneDnn.version(), OneDnn.isa(), threads));
             if (!OneDnn.nativeBf16()) {
-                lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN converts bf16 to fp32 in software,"
-                        + " so bf16 runs about as fast as fp32 or slower (it still halves the GEMM inputs' memory)."
-                        + " Use --precision fp32 here.");
+                lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN's bf16 GEMM is no faster than fp32 here,"
+                        + " and on AVX2 over 100x slower (this engine was built bf16 on purpose; runs built with"
+                        + " gemmPrecisionOnThisCpu compute in fp32 instead).");
             }
         }
         lines.add(String.format(Locale.ROOT, "Vector species: %s", VectorShapes.F));

@@ -6,6 +6,7 @@ import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Dropouts;
 import lstmlm.model.Engine;
+import lstmlm.model.Precision;
 import lstmlm.model.LanguageModel;
 import lstmlm.model.Window;
 
@@ -74,6 +75,15 @@ public final class Trainer implements AutoCloseable {
      * Every rank must make the same calls; only rank 0 writes checkpoints, and listeners belong on rank 0.
      */
     public Trainer(Config config, Corpus corpus, long seed, int threads, Communicator comm) {
+        this(config, corpus, seed, threads, comm, Engine.gemmPrecisionOnThisCpu(config.precision()));
+    }
+
+    /**
+     * The same with the GEMMs computing in {@code gemmPrecision} whatever this CPU: the constructors
+     * above pass {@link Engine#gemmPrecisionOnThisCpu}, which runs a bf16 config's GEMMs in fp32 on a
+     * CPU without native bf16; the tests pass the config's own to exercise oneDNN's bf16 GEMM anywhere.
+     */
+    public Trainer(Config config, Corpus corpus, long seed, int threads, Communicator comm, Precision gemmPrecision) {
         if (corpus.vocabulary().size() != config.vocabSize()) {
             // the model has one output class per word of the data's vocabulary
             config = config.withVocabSize(corpus.vocabulary().size());
@@ -87,7 +97,7 @@ public final class Trainer implements AutoCloseable {
                     + " (each trains its rows of the batch); the config has " + config.batchSize() + ".");
         }
         this.comm = comm;
-        this.engine = new Engine(config.shape(), threads, config.precision());
+        this.engine = new Engine(config.shape(), threads, gemmPrecision);
         engine.model().initialize(seed, (float) config.initScale());
         int b = config.batchSize(), first = comm.rank() * b / comm.size(), rows = (comm.rank() + 1) * b / comm.size() - first;
         this.trainWindow = comm.size() == 1 ? engine.newWindow(b, config.numSteps(), config.dropouts())

@@ -72,4 +72,32 @@ class TrainerTest {
         assertArrayEquals(weights[0], weights[1]);
         assertTrue(!results[0].equals(results[2]), "another seed must give other numbers");
     }
+
+    /**
+     * A bf16 config trains in oneDNN's bf16 only where the CPU multiplies bf16 natively; elsewhere
+     * (oneDNN's reference code on AVX2: over 100x slower) its GEMMs run in fp32 and the run is fp32's
+     * bit for bit. On either kind of CPU one of the two assertions below is the one that can fail.
+     */
+    @Test
+    void aBf16ConfigComputesInBf16OnlyOnACpuThatMultipliesBf16() throws IOException {
+        Corpus corpus = Corpus.load(TinyRun.corpus(dir));
+        Config fp32 = tinyConfig(Map.of("max_max_epoch", "1")), bf16 = tinyConfig(Map.of("max_max_epoch", "1", "precision", "bf16"));
+        float[] a, b;
+        try (Trainer t = new Trainer(fp32, corpus, 5, 2)) {
+            t.run(1);
+            a = t.model().params.toArray(JAVA_FLOAT);
+        }
+        boolean nativeBf16 = lstmlm.blas.OneDnn.nativeBf16();
+        try (Trainer t = new Trainer(bf16, corpus, 5, 2)) {
+            assertEquals(nativeBf16 ? lstmlm.model.Precision.BF16 : lstmlm.model.Precision.FP32, t.engine().precision());
+            assertEquals(lstmlm.model.Precision.BF16, t.config().precision(), "the run stays a bf16 run");
+            t.run(1);
+            b = t.model().params.toArray(JAVA_FLOAT);
+        }
+        if (nativeBf16) {
+            assertTrue(!java.util.Arrays.equals(a, b), "native bf16 computes other numbers than fp32");
+        } else {
+            assertArrayEquals(a, b, "without native bf16 the GEMMs run in fp32");
+        }
+    }
 }
