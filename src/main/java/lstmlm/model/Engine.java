@@ -65,9 +65,9 @@ public final class Engine implements AutoCloseable {
      * only where oneDNN multiplies bf16 natively (AVX-512 BF16 or AMX). Elsewhere oneDNN has no fast
      * path to give: on AVX2 it runs reference code (measured on a 2-core AMD EPYC Zen 3, oneDNN 3.11:
      * the 2048³ bf16 GEMM at 1.0 GFLOP/s against OpenBLAS sgemm's 177, {@code small} training at 55
-     * words/s against fp32's 7,017), and on AVX-512 without BF16 it emulates bf16 in fp32 (not measured
-     * here; it cannot beat fp32's own kernels). So there a bf16 run computes its GEMMs in fp32, with fp32's bits, and says so
-     * ({@link #fallbackWarning}); its config, checkpoints and resumes stay bf16's. Training,
+     * words/s against fp32's 7,017), and on AVX-512 without BF16 it emulates bf16 with fp32
+     * arithmetic (not measured here). So there a bf16 run computes its GEMMs in fp32, with fp32's
+     * bits, and says so ({@link #fallbackWarning}); its config, checkpoints and resumes stay bf16's. Training,
      * evaluation and the benchmark build their engines with this; a test that must exercise
      * oneDNN's bf16 GEMM on any CPU passes {@link Precision#BF16} to the constructor itself.
      */
@@ -223,8 +223,7 @@ public final class Engine implements AutoCloseable {
                     OneDnn.version(), OneDnn.isa(), threads));
             if (!OneDnn.nativeBf16()) {
                 lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN's bf16 GEMM is no faster than fp32 here,"
-                        + " and on AVX2 over 100x slower (this engine was built bf16 on purpose; runs built with"
-                        + " gemmPrecisionOnThisCpu compute in fp32 instead).");
+                        + " and over 100x slower on AVX2 (Engine.gemmPrecisionOnThisCpu picks fp32 on such CPUs).");
             }
         }
         lines.add(String.format(Locale.ROOT, "Vector species: %s", VectorShapes.F));

@@ -6,8 +6,8 @@ import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Dropouts;
 import lstmlm.model.Engine;
-import lstmlm.model.Precision;
 import lstmlm.model.LanguageModel;
+import lstmlm.model.Precision;
 import lstmlm.model.Window;
 
 import java.nio.file.Path;
