@@ -1,6 +1,8 @@
 package lstmlm.bench;
 
 import lstmlm.blas.Blas;
+import lstmlm.blas.OneDnn;
+import lstmlm.kernels.Bf16;
 import lstmlm.kernels.SkinnyGemm;
 import lstmlm.kernels.SkinnyGemmReference;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -40,6 +42,7 @@ public class RecurrentBench {
     int hidden, gates, rows;
     Arena arena;
     MemorySegment wRec, wRecT, forwardPanels, backwardPanels, h, z, dz, dh, scratch;
+    MemorySegment wRec16, h16, dz16;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -65,6 +68,16 @@ public class RecurrentBench {
         dz = Shapes.random(arena, (long) rows * gates, 1f, 4);
         dh = Shapes.random(arena, (long) rows * hidden, 1f, 5);
         scratch = arena.allocate(4L * SkinnyGemm.scratchSize(), 64);
+        wRec16 = bf16(wRec, (long) hidden * gates);
+        h16 = bf16(h, (long) rows * hidden);
+        dz16 = bf16(dz, (long) rows * gates);
+        OneDnn.setThreads(1);
+    }
+
+    private MemorySegment bf16(MemorySegment f, long n) {
+        MemorySegment s = arena.allocate(2 * n, 64);
+        Bf16.fromFloats(f, 0, s, 0, n);
+        return s;
     }
 
     @TearDown(Level.Trial)
@@ -112,5 +125,15 @@ public class RecurrentBench {
     @Benchmark
     public void backwardOpenBlas() {
         Blas.sgemm(false, true, rows, hidden, gates, 1f, dz, 0, gates, wRec, 0, gates, 1f, dh, 0, hidden);
+    }
+
+    @Benchmark
+    public void forwardOneDnnBf16() {
+        OneDnn.gemmBf16(false, false, rows, gates, hidden, 1f, h16, 0, hidden, wRec16, 0, gates, 1f, z, 0, gates);
+    }
+
+    @Benchmark
+    public void backwardOneDnnBf16() {
+        OneDnn.gemmBf16(false, true, rows, hidden, gates, 1f, dz16, 0, gates, wRec16, 0, gates, 1f, dh, 0, hidden);
     }
 }
