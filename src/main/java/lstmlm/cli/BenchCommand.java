@@ -87,6 +87,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (r.gemmPrecision() != r.precision()) System.out.println(lstmlm.model.Engine.fallbackWarning());
         if (r.gemmPrecision() == Precision.BF16) {
+            System.out.println("per-step recurrent products in " + r.stepPrecision().key());
             System.out.printf(Locale.ROOT, "train: %.0f wps, %.1f GFLOP/s, %.3f of the sgemm peak, %.3f of the bf16 peak%n",
                     r.trainWps(), r.trainGflops(), r.trainFraction(), r.trainFractionOfBf16Peak());
             System.out.printf(Locale.ROOT, "eval:  %.0f wps, %.3f of the sgemm peak, %.3f of the bf16 peak%n",

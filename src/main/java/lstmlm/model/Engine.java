@@ -31,6 +31,11 @@ public final class Engine implements AutoCloseable {
     final Precision precision;
     /** precision == BF16, read in every GEMM dispatch. */
     final boolean bf16;
+    /**
+     * bf16 mode with the per-step recurrent products in oneDNN bf16 too, else in fp32 (the few-row
+     * kernel); see {@link #stepProductsInBf16OnThisCpu}.
+     */
+    final boolean bf16Steps;
     private final int threads;
     private final List<Window> windows = new ArrayList<>();
 
@@ -48,12 +53,18 @@ public final class Engine implements AutoCloseable {
      * the OpenMP team of the calling thread, which must be the thread that drives the passes.
      */
     public Engine(ModelShape shape, int threads, Precision precision, StepProfile profile) {
+        this(shape, threads, precision, profile, precision == Precision.BF16 && stepProductsInBf16OnThisCpu());
+    }
+
+    /** As above, with the per-step products' precision in bf16 mode chosen by the caller (tests run both). */
+    Engine(ModelShape shape, int threads, Precision precision, StepProfile profile, boolean bf16Steps) {
         if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         this.shape = shape;
         this.threads = threads;
         this.profile = profile;
         this.precision = precision;
         this.bf16 = precision == Precision.BF16;
+        this.bf16Steps = bf16 && bf16Steps;
         Blas.setThreads(threads);
         if (bf16) OneDnn.setThreads(threads);
         this.model = new LanguageModel(shape, bf16);
@@ -73,6 +84,22 @@ public final class Engine implements AutoCloseable {
      */
     public static Precision gemmPrecisionOnThisCpu(Precision requested) {
         return requested == Precision.BF16 && !OneDnn.nativeBf16() ? Precision.FP32 : requested;
+    }
+
+    /**
+     * Whether a bf16 engine runs the per-step recurrent products (B rows: z_t += h_{t−1}·W_rec and
+     * dh_{t−1} += dz_t·W_recᵀ) in oneDNN bf16 as well, rather than in fp32 with the few-row kernel:
+     * on AVX-512 BF16 without AMX. Measured on a 2-core AMD EPYC Zen 4 ({@code avx512_core_bf16}),
+     * {@code bench --precision bf16}, 2 threads, back to back: a training window's per-step products
+     * medium 73.6 → 53.5 ms (2,793 → 3,063 words/s), large 453.7 → 312.5 ms (704 → 858), small
+     * 9.6 → 8.5 ms; oneDNN still repacks W_rec at every call, yet its {@code vdpbf16ps} does twice
+     * the multiply-adds of an fp32 FMA and reads half the bytes. With AMX oneDNN repacks into tiles
+     * at every call, and small's per-step products went 3.8 → 8.3 ms a window (Sapphire Rapids,
+     * 2 threads), so there they stay fp32. The choice is a fixed function of the CPU, so a run and
+     * its resumes on one machine give the same bits.
+     */
+    public static boolean stepProductsInBf16OnThisCpu() {
+        return OneDnn.nativeBf16() && !OneDnn.isa().toLowerCase(Locale.ROOT).contains("amx");
     }
 
     /** The start-up warning of a run that asked for bf16 and computes in fp32 ({@link #gemmPrecisionOnThisCpu}). */
@@ -97,6 +124,11 @@ public final class Engine implements AutoCloseable {
 
     public Precision precision() {
         return precision;
+    }
+
+    /** What the per-step recurrent products compute in: bf16 only in bf16 mode where {@link #stepProductsInBf16OnThisCpu}. */
+    public Precision stepPrecision() {
+        return bf16Steps ? Precision.BF16 : Precision.FP32;
     }
 
     /** A window of {@code batch} sequences × {@code steps} steps; with TensorFlow's dropout buffers when {@code dropout}. */
@@ -219,8 +251,8 @@ public final class Engine implements AutoCloseable {
         List<String> lines = new ArrayList<>();
         lines.add(String.format(Locale.ROOT, "OpenBLAS: core %s, %d threads (%s)", Blas.coreName(), Blas.threads(), Blas.config()));
         if (bf16) {
-            lines.add(String.format(Locale.ROOT, "Precision bf16: oneDNN %s GEMMs on %s, %d OpenMP threads",
-                    OneDnn.version(), OneDnn.isa(), threads));
+            lines.add(String.format(Locale.ROOT, "Precision bf16: oneDNN %s GEMMs on %s, %d OpenMP threads; per-step recurrent products in %s",
+                    OneDnn.version(), OneDnn.isa(), threads, bf16Steps ? "bf16 too" : "fp32 (few-row kernel)"));
             if (!OneDnn.nativeBf16()) {
                 lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN's bf16 GEMM is no faster than fp32 here,"
                         + " and over 100x slower on AVX2 (Engine.gemmPrecisionOnThisCpu picks fp32 on such CPUs).");

@@ -24,10 +24,11 @@ import java.lang.foreign.MemorySegment;
  * <p>In bf16 mode ({@link Precision#BF16}) every whole-window product reads bf16 inputs and
  * accumulates in float32 (oneDNN): the weights from the model's shadow, the activations from the
  * window's mirror, which each producer below fills right after it writes the float32 values
- * ({@link #toBf16}). The per-step recurrent products stay float32 (the few-row kernel, or OpenBLAS
- * above its row limit): oneDNN repacks B on every call, and at B = 20 rows that made small's
- * per-step products 3.8 → 8.3 ms a window (measured here, Sapphire Rapids with AMX, 2 threads).
- * Everything else is the same code in both modes.
+ * ({@link #toBf16}). The per-step recurrent products go to oneDNN bf16 too where that is faster
+ * (AVX-512 BF16 without AMX, {@link Engine#stepProductsInBf16OnThisCpu}): then h_{t−1} and dz_t are
+ * rounded into the mirror one step at a time, as the cell writes them. Elsewhere they stay float32
+ * (the few-row kernel, or OpenBLAS above its row limit). Everything else is the same code in both
+ * modes.
  *
  * <p>Dropout ({@link Dropouts}): the embedding output (word rows, then units), each layer's output
  * and, per sequence, the recurrent input h<sub>t−1</sub>. Every mask is a counter-based function
@@ -185,7 +186,8 @@ public final class Passes {
         long t0 = e.profile.start();
         gemm(e, false, false, rows, g, hid, w.slab, layerInput(w, l), hid, m.slab, wIn, g, 0f, acts, w.z[l], g);
         t0 = e.profile.stop(Part.GEMM_WINDOW, t0);
-        boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
+        boolean bf16Steps = e.bf16Steps;
+        boolean fewRows = !bf16Steps && b <= RecurrentProduct.MAX_ROWS;
         long panels = m.forwardPanelsOffset(l);
         if (fewRows && !m.forwardPanelsCurrent(l)) {
             w.recurrent.pack(workers, p, wRec, g, hid, g, m.recurrentPanels, panels);
@@ -196,14 +198,18 @@ public final class Passes {
             Dropout.mask(acts, w.recMask[l], Math.toIntExact(step), d.recurrent(), Dropout.splitSeed(seed, RECURRENT_STREAM + l),
                     Math.toIntExact((long) w.firstRow * hid));
         }
+        if (bf16Steps) toBf16(w, w.h[l], step); // h_0, the carried state
         for (int t = 0; t < steps; t++) {
             long zt = w.z[l] + t * zStep;
             long hPrev = w.h[l] + t * step;
             if (recurrentDrop) {
                 VectorMath.mul(acts, w.hm[l] + t * step, acts, hPrev, acts, w.recMask[l], step);
                 hPrev = w.hm[l] + t * step;
+                if (bf16Steps) toBf16(w, hPrev, step);
             }
-            if (fewRows) {
+            if (bf16Steps) {
+                OneDnn.gemmBf16(false, false, b, g, hid, 1f, w.half, hPrev, hid, m.slab.bf16(), wRec, g, 1f, acts, zt, g);
+            } else if (fewRows) {
                 w.recurrent.multiplyAdd(workers, b, hid, acts, hPrev, hid, m.recurrentPanels, panels, acts, zt, g, g,
                         acts, w.stepScratch);
             } else {
@@ -212,12 +218,15 @@ public final class Passes {
             t0 = e.profile.stop(Part.GEMM_STEP, t0);
             LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
                     acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, ModelShape.FORGET_BIAS);
+            if (bf16Steps) toBf16(w, w.h[l] + (t + 1) * step, step);
             t0 = e.profile.stop(Part.CELL, t0);
         }
         // what dW_rec multiplies: h_0 .. h_{T-1} (masked with recurrent dropout); slots 1..T are also the
-        // next layer's input when this layer's output is not dropped
-        toBf16(w, w.h[l], (long) (steps + 1) * step);
-        if (recurrentDrop) toBf16(w, w.hm[l], (long) rows * hid);
+        // next layer's input when this layer's output is not dropped (with bf16 steps, all rounded above)
+        if (!bf16Steps) {
+            toBf16(w, w.h[l], (long) (steps + 1) * step);
+            if (recurrentDrop) toBf16(w, w.hm[l], (long) rows * hid);
+        }
         t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
         if (w.outputDropped[l]) {
             dropoutMask(w, w.mask[l], d.outputKeep(l, m.shape.layers()), Dropout.splitSeed(seed, l + 1), d.variational());
@@ -247,7 +256,8 @@ public final class Passes {
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
         VectorMath.fill(grads, bias, g, 0f);
         t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
-        boolean fewRows = b <= RecurrentProduct.MAX_ROWS;
+        boolean bf16Steps = e.bf16Steps;
+        boolean fewRows = !bf16Steps && b <= RecurrentProduct.MAX_ROWS;
         long panels = m.backwardPanelsOffset(l);
         if (fewRows) {
             // dz·W_recᵀ: the panels of W_recᵀ, fixed for the window
@@ -261,7 +271,9 @@ public final class Passes {
                 // with recurrent dropout the product goes to a scratch row block, masked, then into dh_t
                 long into = recurrentDrop ? w.recurrentGrad : dht;
                 if (recurrentDrop) VectorMath.fill(acts, into, step, 0f);
-                if (fewRows) {
+                if (bf16Steps) {
+                    OneDnn.gemmBf16(false, true, b, hid, g, 1f, w.half, zt + zStep, g, m.slab.bf16(), wRec, g, 1f, acts, into, hid);
+                } else if (fewRows) {
                     w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentPanels, panels, acts, into, hid, hid,
                             acts, w.stepScratch);
                 } else {
@@ -275,9 +287,10 @@ public final class Passes {
             }
             LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,
                     acts, dht, acts, w.dc, grads, bias, b, hid);
+            if (bf16Steps) toBf16(w, zt, zStep); // dz_t, for the next step's dz_t · W_recᵀ
             t0 = e.profile.stop(Part.CELL, t0);
         }
-        toBf16(w, w.z[l], (long) rows * g); // dz, for the three weight- and input-gradient products
+        if (!bf16Steps) toBf16(w, w.z[l], (long) rows * g); // dz, for the three weight- and input-gradient products
         t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
         long recurrentInput = recurrentDrop ? w.hm[l] : w.h[l];
         w.gemmPair.first().set(true, false, hid, g, rows, w.slab, layerInput(w, l), hid, w.slab, w.z[l], g, grads, wIn, g);

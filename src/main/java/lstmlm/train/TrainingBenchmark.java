@@ -36,9 +36,10 @@ public final class TrainingBenchmark {
      * Fractions are of the sgemm peak ({@code peakGflops}); in bf16 mode {@code bf16PeakGflops} is
      * the 2048³ bf16 GEMM's and the {@code *OfBf16Peak} fractions are of it (NaN in fp32 mode).
      * {@code gemmPrecision} is what the GEMMs ran in: fp32 for a bf16 config on a CPU without native
-     * bf16, as training runs it there ({@link Engine#gemmPrecisionOnThisCpu}).
+     * bf16, as training runs it there ({@link Engine#gemmPrecisionOnThisCpu}); {@code stepPrecision}
+     * what the per-step recurrent products ran in ({@link Engine#stepPrecision}).
      */
-    public record Result(String config, Precision precision, Precision gemmPrecision, int threads, String blasCore, double peakGflops,
+    public record Result(String config, Precision precision, Precision gemmPrecision, Precision stepPrecision, int threads, String blasCore, double peakGflops,
                          double bf16PeakGflops, double trainWps, double trainGflops,
                          double evalWps, double evalGflops, double gemmShare,
                          Map<StepProfile.Part, Double> millisPerWindow,
@@ -71,6 +72,7 @@ public final class TrainingBenchmark {
             m.put("config", config);
             m.put("precision", precision.key());
             m.put("gemm_precision", gemmPrecision.key());
+            m.put("step_gemm_precision", stepPrecision.key());
             m.put("threads", threads);
             m.put("blas_core", blasCore);
             m.put("peak_gflops", round(peakGflops, 1));
@@ -232,7 +234,7 @@ public final class TrainingBenchmark {
             double fwd = forwardFlopsPerToken(config);
             double trainWps = tokens / trainSeconds, evalWps = tokens / evalSeconds;
             double trainGflops = trainWps * 3 * fwd / 1e9;
-            return new Result(config.name(), config.precision(), engine.precision(), threads, Blas.coreName(), peak, bf16Peak, trainWps,
+            return new Result(config.name(), config.precision(), engine.precision(), engine.stepPrecision(), threads, Blas.coreName(), peak, bf16Peak, trainWps,
                     trainGflops, evalWps, evalWps * fwd / 1e9, gemmShare, millis, evalMillis, peakRssMb(),
                     comm.size(), engine.model().layout.size * Float.BYTES, trainSeconds * 1e3 / steps);
         }

@@ -202,35 +202,58 @@ class GradientCheckTest {
      * the check is on each tensor as a whole: the relative L2 distance between the engine's
      * gradient and the finite differences must stay under 2^-4 (16 units of the rounding; measured
      * 0.23-0.60 % here), while a wrong transposition, a missing term or a stale bf16 copy is off by
-     * tens of percent; the fp32 engine on the same windows is within 1e-4.
+     * tens of percent; the fp32 engine on the same windows is within 1e-4. bf16 runs twice: with
+     * the per-step recurrent products in fp32 (the few-row kernel) and in oneDNN bf16, whichever this
+     * CPU's default is ({@link Engine#stepProductsInBf16OnThisCpu}); a row with variational recurrent
+     * dropout covers the masked h_{t−1} rounded one step at a time.
      */
-    @ParameterizedTest(name = "bf16 V={0} H={1} L={2} B={3} T={4} keep={5} workers={6}")
+    @ParameterizedTest(name = "bf16 V={0} H={1} L={2} B={3} T={4} keep={5} recurrent keep={6} workers={7}")
     @CsvSource({
-            "11, 16, 2, 3, 4, 0.7, 2",
-            "13, 8, 1, 2, 3, 1.0, 1",
-            "7, 12, 3, 4, 2, 0.5, 2",
-            "7, 6, 1, 33, 2, 1.0, 2",
+            "11, 16, 2, 3, 4, 0.7, 1.0, 2",
+            "13, 8, 1, 2, 3, 1.0, 1.0, 1",
+            "7, 12, 3, 4, 2, 0.5, 1.0, 2",
+            "7, 6, 1, 33, 2, 1.0, 1.0, 2",
+            "11, 10, 2, 3, 4, 0.8, 0.6, 2",
     })
     void bf16GradientsMatchFiniteDifferencesToTheirRounding(int vocab, int hidden, int layers, int batch, int steps,
-                                                            float keep, int threads) {
-        for (Precision precision : Precision.values()) {
-            double[] worst = bf16Check(vocab, hidden, layers, batch, steps, keep, threads, precision);
+                                                            float keep, float recurrentKeep, int threads) {
+        Dropouts d = recurrentKeep < 1f ? new Dropouts(keep, keep, keep, recurrentKeep, 1f, true) : Dropouts.tensorFlow(keep);
+        for (int mode = 0; mode < 3; mode++) {
+            Precision precision = mode == 0 ? Precision.FP32 : Precision.BF16;
+            boolean bf16Steps = mode == 2;
+            double[] worst = bf16Check(vocab, hidden, layers, batch, steps, d, threads, precision, bf16Steps);
+            String what = precision + (precision == Precision.BF16 ? (bf16Steps ? " (bf16 steps)" : " (fp32 steps)") : "");
             System.out.printf(java.util.Locale.ROOT, "%s V=%d H=%d L=%d B=%d: loss off by %.2e, worst tensor %.2e%n",
-                    precision, vocab, hidden, layers, batch, worst[0], worst[1]);
+                    what, vocab, hidden, layers, batch, worst[0], worst[1]);
             double bound = precision == Precision.BF16 ? Math.scalb(1.0, -4) : 1e-4;
-            assertTrue(worst[1] < bound, precision + ": relative L2 gradient error " + worst[1]);
-            assertTrue(worst[0] < (precision == Precision.BF16 ? 1e-2 : 1e-5), precision + ": relative loss error " + worst[0]);
+            assertTrue(worst[1] < bound, what + ": relative L2 gradient error " + worst[1]);
+            assertTrue(worst[0] < (precision == Precision.BF16 ? 1e-2 : 1e-5), what + ": relative loss error " + worst[0]);
         }
     }
 
-    /** {relative loss error, largest per-tensor relative L2 gradient error} of one window. */
-    private static double[] bf16Check(int vocab, int hidden, int layers, int batch, int steps, float keep, int threads,
-                                      Precision precision) {
+    /**
+     * bf16 with the per-step products in bf16 must round h_{t−1} and dz_t before each product: a
+     * stale mirror (zeros, or the previous window's values) moves the gradient by far more than the
+     * rounding. So the two step modes agree to the rounding, not bit for bit, and the bf16-step
+     * engine's loss differs from the fp32-step engine's (it did multiply bf16 steps).
+     */
+    @Test
+    void bf16StepProductsChangeOnlyTheRounding() {
+        Dropouts d = new Dropouts(0.8f, 0.8f, 0.8f, 0.7f, 1f, true);
+        double[] fp32Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, false);
+        double[] bf16Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, true);
+        assertTrue(fp32Steps[2] != bf16Steps[2], "the bf16 step products gave fp32's loss " + fp32Steps[2]);
+        assertEquals(fp32Steps[2], bf16Steps[2], 1e-2 * Math.abs(fp32Steps[2]), "window loss");
+    }
+
+    /** {relative loss error, largest per-tensor relative L2 gradient error, the engine's loss} of one window. */
+    private static double[] bf16Check(int vocab, int hidden, int layers, int batch, int steps, Dropouts d, int threads,
+                                      Precision precision, boolean bf16Steps) {
         ModelShape shape = new ModelShape(vocab, hidden, layers);
         SplittableRandom random = new SplittableRandom(vocab * 31L + hidden);
-        try (Engine e = new Engine(shape, threads, precision)) {
+        try (Engine e = new Engine(shape, threads, precision, StepProfile.off(), bf16Steps)) {
             LanguageModel m = e.model();
-            Window w = e.newWindow(batch, steps, keep < 1f);
+            Window w = e.newWindow(batch, steps, d);
             m.initialize(5, 0.6f);
             for (int l = 0; l < layers; l++) {
                 for (int k = 0; k < 4 * hidden; k++) {
@@ -240,22 +263,28 @@ class GradientCheckTest {
             m.parametersChanged();
             fillIds(random, w.inputs, vocab);
             fillIds(random, w.targets, vocab);
-            e.trainWindow(w, keep, 77);
+            e.trainWindow(w, d, 77);
             m.grads.fill((byte) 0);
             fillIds(random, w.inputs, vocab);
             fillIds(random, w.targets, vocab);
             float[] state = w.state();
-            double engineLoss = e.trainWindow(w, keep, 78);
-            float[][] masks = null;
-            if (keep < 1f) {
-                masks = new float[layers + 1][];
-                masks[0] = read(w.acts, w.mask0, batch * steps * hidden);
-                for (int l = 0; l < layers; l++) masks[l + 1] = read(w.acts, w.mask[l], batch * steps * hidden);
+            double engineLoss = e.trainWindow(w, d, 78);
+            int rows = batch * steps;
+            float[][] masks = new float[layers + 1][];
+            if (d.input() < 1f) masks[0] = read(w.acts, w.mask0, rows * hidden);
+            for (int l = 0; l < layers; l++) {
+                if (w.outputDropped[l]) masks[l + 1] = read(w.acts, w.mask[l], rows * hidden);
             }
+            float[][] recurrentMasks = null;
+            if (d.recurrent() < 1f) {
+                recurrentMasks = new float[layers][];
+                for (int l = 0; l < layers; l++) recurrentMasks[l] = read(w.acts, w.recMask[l], batch * hidden);
+            }
+            ReferenceModel.Noise noise = new ReferenceModel.Noise(masks, recurrentMasks, null, 0);
             ReferenceModel ref = new ReferenceModel(shape);
             double[] p = new double[(int) m.layout.size];
             for (int i = 0; i < p.length; i++) p[i] = m.params.getAtIndex(JAVA_FLOAT, i);
-            double refLoss = ref.loss(p, w.inputs, w.targets, batch, steps, state, masks);
+            double refLoss = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
             double worst = 0, eps = 1e-5;
             for (ParameterLayout.Tensor t : m.layout.tensors()) {
                 double diff = 0, norm = 0;
@@ -263,9 +292,9 @@ class GradientCheckTest {
                     int i = (int) (t.offset() + k);
                     double keepValue = p[i];
                     p[i] = keepValue + eps;
-                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, masks);
+                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
                     p[i] = keepValue - eps;
-                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, masks);
+                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
                     p[i] = keepValue;
                     double numeric = (plus - minus) / (2 * eps) / batch;
                     double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
@@ -274,7 +303,7 @@ class GradientCheckTest {
                 }
                 if (norm > 0) worst = Math.max(worst, Math.sqrt(diff / norm));
             }
-            return new double[]{Math.abs(engineLoss - refLoss) / Math.abs(refLoss), worst};
+            return new double[]{Math.abs(engineLoss - refLoss) / Math.abs(refLoss), worst, engineLoss};
         }
     }
 
