@@ -28,6 +28,7 @@ public final class OneDnn {
     private static final long CRITICAL_MAX_WORK = 1L << 22;
 
     private final String source;
+    private final SymbolLookup lookup;
     private final MethodHandle gemm, gemmCritical, setNumThreads, getMaxThreads;
     private final String isa, version;
 
@@ -39,6 +40,7 @@ public final class OneDnn {
         NativeLibraries.Loaded lib = NativeLibraries.oneDnn();
         this.source = lib.source();
         SymbolLookup lookup = lib.lookup();
+        this.lookup = lookup;
         Linker linker = Linker.nativeLinker();
         FunctionDescriptor d = FunctionDescriptor.of(JAVA_INT,
                 JAVA_BYTE, JAVA_BYTE,                      // transa, transb ('N' or 'T')
@@ -75,6 +77,12 @@ public final class OneDnn {
 
     private static OneDnn get() {
         return Holder.INSTANCE;
+    }
+
+    /** A symbol of the loaded library, for the other oneDNN bindings ({@link PackedBf16Matmul}). */
+    static MemorySegment symbol(String name) {
+        OneDnn lib = get();
+        return lib.find(lib.lookup, name);
     }
 
     /** Loads the library now (it is otherwise loaded on first use); throws {@link BlasUnavailableException} when it cannot. */

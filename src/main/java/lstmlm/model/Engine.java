@@ -36,6 +36,8 @@ public final class Engine implements AutoCloseable {
      * kernel); see {@link #stepProductsInBf16OnThisCpu}.
      */
     final boolean bf16Steps;
+    /** With bf16 steps, where they read W_rec; else null. */
+    private final PackedSteps.Weights stepWeights;
     private final int threads;
     private final List<Window> windows = new ArrayList<>();
 
@@ -53,18 +55,23 @@ public final class Engine implements AutoCloseable {
      * the OpenMP team of the calling thread, which must be the thread that drives the passes.
      */
     public Engine(ModelShape shape, int threads, Precision precision, StepProfile profile) {
-        this(shape, threads, precision, profile, precision == Precision.BF16 && stepProductsInBf16OnThisCpu());
+        this(shape, threads, precision, profile,
+                precision == Precision.BF16 && stepProductsInBf16OnThisCpu() ? PackedSteps.Weights.BY_SIZE : null);
     }
 
-    /** As above, with the per-step products' precision in bf16 mode chosen by the caller (tests run both). */
-    Engine(ModelShape shape, int threads, Precision precision, StepProfile profile, boolean bf16Steps) {
+    /**
+     * As above, with the per-step products in bf16 mode chosen by the caller (tests run each): fp32
+     * when {@code stepWeights} is null, else bf16 reading W_rec packed or in place.
+     */
+    Engine(ModelShape shape, int threads, Precision precision, StepProfile profile, PackedSteps.Weights stepWeights) {
         if (threads < 1) throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         this.shape = shape;
         this.threads = threads;
         this.profile = profile;
         this.precision = precision;
         this.bf16 = precision == Precision.BF16;
-        this.bf16Steps = bf16 && bf16Steps;
+        this.stepWeights = bf16 ? stepWeights : null;
+        this.bf16Steps = this.stepWeights != null;
         Blas.setThreads(threads);
         if (bf16) OneDnn.setThreads(threads);
         this.model = new LanguageModel(shape, bf16);
@@ -138,7 +145,7 @@ public final class Engine implements AutoCloseable {
 
     /** A window with the buffers that training with {@code dropouts} needs (none for {@link Dropouts#NONE}). */
     public Window newWindow(int batch, int steps, Dropouts dropouts) {
-        Window w = new Window(shape, batch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16);
+        Window w = new Window(shape, batch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16, stepWeights);
         windows.add(w);
         return w;
     }
@@ -149,7 +156,7 @@ public final class Engine implements AutoCloseable {
      * global window's at these rows, so the ranks' gradients sum to the whole window's.
      */
     public Window newWindow(int firstRow, int batch, int globalBatch, int steps, Dropouts dropouts) {
-        Window w = new Window(shape, firstRow, batch, globalBatch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16);
+        Window w = new Window(shape, firstRow, batch, globalBatch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16, stepWeights);
         windows.add(w);
         return w;
     }

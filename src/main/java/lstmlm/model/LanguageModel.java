@@ -94,6 +94,11 @@ public final class LanguageModel implements AutoCloseable {
         version++;
     }
 
+    /** Counts parameter changes: a copy derived from the parameters is current while this has not moved. */
+    long version() {
+        return version;
+    }
+
     /** bf16 mode: converts the dense weights into the shadow unless it already holds these parameters. */
     void refreshShadow() {
         if (shadow == null || shadowVersion == version) return;

@@ -198,7 +198,11 @@ public final class Passes {
             Dropout.mask(acts, w.recMask[l], Math.toIntExact(step), d.recurrent(), Dropout.splitSeed(seed, RECURRENT_STREAM + l),
                     Math.toIntExact((long) w.firstRow * hid));
         }
-        if (bf16Steps) toBf16(w, w.h[l], step); // h_0, the carried state
+        if (bf16Steps) {
+            w.packedSteps.packForward(workers, l, m.version(), m.slab.bf16(), wRec);
+            toBf16(w, w.h[l], step); // h_0, the carried state
+            t0 = e.profile.stop(Part.GEMM_STEP, t0);
+        }
         for (int t = 0; t < steps; t++) {
             long zt = w.z[l] + t * zStep;
             long hPrev = w.h[l] + t * step;
@@ -208,7 +212,7 @@ public final class Passes {
                 if (bf16Steps) toBf16(w, hPrev, step);
             }
             if (bf16Steps) {
-                OneDnn.gemmBf16(false, false, b, g, hid, 1f, w.half, hPrev, hid, m.slab.bf16(), wRec, g, 1f, acts, zt, g);
+                w.packedSteps.forward(workers, l, w.half, hPrev, acts, zt);
             } else if (fewRows) {
                 w.recurrent.multiplyAdd(workers, b, hid, acts, hPrev, hid, m.recurrentPanels, panels, acts, zt, g, g,
                         acts, w.stepScratch);
@@ -263,6 +267,9 @@ public final class Passes {
             // dz·W_recᵀ: the panels of W_recᵀ, fixed for the window
             w.recurrent.packTransposed(workers, p, wRec, g, g, hid, m.recurrentPanels, panels);
             t0 = e.profile.stop(Part.GEMM_STEP, t0);
+        } else if (bf16Steps) {
+            w.packedSteps.packBackward(workers, l, m.version(), m.slab.bf16(), wRec);
+            t0 = e.profile.stop(Part.GEMM_STEP, t0);
         }
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = steps - 1; t >= 0; t--) {
@@ -272,7 +279,7 @@ public final class Passes {
                 long into = recurrentDrop ? w.recurrentGrad : dht;
                 if (recurrentDrop) VectorMath.fill(acts, into, step, 0f);
                 if (bf16Steps) {
-                    OneDnn.gemmBf16(false, true, b, hid, g, 1f, w.half, zt + zStep, g, m.slab.bf16(), wRec, g, 1f, acts, into, hid);
+                    w.packedSteps.backward(workers, l, w.half, zt + zStep, acts, into);
                 } else if (fewRows) {
                     w.recurrent.multiplyAdd(workers, b, g, acts, zt + zStep, g, m.recurrentPanels, panels, acts, into, hid, hid,
                             acts, w.stepScratch);

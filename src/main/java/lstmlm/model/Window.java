@@ -65,15 +65,19 @@ public final class Window implements AutoCloseable {
     /** The per-step products' reusable task (this window's passes run on one thread at a time). */
     final RecurrentProduct recurrent = new RecurrentProduct();
     final GemmPair gemmPair = new GemmPair();
+    /** bf16 mode with bf16 step products: their packed weights and primitives; else null. */
+    final PackedSteps packedSteps;
     private final Arena arena;
 
     /** Windows are made by {@link Engine#newWindow}, sized for the team that runs them. */
-    Window(ModelShape shape, int batch, int steps, boolean dropout, boolean recurrentDropout, int workers, boolean bf16) {
-        this(shape, 0, batch, batch, steps, dropout, recurrentDropout, workers, bf16);
+    Window(ModelShape shape, int batch, int steps, boolean dropout, boolean recurrentDropout, int workers, boolean bf16,
+           PackedSteps.Weights stepWeights) {
+        this(shape, 0, batch, batch, steps, dropout, recurrentDropout, workers, bf16, stepWeights);
     }
 
+    /** {@code stepWeights}: non-null when the per-step products run in bf16 ({@link PackedSteps}), and where they read W_rec. */
     Window(ModelShape shape, int firstRow, int batch, int globalBatch, int steps, boolean dropout, boolean recurrentDropout,
-           int workers, boolean bf16) {
+           int workers, boolean bf16, PackedSteps.Weights stepWeights) {
         if (batch < 1 || steps < 1) {
             throw new IllegalArgumentException("batch and steps must be positive: " + batch + ", " + steps);
         }
@@ -157,11 +161,12 @@ public final class Window implements AutoCloseable {
         this.lossPartials = new double[workers];
         this.wordScale = new float[(int) rows];
         this.outputDropped = new boolean[layers];
+        this.packedSteps = stepWeights != null ? new PackedSteps(shape, batch, workers, stepWeights) : null;
     }
 
     /** Bytes of activation memory (with the bf16 mirror). */
     public long bytes() {
-        return acts.byteSize() + (half != null ? half.byteSize() : 0);
+        return acts.byteSize() + (half != null ? half.byteSize() : 0) + (packedSteps != null ? packedSteps.packedBytes() : 0);
     }
 
     void swapGradientBuffers() {
@@ -221,6 +226,7 @@ public final class Window implements AutoCloseable {
 
     @Override
     public void close() {
+        if (packedSteps != null) packedSteps.close();
         arena.close();
     }
 }

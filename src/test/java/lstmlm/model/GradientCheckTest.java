@@ -202,10 +202,11 @@ class GradientCheckTest {
      * the check is on each tensor as a whole: the relative L2 distance between the engine's
      * gradient and the finite differences must stay under 2^-4 (16 units of the rounding; measured
      * 0.23-0.60 % here), while a wrong transposition, a missing term or a stale bf16 copy is off by
-     * tens of percent; the fp32 engine on the same windows is within 1e-4. bf16 runs twice: with
-     * the per-step recurrent products in fp32 (the few-row kernel) and in oneDNN bf16, whichever this
-     * CPU's default is ({@link Engine#stepProductsInBf16OnThisCpu}); a row with variational recurrent
-     * dropout covers the masked h_{t−1} rounded one step at a time.
+     * tens of percent; the fp32 engine on the same windows is within 1e-4. bf16 runs three times:
+     * with the per-step recurrent products in fp32 (the few-row kernel), and in oneDNN bf16 reading
+     * W_rec in place and packed ({@link PackedSteps}), whichever this CPU's default is
+     * ({@link Engine#stepProductsInBf16OnThisCpu}); a row with variational recurrent dropout covers
+     * the masked h_{t−1} rounded one step at a time.
      */
     @ParameterizedTest(name = "bf16 V={0} H={1} L={2} B={3} T={4} keep={5} recurrent keep={6} workers={7}")
     @CsvSource({
@@ -218,11 +219,13 @@ class GradientCheckTest {
     void bf16GradientsMatchFiniteDifferencesToTheirRounding(int vocab, int hidden, int layers, int batch, int steps,
                                                             float keep, float recurrentKeep, int threads) {
         Dropouts d = recurrentKeep < 1f ? new Dropouts(keep, keep, keep, recurrentKeep, 1f, true) : Dropouts.tensorFlow(keep);
-        for (int mode = 0; mode < 3; mode++) {
+        PackedSteps.Weights[] stepModes = {null, null, PackedSteps.Weights.IN_PLACE, PackedSteps.Weights.PACKED};
+        for (int mode = 0; mode < stepModes.length; mode++) {
             Precision precision = mode == 0 ? Precision.FP32 : Precision.BF16;
-            boolean bf16Steps = mode == 2;
-            double[] worst = bf16Check(vocab, hidden, layers, batch, steps, d, threads, precision, bf16Steps);
-            String what = precision + (precision == Precision.BF16 ? (bf16Steps ? " (bf16 steps)" : " (fp32 steps)") : "");
+            PackedSteps.Weights stepWeights = stepModes[mode];
+            double[] worst = bf16Check(vocab, hidden, layers, batch, steps, d, threads, precision, stepWeights);
+            String what = precision + (precision == Precision.BF16
+                    ? (stepWeights == null ? " (fp32 steps)" : " (bf16 steps, W_rec " + stepWeights + ")") : "");
             System.out.printf(java.util.Locale.ROOT, "%s V=%d H=%d L=%d B=%d: loss off by %.2e, worst tensor %.2e%n",
                     what, vocab, hidden, layers, batch, worst[0], worst[1]);
             double bound = precision == Precision.BF16 ? Math.scalb(1.0, -4) : 1e-4;
@@ -240,18 +243,20 @@ class GradientCheckTest {
     @Test
     void bf16StepProductsChangeOnlyTheRounding() {
         Dropouts d = new Dropouts(0.8f, 0.8f, 0.8f, 0.7f, 1f, true);
-        double[] fp32Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, false);
-        double[] bf16Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, true);
-        assertTrue(fp32Steps[2] != bf16Steps[2], "the bf16 step products gave fp32's loss " + fp32Steps[2]);
-        assertEquals(fp32Steps[2], bf16Steps[2], 1e-2 * Math.abs(fp32Steps[2]), "window loss");
+        double[] fp32Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, null);
+        for (PackedSteps.Weights at : new PackedSteps.Weights[]{PackedSteps.Weights.IN_PLACE, PackedSteps.Weights.PACKED}) {
+            double[] bf16Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, at);
+            assertTrue(fp32Steps[2] != bf16Steps[2], at + ": the bf16 step products gave fp32's loss " + fp32Steps[2]);
+            assertEquals(fp32Steps[2], bf16Steps[2], 1e-2 * Math.abs(fp32Steps[2]), at + ": window loss");
+        }
     }
 
     /** {relative loss error, largest per-tensor relative L2 gradient error, the engine's loss} of one window. */
     private static double[] bf16Check(int vocab, int hidden, int layers, int batch, int steps, Dropouts d, int threads,
-                                      Precision precision, boolean bf16Steps) {
+                                      Precision precision, PackedSteps.Weights stepWeights) {
         ModelShape shape = new ModelShape(vocab, hidden, layers);
         SplittableRandom random = new SplittableRandom(vocab * 31L + hidden);
-        try (Engine e = new Engine(shape, threads, precision, StepProfile.off(), bf16Steps)) {
+        try (Engine e = new Engine(shape, threads, precision, StepProfile.off(), stepWeights)) {
             LanguageModel m = e.model();
             Window w = e.newWindow(batch, steps, d);
             m.initialize(5, 0.6f);

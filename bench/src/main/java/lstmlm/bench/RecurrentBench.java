@@ -2,6 +2,7 @@ package lstmlm.bench;
 
 import lstmlm.blas.Blas;
 import lstmlm.blas.OneDnn;
+import lstmlm.blas.PackedBf16Matmul;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.SkinnyGemm;
 import lstmlm.kernels.SkinnyGemmReference;
@@ -27,7 +28,9 @@ import java.util.concurrent.TimeUnit;
  * The per-step recurrent products on one thread, at each config's shape: forward
  * z[20×4H] += h[20×H]·W_rec and backward dh[20×H] += dz[20×4H]·W_recᵀ. The few-row kernel over
  * packed panels against its scalar reference and against OpenBLAS (one thread) on the unpacked
- * weight, plus the two packings each window pays. Divide 2·20·H·4H by the time for GFLOP/s.
+ * weight, plus the two packings each window pays; and in bf16, oneDNN's GEMM on the plain weight
+ * against its matmul over a weight packed once ({@link PackedBf16Matmul}), with its packings.
+ * Divide 2·20·H·4H by the time for GFLOP/s.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -43,6 +46,7 @@ public class RecurrentBench {
     Arena arena;
     MemorySegment wRec, wRecT, forwardPanels, backwardPanels, h, z, dz, dh, scratch;
     MemorySegment wRec16, h16, dz16;
+    PackedBf16Matmul forwardPacked, backwardPacked;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -72,6 +76,10 @@ public class RecurrentBench {
         h16 = bf16(h, (long) rows * hidden);
         dz16 = bf16(dz, (long) rows * gates);
         OneDnn.setThreads(1);
+        forwardPacked = new PackedBf16Matmul(rows, gates, hidden, hidden, false, gates, gates);
+        backwardPacked = new PackedBf16Matmul(rows, hidden, gates, gates, true, gates, hidden);
+        forwardPacked.pack(wRec16, 0);
+        backwardPacked.pack(wRec16, 0);
     }
 
     private MemorySegment bf16(MemorySegment f, long n) {
@@ -82,6 +90,8 @@ public class RecurrentBench {
 
     @TearDown(Level.Trial)
     public void tearDown() {
+        forwardPacked.close();
+        backwardPacked.close();
         arena.close();
     }
 
@@ -135,5 +145,26 @@ public class RecurrentBench {
     @Benchmark
     public void backwardOneDnnBf16() {
         OneDnn.gemmBf16(false, true, rows, hidden, gates, 1f, dz16, 0, gates, wRec16, 0, gates, 1f, dh, 0, hidden);
+    }
+
+    @Benchmark
+    public void forwardPackedBf16() {
+        forwardPacked.multiplyAdd(h16, 0, z, 0);
+    }
+
+    @Benchmark
+    public void backwardPackedBf16() {
+        backwardPacked.multiplyAdd(dz16, 0, dh, 0);
+    }
+
+    /** The per-window reorders the packed products pay (forward W_rec, backward W_recᵀ). */
+    @Benchmark
+    public void packForwardBf16() {
+        forwardPacked.pack(wRec16, 0);
+    }
+
+    @Benchmark
+    public void packBackwardBf16() {
+        backwardPacked.pack(wRec16, 0);
     }
 }
