@@ -96,13 +96,14 @@ public final class Engine implements AutoCloseable {
     /**
      * Whether a bf16 engine runs the per-step recurrent products (B rows: z_t += h_{t−1}·W_rec and
      * dh_{t−1} += dz_t·W_recᵀ) in oneDNN bf16 as well, rather than in fp32 with the few-row kernel:
-     * on AVX-512 BF16 without AMX. Measured on a 2-core AMD EPYC Zen 4 ({@code avx512_core_bf16}),
-     * {@code bench --precision bf16}, 2 threads, back to back: a training window's per-step products
-     * medium 73.6 → 53.5 ms (2,793 → 3,063 words/s), large 453.7 → 312.5 ms (704 → 858), small
-     * 9.6 → 8.5 ms; oneDNN still repacks W_rec at every call, yet its {@code vdpbf16ps} does twice
-     * the multiply-adds of an fp32 FMA and reads half the bytes. With AMX oneDNN repacks into tiles
-     * at every call, and small's per-step products went 3.8 → 8.3 ms a window (Sapphire Rapids,
-     * 2 threads), so there they stay fp32. The choice is a fixed function of the CPU, so a run and
+     * on AVX-512 BF16 without AMX ({@link PackedSteps}: columns split over the team, W_rec packed
+     * once per window when it is large). Measured on a 2-core AMD EPYC Zen 4
+     * ({@code avx512_core_bf16}), {@code bench --precision bf16}, 2 threads: a training window's
+     * per-step products medium 73.6 ms in fp32 → 34.4 in bf16, large 453.7 → 200; oneDNN's
+     * {@code vdpbf16ps} does twice the multiply-adds of an fp32 FMA and reads half the bytes. With
+     * AMX, oneDNN's GEMM (which repacks into tiles at every call) took small's per-step products
+     * 3.8 → 8.3 ms a window (Sapphire Rapids, 2 threads, before the split and the packing), so there
+     * they stay fp32 until measured again. The choice is a fixed function of the CPU, so a run and
      * its resumes on one machine give the same bits.
      */
     public static boolean stepProductsInBf16OnThisCpu() {
