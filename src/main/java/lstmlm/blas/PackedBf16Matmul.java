@@ -92,7 +92,8 @@ public final class PackedBf16Matmul implements AutoCloseable {
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment packed, args;
-    private final long stream, matmul, reorder, src, dst, weights, user;
+    /** oneDNN objects, 0 until made (a failed constructor destroys those it made). */
+    private long stream, matmul, reorder, src, dst, weights, user;
     private final String implementation;
     private final int m, n, k;
 
@@ -155,11 +156,14 @@ public final class PackedBf16Matmul implements AutoCloseable {
             arg(2, ARG_DST, dst);
             arg(3, ARG_FROM, user);
             arg(4, ARG_TO, weights);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
         } catch (Throwable t) {
+            try {
+                destroyObjects();
+            } catch (RuntimeException suppressed) {
+                t.addSuppressed(suppressed);
+            }
             arena.close();
+            if (t instanceof RuntimeException e) throw e;
             throw new IllegalStateException("oneDNN matmul set-up failed", t);
         } finally {
             try {
@@ -244,18 +248,31 @@ public final class PackedBf16Matmul implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            destroyObjects();
+        } finally {
+            arena.close();
+        }
+    }
+
+    /** Destroys the oneDNN objects made so far, each once. */
+    private void destroyObjects() {
         Api api = Api.INSTANCE;
         try {
-            for (long mem : new long[]{src, dst, user, weights}) check((int) api.memoryDestroy.invokeExact(mem), "dnnl_memory_destroy");
-            check((int) api.primitiveDestroy.invokeExact(matmul), "dnnl_primitive_destroy");
-            check((int) api.primitiveDestroy.invokeExact(reorder), "dnnl_primitive_destroy");
-            check((int) api.streamDestroy.invokeExact(stream), "dnnl_stream_destroy");
+            for (long mem : new long[]{src, dst, user, weights}) {
+                if (mem != 0) check((int) api.memoryDestroy.invokeExact(mem), "dnnl_memory_destroy");
+            }
+            src = dst = user = weights = 0;
+            if (matmul != 0) check((int) api.primitiveDestroy.invokeExact(matmul), "dnnl_primitive_destroy");
+            matmul = 0;
+            if (reorder != 0) check((int) api.primitiveDestroy.invokeExact(reorder), "dnnl_primitive_destroy");
+            reorder = 0;
+            if (stream != 0) check((int) api.streamDestroy.invokeExact(stream), "dnnl_stream_destroy");
+            stream = 0;
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
-        } finally {
-            arena.close();
         }
     }
 }

@@ -1,5 +1,6 @@
 package lstmlm.blas;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -10,6 +11,8 @@ import java.util.SplittableRandom;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * oneDNN's matmul over a packed B against a double triple loop over the same bf16 inputs: odd
@@ -50,5 +53,14 @@ class PackedBf16MatmulTest {
                         mm.implementation() + " transB=" + transB + " at " + i);
             }
         }
+    }
+
+    @Test
+    void aStrideShorterThanItsRowIsRefusedBeforeOneDnnSeesIt() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new PackedBf16Matmul(20, 10, 5, 4, false, 10, 10));
+        assertTrue(e.getMessage().contains("lda 4"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new PackedBf16Matmul(20, 10, 5, 5, true, 4, 10));
+        assertThrows(IllegalArgumentException.class, () -> new PackedBf16Matmul(20, 10, 5, 5, false, 10, 9));
     }
 }
