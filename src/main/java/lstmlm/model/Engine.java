@@ -32,11 +32,10 @@ public final class Engine implements AutoCloseable {
     /** precision == BF16, read in every GEMM dispatch. */
     final boolean bf16;
     /**
-     * bf16 mode with the per-step recurrent products in oneDNN bf16 too, else in fp32 (the few-row
-     * kernel); see {@link #stepProductsInBf16OnThisCpu}.
+     * Non-null when bf16 mode runs the per-step recurrent products in oneDNN bf16 too (each window
+     * then gets its {@link PackedSteps}), and where they read W_rec; null when they run in fp32 (the
+     * few-row kernel). See {@link #stepProductsInBf16OnThisCpu}.
      */
-    final boolean bf16Steps;
-    /** With bf16 steps, where they read W_rec; else null. */
     private final PackedSteps.Weights stepWeights;
     private final int threads;
     private final List<Window> windows = new ArrayList<>();
@@ -71,7 +70,6 @@ public final class Engine implements AutoCloseable {
         this.precision = precision;
         this.bf16 = precision == Precision.BF16;
         this.stepWeights = bf16 ? stepWeights : null;
-        this.bf16Steps = this.stepWeights != null;
         Blas.setThreads(threads);
         if (bf16) OneDnn.setThreads(threads);
         this.model = new LanguageModel(shape, bf16);
@@ -136,7 +134,7 @@ public final class Engine implements AutoCloseable {
 
     /** What the per-step recurrent products compute in: bf16 only in bf16 mode where {@link #stepProductsInBf16OnThisCpu}. */
     public Precision stepPrecision() {
-        return bf16Steps ? Precision.BF16 : Precision.FP32;
+        return stepWeights != null ? Precision.BF16 : Precision.FP32;
     }
 
     /** A window of {@code batch} sequences × {@code steps} steps; with TensorFlow's dropout buffers when {@code dropout}. */
@@ -260,7 +258,7 @@ public final class Engine implements AutoCloseable {
         lines.add(String.format(Locale.ROOT, "OpenBLAS: core %s, %d threads (%s)", Blas.coreName(), Blas.threads(), Blas.config()));
         if (bf16) {
             lines.add(String.format(Locale.ROOT, "Precision bf16: oneDNN %s GEMMs on %s, %d OpenMP threads; per-step recurrent products in %s",
-                    OneDnn.version(), OneDnn.isa(), threads, bf16Steps ? "bf16 too" : "fp32 (few-row kernel)"));
+                    OneDnn.version(), OneDnn.isa(), threads, stepWeights != null ? "bf16 too" : "fp32 (few-row kernel)"));
             if (!OneDnn.nativeBf16()) {
                 lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN's bf16 GEMM is no faster than fp32 here,"
                         + " and over 100x slower on AVX2 (Engine.gemmPrecisionOnThisCpu picks fp32 on such CPUs).");

@@ -4,6 +4,7 @@ import lstmlm.blas.OneDnn;
 import lstmlm.blas.PackedBf16Matmul;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * A window's per-step recurrent products in bf16: for each layer, z_t += h_{t−1}·W_rec (forward)
@@ -74,6 +75,7 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
         this.firstColumn = new int[2][team];
         this.columns = new int[2][team];
         this.packedAt = new long[layers][2];
+        for (long[] p : packedAt) Arrays.fill(p, -1);
         this.weights = new MemorySegment[layers][2];
         this.weightOffsets = new long[layers][2];
         int before = OneDnn.threads();
@@ -94,7 +96,6 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
                                 : new PackedBf16Matmul(batch, to - from, k, g, true, g, hid);
                     }
                 }
-                for (long[] p : packedAt) p[dir] = -1;
             }
         } catch (RuntimeException e) {
             close();

@@ -187,7 +187,7 @@ public final class Passes {
         long t0 = e.profile.start();
         gemm(e, false, false, rows, g, hid, w.slab, layerInput(w, l), hid, m.slab, wIn, g, 0f, acts, w.z[l], g);
         t0 = e.profile.stop(Part.GEMM_WINDOW, t0);
-        boolean bf16Steps = e.bf16Steps;
+        boolean bf16Steps = w.packedSteps != null;
         boolean fewRows = !bf16Steps && b <= RecurrentProduct.MAX_ROWS;
         long panels = m.forwardPanelsOffset(l);
         if (fewRows && !m.forwardPanelsCurrent(l)) {
@@ -261,15 +261,15 @@ public final class Passes {
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
         VectorMath.fill(grads, bias, g, 0f);
         t0 = e.profile.stop(Part.OTHER_KERNELS, t0);
-        boolean bf16Steps = e.bf16Steps;
+        boolean bf16Steps = w.packedSteps != null;
         boolean fewRows = !bf16Steps && b <= RecurrentProduct.MAX_ROWS;
         long panels = m.backwardPanelsOffset(l);
-        if (fewRows) {
+        if (bf16Steps) {
+            w.packedSteps.packBackward(workers, l, m.version(), m.slab.bf16(), wRec);
+            t0 = e.profile.stop(Part.GEMM_STEP, t0);
+        } else if (fewRows) {
             // dz·W_recᵀ: the panels of W_recᵀ, fixed for the window
             w.recurrent.packTransposed(workers, p, wRec, g, g, hid, m.recurrentPanels, panels);
-            t0 = e.profile.stop(Part.GEMM_STEP, t0);
-        } else if (bf16Steps) {
-            w.packedSteps.packBackward(workers, l, m.version(), m.slab.bf16(), wRec);
             t0 = e.profile.stop(Part.GEMM_STEP, t0);
         }
         long step = (long) b * hid, zStep = (long) b * g;
