@@ -22,8 +22,16 @@ import java.util.TreeMap;
  */
 public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble testPerplexity, double elapsedSeconds) {
 
-    /** One epoch end: its learning rate and its train and valid perplexity. */
-    public record EpochPoint(int epoch, double learningRate, double trainPerplexity, double validPerplexity) {}
+    /**
+     * One epoch end: its learning rate, its train and valid perplexity, and its training speed in
+     * words per second (NaN where the line has none, as a curve drawn while training).
+     */
+    public record EpochPoint(int epoch, double learningRate, double trainPerplexity, double validPerplexity,
+                             double wordsPerSecond) {
+        public EpochPoint(int epoch, double learningRate, double trainPerplexity, double validPerplexity) {
+            this(epoch, learningRate, trainPerplexity, validPerplexity, Double.NaN);
+        }
+    }
 
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -51,7 +59,8 @@ public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble tes
                 case "epoch" -> {
                     int epoch = requiredInt(file, i + 1, event, "epoch");
                     epochs.put(epoch, new EpochPoint(epoch, requiredNumber(file, i + 1, event, "lr"),
-                            requiredNumber(file, i + 1, event, "train_ppl"), requiredNumber(file, i + 1, event, "valid_ppl")));
+                            requiredNumber(file, i + 1, event, "train_ppl"), requiredNumber(file, i + 1, event, "valid_ppl"),
+                            event.path("wps").isNumber() ? event.get("wps").asDouble() : Double.NaN));
                 }
                 case "test" -> test = OptionalDouble.of(requiredNumber(file, i + 1, event, "test_ppl"));
                 case "progress" -> { }
