@@ -258,7 +258,7 @@ public final class Engine implements AutoCloseable {
         lines.add(String.format(Locale.ROOT, "OpenBLAS: core %s, %d threads (%s)", Blas.coreName(), Blas.threads(), Blas.config()));
         if (bf16) {
             lines.add(String.format(Locale.ROOT, "Precision bf16: oneDNN %s GEMMs on %s, %d OpenMP threads; per-step recurrent products in %s",
-                    OneDnn.version(), OneDnn.isa(), threads, stepWeights != null ? "bf16 too" : "fp32 (few-row kernel)"));
+                    OneDnn.version(), OneDnn.isa(), threads, stepPrecision() == Precision.BF16 ? "bf16 too" : "fp32 (few-row kernel)"));
             if (!OneDnn.nativeBf16()) {
                 lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN's bf16 GEMM is no faster than fp32 here,"
                         + " and over 100x slower on AVX2 (Engine.gemmPrecisionOnThisCpu picks fp32 on such CPUs).");
