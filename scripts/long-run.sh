@@ -8,6 +8,8 @@
 #                                              (give --checkpoint-every; relative paths are in DIR)
 #   scripts/long-run.sh DIR                    start it again: resumes from its newest checkpoint
 #   scripts/long-run.sh DIR --stop             SIGTERM: it checkpoints the window it is in and exits
+#   scripts/long-run.sh DIR --extend N         train to N epochs in all (--set max_max_epoch=N), even
+#                                              a finished run; DIR gets this checkout's jar
 #
 # e.g. scripts/long-run.sh ~/runs/medium --config medium --seed 1 --threads 2 \
 #          --checkpoint-every 1000 --metrics metrics.jsonl --plot curve.png --no-progress
@@ -16,7 +18,7 @@
 # DIR/train.log (appended), DIR/starts.log (a line a start) and DIR/JAR_COMMIT.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ $# -ge 1 ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 dir="$(realpath -m "$1")"
 shift
 case "$dir/" in
@@ -35,6 +37,34 @@ if [ "${1:-}" = --stop ]; then
 fi
 [ -z "$(running)" ] || { echo "long-run: $dir is already running (pid $(running))" >&2; exit 2; }
 
+build_jar() {
+  (cd "$here" && ./mvnw -q -B -DskipTests package 2>&1) | { grep -v '^WARNING' || true; } >&2
+  cp "$here/target/lstm-lm.jar" "$jar"
+  git -C "$here" describe --always --dirty > "$dir/JAR_COMMIT"
+}
+
+extend=
+if [ "${1:-}" = --extend ]; then
+  [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] && [ $# -eq 2 ] || { echo "long-run: --extend takes the number of epochs in all, e.g. --extend 40" >&2; exit 2; }
+  [ -f "$dir/options" ] || { echo "long-run: $dir holds no run to extend" >&2; exit 2; }
+  extend="$2"
+  shift 2
+  # an older jar refuses max_max_epoch on --resume: extending takes this checkout's, which must train
+  # the same bits (see what changed in the engine since the run's jar)
+  was="$(cat "$dir/JAR_COMMIT")"
+  build_jar
+  echo "long-run: $dir now runs jar $(cat "$dir/JAR_COMMIT") (was $was); engine changes between them:" >&2
+  git -C "$here" diff --stat "${was%-dirty}" -- src/main/java/lstmlm/kernels src/main/java/lstmlm/model \
+    src/main/java/lstmlm/train src/main/java/lstmlm/blas >&2 || true
+  # the options keep the last extension: every later start resumes with it (the checkpoints carry it too)
+  # drop an earlier extension's "--set" "max_max_epoch=M" pair
+  awk '$0 == "--set" && !held { held = 1; next }
+       held { held = 0; if ($0 ~ /^max_max_epoch=/) next; print "--set" }
+       { print } END { if (held) print "--set" }' "$dir/options" > "$dir/options.new"
+  printf '%s\n' --set "max_max_epoch=$extend" >> "$dir/options.new"
+  mv "$dir/options.new" "$dir/options"
+fi
+
 if [ ! -f "$dir/options" ]; then
   [ $# -gt 0 ] || { echo "long-run: $dir holds no run; give the train options of a new one" >&2; exit 2; }
   for a in "$@"; do
@@ -42,15 +72,14 @@ if [ ! -f "$dir/options" ]; then
       echo "long-run: leave $a out; the run saves to and resumes from $dir" >&2; exit 2 ;;
     esac
   done
-  (cd "$here" && ./mvnw -q -B -DskipTests package 2>&1) | { grep -v '^WARNING' || true; } >&2
-  cp "$here/target/lstm-lm.jar" "$jar"
-  git -C "$here" describe --always --dirty > "$dir/JAR_COMMIT"
+  build_jar
   printf '%s\n' "$@" > "$dir/options"
 elif [ $# -gt 0 ]; then
   echo "long-run: $dir already holds a run ($(tr '\n' ' ' < "$dir/options")); start it again with no options" >&2
   exit 2
 fi
-if [ -f "$dir/train.log" ] && grep -q '^Test Perplexity' "$dir/train.log"; then
+# finished: a test line after the last start's Config line (an extended run has started again since)
+if [ -z "$extend" ] && [ -f "$dir/train.log" ] && awk '/^Config /{t=0} /^Test Perplexity/{t=1} END{exit !t}' "$dir/train.log"; then
   echo "long-run: $dir has finished: $(grep '^Test Perplexity' "$dir/train.log" | tail -1)"
   exit 0
 fi
@@ -64,6 +93,7 @@ fi
 . "$here/scripts/jdk.sh"
 jdk="$(lstm_jdk)"
 cd "$dir"
+[ -z "$extend" ] || what="extended to $extend epochs and $what"
 echo "$(date -u +%FT%TZ) $what (jar $(cat JAR_COMMIT))" >> starts.log
 setsid nohup env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$jdk/bin/java" --add-modules jdk.incubator.vector \
   --enable-native-access=ALL-UNNAMED -XX:-UseProfiledLoopPredicate -jar "$jar" train "${options[@]}" \

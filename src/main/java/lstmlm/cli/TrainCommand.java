@@ -51,7 +51,8 @@ final class TrainCommand implements Callable<Integer> {
     Path savePath;
 
     @Option(names = "--resume", paramLabel = "DIR",
-            description = "Continue exactly from the newest valid checkpoint in DIR, with its config and seed. Checkpoints go on to DIR unless --save-path says otherwise.")
+            description = "Continue exactly from the newest valid checkpoint in DIR, with its config and seed. Checkpoints go on to DIR unless --save-path says otherwise."
+                    + " --set max_max_epoch=N extends (or ends earlier) the run it continues.")
     Path resume;
 
     @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "0",
@@ -75,7 +76,7 @@ final class TrainCommand implements Callable<Integer> {
     boolean distributed;
 
     @Option(names = "--max-epochs", paramLabel = "N",
-            description = "Stop when N epochs are done in all, counting those before --resume (default: the config's max_max_epoch).")
+            description = "Stop when N epochs are done in all, counting those before --resume (default and at most: the config's max_max_epoch).")
     Integer maxEpochs;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Override a config key, e.g. --set keep_prob=0.9.")
@@ -130,7 +131,7 @@ final class TrainCommand implements Callable<Integer> {
             long runSeed;
             if (resume != null) {
                 resumed = CheckpointStore.newest(resume, lead ? System.out : quiet);
-                cfg = resumed.config();
+                cfg = extended(resumed);
                 checkAgrees(resumed);
                 runSeed = resumed.progress().seed();
             } else {
@@ -145,8 +146,13 @@ final class TrainCommand implements Callable<Integer> {
             Config configured = cfg;
             cfg = cfg.withVocabSize(corpus.vocabulary().size()); // the model has a class per word the data gave
             int n = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() / ranksOnThisMachine(comm));
-            int epochs = maxEpochs != null ? Math.min(maxEpochs, cfg.maxMaxEpoch()) : cfg.maxMaxEpoch();
-            if (epochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
+            if (maxEpochs != null && maxEpochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
+            if (maxEpochs != null && maxEpochs > cfg.maxMaxEpoch()) {
+                throw new Main.UserError("--max-epochs " + maxEpochs + " is past the config's max_max_epoch " + cfg.maxMaxEpoch()
+                        + ": --max-epochs only stops a run early. To train longer, --set max_max_epoch=" + maxEpochs
+                        + (resume != null ? " (on --resume it extends the run)." : "."));
+            }
+            int epochs = maxEpochs != null ? maxEpochs : cfg.maxMaxEpoch();
             Path saveDir = savePath != null ? savePath : resume;
             CheckpointStore store = saveDir != null ? CheckpointStore.open(saveDir, keep) : null;
             // on a terminal the bar redraws its line: TF's lines then go above it; anywhere else they are printed as ever
@@ -243,7 +249,29 @@ final class TrainCommand implements Callable<Integer> {
         return CorpusFiles.in(dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure());
     }
 
-    /** A resumed run keeps the checkpoint's maths: flags that would change it must agree with it. */
+    /**
+     * The checkpoint's config, with max_max_epoch from {@code --set max_max_epoch=N} when given: the one
+     * key a resume may change. No schedule reads it (the learning rate is a function of the epoch and
+     * the validation history only), so a run extended from its last checkpoint gives the bits of one
+     * configured with N from the start. It may not fall below the epochs already done.
+     */
+    private Config extended(Checkpoint c) {
+        String asked = overrides.get("max_max_epoch");
+        if (asked == null) return c.config();
+        Config cfg = c.config().withOverrides(Map.of("max_max_epoch", asked));
+        // the epochs done, and the one in progress when the checkpoint is inside one
+        int reached = c.progress().epoch() + (c.progress().step() > 0 ? 1 : 0);
+        if (cfg.maxMaxEpoch() < reached) {
+            throw new Main.UserError("--set max_max_epoch=" + cfg.maxMaxEpoch() + " is below epoch " + reached + ", which "
+                    + c.file() + " has reached: on --resume, max_max_epoch may grow, or shrink to no fewer than " + reached + ".");
+        }
+        return cfg;
+    }
+
+    /**
+     * A resumed run keeps the checkpoint's maths: flags that would change it must agree with it.
+     * max_max_epoch is not maths (see {@link #extended}): it is taken from --set, never from --config.
+     */
     private void checkAgrees(Checkpoint c) {
         Config asked = null;
         if (config != null) asked = Config.load(config, overrides);
@@ -253,6 +281,7 @@ final class TrainCommand implements Callable<Integer> {
             Map<String, String> have = c.config().toMap(), want = asked.toMap();
             for (String k : have.keySet()) {
                 if (k.equals("vocab_size")) continue; // the data's, not the flags' (checked with the vocabulary)
+                if (k.equals("max_max_epoch")) continue; // where the run stops: extended()
                 if (!have.get(k).equals(want.get(k))) conflicts.add(k + "=" + want.get(k) + " (checkpoint: " + have.get(k) + ")");
             }
         }

@@ -18,7 +18,9 @@ import java.util.TreeMap;
 /**
  * A run's metrics as {@code train --metrics} writes them: JSON lines, one event each. Reading
  * keeps what a plot needs, one point per epoch; when an epoch appears twice (a resumed run
- * repeats the epoch it crashed in) the later line wins.
+ * repeats the epoch it crashed in) the later line wins. A test line counts only when no epoch
+ * line follows it: a run extended past its end ({@code --resume --set max_max_epoch=N}) has not
+ * been tested again yet.
  */
 public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble testPerplexity, double elapsedSeconds) {
 
@@ -61,6 +63,7 @@ public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble tes
                     epochs.put(epoch, new EpochPoint(epoch, requiredNumber(file, i + 1, event, "lr"),
                             requiredNumber(file, i + 1, event, "train_ppl"), requiredNumber(file, i + 1, event, "valid_ppl"),
                             event.path("wps").isNumber() ? event.get("wps").asDouble() : Double.NaN));
+                    test = OptionalDouble.empty(); // the run went on past the test before it
                 }
                 case "test" -> test = OptionalDouble.of(requiredNumber(file, i + 1, event, "test_ppl"));
                 case "progress" -> { }

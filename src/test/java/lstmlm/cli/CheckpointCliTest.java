@@ -66,6 +66,47 @@ class CheckpointCliTest {
     }
 
     @Test
+    void aFinishedRunExtendedWithMaxMaxEpochIsTheLongerRun() throws Exception {
+        String data = TinyRun.corpus(tmp).toString(), config = TinyRun.configFile(tmp).toString();
+        Path straight = tmp.resolve("straight"), extended = tmp.resolve("extended");
+        // the plateau schedule: the rate after epoch 2 depends on the history the checkpoint carries
+        CliRun a = CliRun.of("train", "--config", config, "--data-path", data, "--save-path", straight.toString(),
+                "--seed", "9", "--threads", "1", "--set", "lr_schedule=plateau", "--set", "max_max_epoch=3");
+        assertEquals(0, a.exit(), a.err());
+        CliRun b1 = CliRun.of("train", "--config", config, "--data-path", data, "--save-path", extended.toString(),
+                "--seed", "9", "--threads", "1", "--set", "lr_schedule=plateau", "--set", "max_max_epoch=2");
+        assertEquals(0, b1.exit(), b1.err());
+        assertTrue(b1.out().contains("Test Perplexity"), "the shorter run finished: " + b1.out());
+
+        CliRun past = CliRun.of("train", "--resume", extended.toString(), "--data-path", data, "--threads", "1", "--max-epochs", "3");
+        assertEquals(2, past.exit());
+        assertTrue(past.err().contains("--set max_max_epoch=3"), past.err());
+        CliRun below = CliRun.of("train", "--resume", extended.toString(), "--data-path", data, "--set", "max_max_epoch=1");
+        assertEquals(2, below.exit());
+        assertTrue(below.err().contains("below epoch 2"), below.err());
+
+        // --config on a resume is checked against the checkpoint, but its max_max_epoch (3 in the file) is not
+        // taken: the finished run stays finished (it only evaluates test again); --set max_max_epoch extends it
+        CliRun again = CliRun.of("train", "--resume", extended.toString(), "--config", config, "--data-path", data,
+                "--threads", "1", "--set", "lr_schedule=plateau");
+        assertEquals(0, again.exit(), again.err());
+        assertTrue(!again.out().contains("Epoch: 3") && again.out().contains("Test Perplexity"), again.out());
+        CliRun b2 = CliRun.of("train", "--resume", extended.toString(), "--config", config, "--data-path", data,
+                "--threads", "1", "--set", "lr_schedule=plateau", "--set", "max_max_epoch=3");
+        assertEquals(0, b2.exit(), b2.err());
+        assertTrue(b2.out().contains("Epoch: 3 Learning rate"), b2.out());
+        assertEquals(lines(a.out(), "Valid Perplexity"), lines(b1.out() + b2.out(), "Valid Perplexity"));
+        assertEquals(lines(a.out(), "Learning rate"), lines(b1.out() + b2.out(), "Learning rate"));
+        assertEquals(lines(a.out(), "Test Perplexity"), lines(b2.out(), "Test Perplexity"));
+        try (Checkpoint x = Checkpoint.load(straight.resolve("model.safetensors"));
+             Checkpoint y = Checkpoint.load(extended.resolve("model.safetensors"))) {
+            assertArrayEquals(TinyRun.weights(x), TinyRun.weights(y));
+            assertEquals(x.metadata().get("tensors.sha256"), y.metadata().get("tensors.sha256"));
+            assertEquals(3, y.config().maxMaxEpoch(), "the extended run's files say how far it was trained");
+        }
+    }
+
+    @Test
     void aBf16RunEvaluatesInEitherPrecisionAndKeepsItsPrecisionOnResume() throws Exception {
         String data = TinyRun.corpus(tmp).toString(), config = TinyRun.configFile(tmp).toString();
         Path dir = tmp.resolve("bf16");

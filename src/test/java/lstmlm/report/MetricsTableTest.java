@@ -53,6 +53,18 @@ class MetricsTableTest {
     }
 
     @Test
+    void aRunExtendedPastItsTestIsNotTestedUntilItEndsAgain() throws Exception {
+        String e1 = "{\"event\":\"epoch\",\"epoch\":1,\"lr\":1.0,\"train_ppl\":300,\"valid_ppl\":200,\"wps\":100,\"elapsed_s\":10}";
+        String t1 = "{\"event\":\"test\",\"epoch\":1,\"test_ppl\":190,\"elapsed_s\":12}";
+        String e2 = "{\"event\":\"epoch\",\"epoch\":2,\"lr\":0.25,\"train_ppl\":250,\"valid_ppl\":180,\"wps\":100,\"elapsed_s\":22}";
+        String t2 = "{\"event\":\"test\",\"epoch\":2,\"test_ppl\":170,\"elapsed_s\":24}";
+        assertEquals(190, MetricsFile.read(file(e1, t1)).testPerplexity().orElseThrow());
+        assertTrue(MetricsFile.read(file(e1, t1, e2)).testPerplexity().isEmpty(), "extended: epoch 1's test is not the run's");
+        assertTrue(MetricsTable.markdown(MetricsFile.read(file(e1, t1, e2))).contains("No test perplexity yet"));
+        assertEquals(170, MetricsFile.read(file(e1, t1, e2, t2)).testPerplexity().orElseThrow());
+    }
+
+    @Test
     void noEpochYetIsAnErrorNamingTheFile() throws Exception {
         Path f = file("{\"event\":\"progress\",\"epoch\":1,\"step\":11,\"epoch_size\":100,\"lr\":1.0,\"train_ppl\":900.5,\"wps\":1000,\"elapsed_s\":5}");
         var e = assertThrows(ReportException.class, () -> MetricsTable.markdown(MetricsFile.read(f)));
