@@ -53,10 +53,7 @@ final class PlotCommand implements Callable<Integer> {
             for (MetricsFile m : read) labels.add(m.label());
             boolean clash = labels.size() < read.size(); // same file name in two folders: the paths tell them apart
             for (MetricsFile m : read) {
-                if (m.epochs().isEmpty()) {
-                    throw new ReportException("Metrics file " + m.file() + " has no epoch yet: nothing to plot "
-                            + "(a run writes its first epoch line when epoch 1 ends).");
-                }
+                m.requireEpochs("plot");
                 runs.add(m.toRun(clash ? m.file().toString() : m.label()));
             }
             String chartTitle = title != null ? title

@@ -37,6 +37,15 @@ public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble tes
 
     static final ObjectMapper JSON = new ObjectMapper();
 
+    /** The epochs, or (none yet) an error naming the file and that there is nothing to {@code purpose}. */
+    public List<EpochPoint> requireEpochs(String purpose) {
+        if (epochs.isEmpty()) {
+            throw new ReportException("Metrics file " + file + " has no epoch yet: nothing to " + purpose
+                    + " (a run writes its first epoch line when epoch 1 ends).");
+        }
+        return epochs;
+    }
+
     /** Reads {@code file}; a line that is not a JSON object with an {@code event} is an error naming the file and line. */
     public static MetricsFile read(Path file) {
         List<String> lines;

@@ -14,10 +14,7 @@ public final class MetricsTable {
 
     /** The table and the lines under it, each line ending in a newline; a file with no epoch is an error. */
     public static String markdown(MetricsFile m) {
-        if (m.epochs().isEmpty()) {
-            throw new ReportException("Metrics file " + m.file() + " has no epoch yet: nothing to tabulate "
-                    + "(a run writes its first epoch line when epoch 1 ends).");
-        }
+        m.requireEpochs("tabulate");
         StringBuilder out = new StringBuilder();
         out.append("| epoch | lr | train | valid | training speed |\n");
         out.append("|---|---|---|---|---|\n");
