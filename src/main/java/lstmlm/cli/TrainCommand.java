@@ -253,7 +253,8 @@ final class TrainCommand implements Callable<Integer> {
      * The checkpoint's config, with max_max_epoch from {@code --set max_max_epoch=N} when given: the one
      * key a resume may change. No schedule reads it (the learning rate is a function of the epoch and
      * the validation history only), so a run extended from its last checkpoint gives the bits of one
-     * configured with N from the start. It may not fall below the epochs already done.
+     * configured with N from the start (ConfigTest checks that no schedule reads it). It may not fall
+     * below the epoch the checkpoint reached.
      */
     private Config extended(Checkpoint c) {
         String asked = overrides.get("max_max_epoch");
