@@ -10,6 +10,8 @@
 #   scripts/long-run.sh DIR --stop             SIGTERM: it checkpoints the window it is in and exits
 #   scripts/long-run.sh DIR --extend N         train to N epochs in all (--set max_max_epoch=N), even
 #                                              a finished run; DIR gets this checkout's jar
+#   scripts/long-run.sh DIR --status           running or not, the last epoch's lines, the newest
+#                                              checkpoint, the starts, the test line once finished
 #
 # e.g. scripts/long-run.sh ~/runs/medium --config medium --seed 1 --threads 2 \
 #          --checkpoint-every 1000 --metrics metrics.jsonl --plot curve.png --no-progress
@@ -18,7 +20,7 @@
 # DIR/train.log (appended), DIR/starts.log (a line a start) and DIR/JAR_COMMIT.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ $# -ge 1 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 dir="$(realpath -m "$1")"
 shift
 case "$dir/" in
@@ -33,6 +35,22 @@ if [ "${1:-}" = --stop ]; then
   [ -n "$pids" ] || { echo "long-run: nothing running in $dir" >&2; exit 1; }
   kill -TERM $pids
   echo "long-run: asked $pids to checkpoint and stop; see $dir/train.log"
+  exit 0
+fi
+if [ "${1:-}" = --status ]; then
+  [ -f "$dir/options" ] || { echo "long-run: $dir holds no run" >&2; exit 1; }
+  pids="$(running)"
+  echo "$dir: $([ -n "$pids" ] && echo "running (pid $pids)" || echo "not running"); jar $(cat "$dir/JAR_COMMIT")"
+  echo "options: $(tr '\n' ' ' < "$dir/options")"
+  [ ! -f "$dir/starts.log" ] || sed 's/^/start: /' "$dir/starts.log"
+  newest="$(ls "$dir"/ckpt-*.safetensors 2>/dev/null | tail -1)"
+  echo "newest checkpoint: ${newest:-none}"
+  if [ -f "$dir/train.log" ]; then
+    grep -E '^Epoch: [0-9]+ (Train|Valid) Perplexity' "$dir/train.log" | tail -2
+    grep -E '^Epoch: [0-9]+ Learning rate' "$dir/train.log" | tail -1
+    grep -E '^[0-9.]+ perplexity: ' "$dir/train.log" | tail -1
+    awk '/^Config /{t=""} /^Test Perplexity/{t=$0} END{if (t != "") print t " (finished)"}' "$dir/train.log"
+  fi
   exit 0
 fi
 [ -z "$(running)" ] || { echo "long-run: $dir is already running (pid $(running))" >&2; exit 2; }
