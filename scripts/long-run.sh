@@ -29,6 +29,9 @@ esac
 mkdir -p "$dir"
 jar="$dir/lstm-lm.jar"
 running() { pgrep -f -- "-jar $jar train" || true; }
+# the test line when the run has finished: one after the last start's Config line (a run extended
+# since its test has started again); nothing otherwise
+finished() { [ ! -f "$dir/train.log" ] || awk '/^Config /{t=""} /^Test Perplexity/{t=$0} END{if (t != "") print t}' "$dir/train.log"; }
 
 if [ "${1:-}" = --stop ]; then
   pids="$(running)"
@@ -49,7 +52,8 @@ if [ "${1:-}" = --status ]; then
     grep -E '^Epoch: [0-9]+ (Train|Valid) Perplexity' "$dir/train.log" | tail -2
     grep -E '^Epoch: [0-9]+ Learning rate' "$dir/train.log" | tail -1
     grep -E '^[0-9.]+ perplexity: ' "$dir/train.log" | tail -1
-    awk '/^Config /{t=""} /^Test Perplexity/{t=$0} END{if (t != "") print t " (finished)"}' "$dir/train.log"
+    done_line="$(finished)"
+    [ -z "$done_line" ] || echo "$done_line (finished)"
   fi
   exit 0
 fi
@@ -96,9 +100,8 @@ elif [ $# -gt 0 ]; then
   echo "long-run: $dir already holds a run ($(tr '\n' ' ' < "$dir/options")); start it again with no options" >&2
   exit 2
 fi
-# finished: a test line after the last start's Config line (an extended run has started again since)
-if [ -z "$extend" ] && [ -f "$dir/train.log" ] && awk '/^Config /{t=0} /^Test Perplexity/{t=1} END{exit !t}' "$dir/train.log"; then
-  echo "long-run: $dir has finished: $(grep '^Test Perplexity' "$dir/train.log" | tail -1)"
+if [ -z "$extend" ] && [ -n "$(finished)" ]; then
+  echo "long-run: $dir has finished: $(finished)"
   exit 0
 fi
 

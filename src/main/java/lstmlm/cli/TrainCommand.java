@@ -251,15 +251,13 @@ final class TrainCommand implements Callable<Integer> {
 
     /**
      * The checkpoint's config, with max_max_epoch from {@code --set max_max_epoch=N} when given: the one
-     * key a resume may change. No schedule reads it (the learning rate is a function of the epoch and
-     * the validation history only), so a run extended from its last checkpoint gives the bits of one
-     * configured with N from the start (ConfigTest checks that no schedule reads it). It may not fall
-     * below the epoch the checkpoint reached.
+     * key a resume may change ({@link Config#STOP_KEY}). It may not fall below the epoch the checkpoint
+     * reached.
      */
     private Config extended(Checkpoint c) {
-        String asked = overrides.get("max_max_epoch");
+        String asked = overrides.get(Config.STOP_KEY);
         if (asked == null) return c.config();
-        Config cfg = c.config().withOverrides(Map.of("max_max_epoch", asked));
+        Config cfg = c.config().withOverrides(Map.of(Config.STOP_KEY, asked));
         // the epochs done, and the one in progress when the checkpoint is inside one
         int reached = c.progress().epoch() + (c.progress().step() > 0 ? 1 : 0);
         if (cfg.maxMaxEpoch() < reached) {
@@ -271,7 +269,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /**
      * A resumed run keeps the checkpoint's maths: flags that would change it must agree with it.
-     * max_max_epoch is not maths (see {@link #extended}): it is taken from --set, never from --config.
+     * max_max_epoch is not maths ({@link Config#STOP_KEY}): it is taken from --set, never from --config.
      */
     private void checkAgrees(Checkpoint c) {
         Config asked = null;
@@ -279,10 +277,9 @@ final class TrainCommand implements Callable<Integer> {
         else if (!overrides.isEmpty()) asked = c.config().withOverrides(overrides);
         List<String> conflicts = new ArrayList<>();
         if (asked != null) {
-            Map<String, String> have = c.config().toMap(), want = asked.toMap();
+            Map<String, String> have = c.config().trainingMap(), want = asked.trainingMap();
             for (String k : have.keySet()) {
                 if (k.equals("vocab_size")) continue; // the data's, not the flags' (checked with the vocabulary)
-                if (k.equals("max_max_epoch")) continue; // where the run stops: extended()
                 if (!have.get(k).equals(want.get(k))) conflicts.add(k + "=" + want.get(k) + " (checkpoint: " + have.get(k) + ")");
             }
         }

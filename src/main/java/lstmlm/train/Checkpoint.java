@@ -85,17 +85,13 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
      * Checks that a run of {@code config} with {@code seed} on data whose training split has
      * {@code vocabulary} and {@code epochSize} windows per epoch can continue from this checkpoint:
      * anything else would not be the same run. The message says what differs and what to pass.
-     * Only max_max_epoch may differ: it says where the run stops, and no schedule reads it, so a
-     * run may be extended (or ended earlier) from any checkpoint.
+     * Only {@link Config#STOP_KEY} may differ: a run may be extended (or ended earlier) from any checkpoint.
      */
     public void checkResumable(Config config, long seed, Vocabulary vocabulary, int epochSize) {
         if (progress == null) {
             throw new ConfigException(file + " holds weights only, no training position; resume from a ckpt-*.safetensors.");
         }
-        Map<String, String> have = new java.util.HashMap<>(this.config.toMap()), want = new java.util.HashMap<>(config.toMap());
-        have.remove("max_max_epoch");
-        want.remove("max_max_epoch");
-        if (!have.equals(want)) {
+        if (!this.config.trainingMap().equals(config.trainingMap())) {
             throw new ConfigException("Checkpoint " + file + " was written with config " + this.config.toMap()
                     + ", not " + config.toMap() + ".");
         }

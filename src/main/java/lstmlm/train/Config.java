@@ -69,6 +69,19 @@ public record Config(
     public static final Map<String, String> OPTIONAL_KEYS = optionalKeys();
     /** Every key, required ones first. */
     public static final List<String> KEYS = allKeys();
+    /**
+     * The one key a resumed run may change: it says where the run stops, and no schedule reads it
+     * (the learning rate is a function of the epoch and the validation history; ConfigTest checks
+     * it), so a run extended from any checkpoint gives the bits of one configured so from the start.
+     */
+    public static final String STOP_KEY = "max_max_epoch";
+
+    /** This config's keys and values without {@link #STOP_KEY}: what a resume must keep. */
+    public Map<String, String> trainingMap() {
+        Map<String, String> m = toMap();
+        m.remove(STOP_KEY);
+        return m;
+    }
 
     /** Default of the keep_prob_input/hidden/output keys: keep_prob's value. */
     private static final String INHERIT = "keep_prob";
