@@ -131,14 +131,18 @@ public record Config(
     }
 
     /**
-     * When the learning rate falls by lr_decay. {@code epoch}: TensorFlow's, once per epoch from
-     * epoch max_epoch on. {@code plateau}: after each epoch, from epoch max_epoch on, whose
-     * validation perplexity is no lower than the best before it (PyTorch's word_language_model and
-     * the 2016–17 papers' practice): the rate stays high while the model still improves, which
-     * heavily regularised models (variational dropout) need.
+     * When the learning rate falls by lr_decay. {@code epoch}: TensorFlow's tutorial as it has been
+     * since 2017, the initial rate for max_epoch epochs, then once per epoch. {@code epoch-held}:
+     * the initial rate for max_epoch + 1 epochs, then once per epoch: the code that published the
+     * reference numbers, Zaremba et al.'s Lua (it divides after an epoch whose count exceeds
+     * max_epoch) and TensorFlow's tutorial until 2017 ({@code lr_decay ** max(i - max_epoch, 0)};
+     * its 82.07 and 115.91 date from then). {@code plateau}: after each epoch, from epoch max_epoch
+     * on, whose validation perplexity is no lower than the best before it (PyTorch's
+     * word_language_model and the 2016–17 papers' practice): the rate stays high while the model
+     * still improves, which heavily regularised models (variational dropout) need.
      */
     public enum LrSchedule {
-        EPOCH("epoch"), PLATEAU("plateau");
+        EPOCH("epoch"), EPOCH_HELD("epoch-held"), PLATEAU("plateau");
 
         public final String key;
 
@@ -154,11 +158,12 @@ public record Config(
 
     /**
      * Learning rate for 0-based epoch i with lr_schedule {@code epoch}: learning_rate ·
-     * lr_decay^max(i + 1 − max_epoch, 0). A {@code plateau} config needs the validation history:
+     * lr_decay^max(i + 1 − max_epoch, 0); {@code epoch-held}: learning_rate ·
+     * lr_decay^max(i − max_epoch, 0). A {@code plateau} config needs the validation history:
      * {@link #learningRate(int, List)}.
      */
     public double learningRate(int epoch) {
-        if (lrSchedule != LrSchedule.EPOCH) {
+        if (lrSchedule == LrSchedule.PLATEAU) {
             throw new IllegalStateException("lr_schedule " + lrSchedule.key + " needs the validation history");
         }
         return learningRate(epoch, List.of());
@@ -167,7 +172,8 @@ public record Config(
     /**
      * Learning rate for 0-based epoch i, given the validation perplexities of the epochs before it
      * ({@code valid.get(j)} for epoch j; at least i of them for {@code plateau}). {@code epoch}:
-     * learning_rate · lr_decay^max(i + 1 − max_epoch, 0). {@code plateau}: learning_rate ·
+     * learning_rate · lr_decay^max(i + 1 − max_epoch, 0). {@code epoch-held}: learning_rate ·
+     * lr_decay^max(i − max_epoch, 0). {@code plateau}: learning_rate ·
      * lr_decay^k, k the number of epochs j &lt; i with j + 1 ≥ max_epoch whose valid[j] is not below
      * min(valid[0..j)). A pure function of the history a checkpoint carries, so a resume continues
      * the same schedule.
@@ -175,6 +181,9 @@ public record Config(
     public double learningRate(int epoch, List<Double> valid) {
         if (lrSchedule == LrSchedule.EPOCH) {
             return learningRate * Math.pow(lrDecay, Math.max(epoch + 1 - maxEpoch, 0));
+        }
+        if (lrSchedule == LrSchedule.EPOCH_HELD) {
+            return learningRate * Math.pow(lrDecay, Math.max(epoch - maxEpoch, 0));
         }
         if (valid.size() < epoch) {
             throw new IllegalArgumentException("lr_schedule plateau at epoch " + (epoch + 1) + " needs " + epoch
@@ -282,7 +291,7 @@ public record Config(
                 p.real("keep_prob_recurrent", 0, false, 1),
                 p.real("keep_prob_words", 0, false, 1),
                 p.real("weight_decay", 0, true, 1),
-                p.choice("lr_schedule", LrSchedule::parse, "epoch or plateau"));
+                p.choice("lr_schedule", LrSchedule::parse, "epoch, epoch-held or plateau"));
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */

@@ -54,6 +54,23 @@ class ConfigTest {
     }
 
     @Test
+    void heldScheduleKeepsTheInitialRateOneEpochLonger() {
+        // Zaremba's Lua (small: decay=2, max_epoch=4) trains epochs 1-5 at lr 1 and halves after
+        // each later one; TF's tutorial until 2017 did the same with lr_decay ** max(i - 4, 0)
+        Config c = Config.load("small", Map.of("lr_schedule", "epoch-held"));
+        assertEquals(Config.LrSchedule.EPOCH_HELD, c.lrSchedule());
+        double[] expected = {1, 1, 1, 1, 1, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625};
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i], c.learningRate(i), "epoch " + (i + 1));
+            assertEquals(expected[i], c.learningRate(i, List.of(1.0, 2.0)), "epoch " + (i + 1) + " ignores the history");
+        }
+        // medium: 0.8^32 at epoch 39 where the epoch schedule gives 0.8^33
+        Config medium = Config.load("medium", Map.of("lr_schedule", "epoch-held"));
+        assertEquals(Math.pow(0.8, 32), medium.learningRate(38), 1e-18);
+        assertEquals(Config.load("medium", Map.of()).learningRate(37), medium.learningRate(38));
+    }
+
+    @Test
     void plateauScheduleDecaysAfterEachEpochThatDidNotImprove() {
         Config c = Config.load("small", Map.of("lr_schedule", "plateau", "max_epoch", "3", "lr_decay", "0.25"));
         assertEquals(Config.LrSchedule.PLATEAU, c.lrSchedule());
@@ -72,14 +89,14 @@ class ConfigTest {
         assertEquals(Config.LrSchedule.EPOCH, small.lrSchedule());
         assertEquals(small.learningRate(6), small.learningRate(6, valid));
         ConfigException e = assertThrows(ConfigException.class, () -> Config.load("small", Map.of("lr_schedule", "cosine")));
-        assertTrue(e.getMessage().contains("lr_schedule") && e.getMessage().contains("epoch or plateau"), e.getMessage());
+        assertTrue(e.getMessage().contains("lr_schedule") && e.getMessage().contains("epoch, epoch-held or plateau"), e.getMessage());
     }
 
     @Test
     void noScheduleReadsMaxMaxEpochSoARunCanBeExtended() {
         // what makes --resume --set max_max_epoch=N the run configured with N (TrainCommand.extended)
         List<Double> valid = List.of(200.0, 210.0, 150.0, 150.0, 140.0, 141.0, 139.5, 139.6, 139.0, 139.1);
-        for (String schedule : List.of("epoch", "plateau")) {
+        for (String schedule : List.of("epoch", "epoch-held", "plateau")) {
             Config shorter = Config.load("medium", Map.of("lr_schedule", schedule, "max_epoch", "3", "max_max_epoch", "5"));
             Config longer = shorter.withOverrides(Map.of("max_max_epoch", "40"));
             for (int i = 0; i <= valid.size(); i++) {
