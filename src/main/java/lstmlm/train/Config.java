@@ -136,10 +136,11 @@ public record Config(
      * the initial rate for max_epoch + 1 epochs, then once per epoch: the code that published the
      * reference numbers, Zaremba et al.'s Lua (it divides after an epoch whose count exceeds
      * max_epoch) and TensorFlow's first tutorial versions, 2015–16 ({@code lr_decay ** max(i -
-     * max_epoch, 0)}; its table of 115.91, 82.07 and 78.29 dates from then). {@code plateau}: after each epoch, from epoch max_epoch
-     * on, whose validation perplexity is no lower than the best before it (PyTorch's
-     * word_language_model and the 2016–17 papers' practice): the rate stays high while the model
-     * still improves, which heavily regularised models (variational dropout) need.
+     * max_epoch, 0)}; its table of 115.91, 82.07 and 78.29 dates from then). {@code plateau}:
+     * after each epoch, from epoch max_epoch on, whose validation perplexity is no lower than the
+     * best before it (PyTorch's word_language_model and the 2016–17 papers' practice): the rate
+     * stays high while the model still improves, which heavily regularised models (variational
+     * dropout) need.
      */
     public enum LrSchedule {
         EPOCH("epoch"), EPOCH_HELD("epoch-held"), PLATEAU("plateau");

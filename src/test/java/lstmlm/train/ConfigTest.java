@@ -56,7 +56,7 @@ class ConfigTest {
     @Test
     void heldScheduleKeepsTheInitialRateOneEpochLonger() {
         // Zaremba's Lua (small: decay=2, max_epoch=4) trains epochs 1-5 at lr 1 and halves after
-        // each later one; TF's tutorial until 2017 did the same with lr_decay ** max(i - 4, 0)
+        // each later one; TF's first tutorial versions did the same with lr_decay ** max(i - 4, 0)
         Config c = Config.load("small", Map.of("lr_schedule", "epoch-held"));
         assertEquals(Config.LrSchedule.EPOCH_HELD, c.lrSchedule());
         double[] expected = {1, 1, 1, 1, 1, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625};
