@@ -143,25 +143,32 @@ public record Config(
      * dropout) need.
      */
     public enum LrSchedule {
-        EPOCH("epoch"), EPOCH_HELD("epoch-held"), PLATEAU("plateau");
+        EPOCH("epoch", 0), EPOCH_HELD("epoch-held", 1), PLATEAU("plateau", -1);
 
         public final String key;
+        /** Epochs past max_epoch the initial rate holds, for the two fixed schedules; -1: plateau. */
+        private final int held;
 
-        LrSchedule(String key) {
+        LrSchedule(String key, int held) {
             this.key = key;
+            this.held = held;
         }
 
         static LrSchedule parse(String raw) {
             for (LrSchedule s : values()) if (s.key.equalsIgnoreCase(raw.trim())) return s;
             return null;
         }
+
+        /** "a, b or c": the keys, for the error a bad value gets. */
+        static String choices() {
+            List<String> keys = java.util.Arrays.stream(values()).map(s -> s.key).toList();
+            return String.join(", ", keys.subList(0, keys.size() - 1)) + " or " + keys.getLast();
+        }
     }
 
     /**
-     * Learning rate for 0-based epoch i with lr_schedule {@code epoch}: learning_rate ·
-     * lr_decay^max(i + 1 − max_epoch, 0); {@code epoch-held}: learning_rate ·
-     * lr_decay^max(i − max_epoch, 0). A {@code plateau} config needs the validation history:
-     * {@link #learningRate(int, List)}.
+     * Learning rate for 0-based epoch i under a fixed schedule ({@code epoch}, {@code epoch-held});
+     * a {@code plateau} config needs the validation history: {@link #learningRate(int, List)}.
      */
     public double learningRate(int epoch) {
         if (lrSchedule == LrSchedule.PLATEAU) {
@@ -173,19 +180,20 @@ public record Config(
     /**
      * Learning rate for 0-based epoch i, given the validation perplexities of the epochs before it
      * ({@code valid.get(j)} for epoch j; at least i of them for {@code plateau}). {@code epoch}:
-     * learning_rate · lr_decay^max(i + 1 − max_epoch, 0). {@code epoch-held}: learning_rate ·
-     * lr_decay^max(i − max_epoch, 0). {@code plateau}: learning_rate ·
-     * lr_decay^k, k the number of epochs j &lt; i with j + 1 ≥ max_epoch whose valid[j] is not below
-     * min(valid[0..j)). A pure function of the history a checkpoint carries, so a resume continues
-     * the same schedule.
+     * learning_rate · lr_decay^max(i + 1 − max_epoch, 0); {@code epoch-held}: one epoch later,
+     * lr_decay^max(i − max_epoch, 0). {@code plateau}: learning_rate · lr_decay^k, k the number of
+     * epochs j &lt; i with j + 1 ≥ max_epoch whose valid[j] is not below min(valid[0..j)). A pure
+     * function of the history a checkpoint carries, so a resume continues the same schedule.
      */
     public double learningRate(int epoch, List<Double> valid) {
-        if (lrSchedule == LrSchedule.EPOCH) {
-            return learningRate * Math.pow(lrDecay, Math.max(epoch + 1 - maxEpoch, 0));
-        }
-        if (lrSchedule == LrSchedule.EPOCH_HELD) {
-            return learningRate * Math.pow(lrDecay, Math.max(epoch - maxEpoch, 0));
-        }
+        return switch (lrSchedule) {
+            case EPOCH, EPOCH_HELD ->
+                    learningRate * Math.pow(lrDecay, Math.max(epoch + 1 - maxEpoch - lrSchedule.held, 0));
+            case PLATEAU -> plateauRate(epoch, valid);
+        };
+    }
+
+    private double plateauRate(int epoch, List<Double> valid) {
         if (valid.size() < epoch) {
             throw new IllegalArgumentException("lr_schedule plateau at epoch " + (epoch + 1) + " needs " + epoch
                     + " validation perplexities, got " + valid.size());
@@ -292,7 +300,7 @@ public record Config(
                 p.real("keep_prob_recurrent", 0, false, 1),
                 p.real("keep_prob_words", 0, false, 1),
                 p.real("weight_decay", 0, true, 1),
-                p.choice("lr_schedule", LrSchedule::parse, "epoch, epoch-held or plateau"));
+                p.choice("lr_schedule", LrSchedule::parse, LrSchedule.choices()));
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */

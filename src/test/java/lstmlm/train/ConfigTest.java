@@ -96,7 +96,8 @@ class ConfigTest {
     void noScheduleReadsMaxMaxEpochSoARunCanBeExtended() {
         // what makes --resume --set max_max_epoch=N the run configured with N (TrainCommand.extended)
         List<Double> valid = List.of(200.0, 210.0, 150.0, 150.0, 140.0, 141.0, 139.5, 139.6, 139.0, 139.1);
-        for (String schedule : List.of("epoch", "epoch-held", "plateau")) {
+        for (Config.LrSchedule each : Config.LrSchedule.values()) {
+            String schedule = each.key;
             Config shorter = Config.load("medium", Map.of("lr_schedule", schedule, "max_epoch", "3", "max_max_epoch", "5"));
             Config longer = shorter.withOverrides(Map.of("max_max_epoch", "40"));
             for (int i = 0; i <= valid.size(); i++) {
