@@ -6,6 +6,7 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -161,7 +162,7 @@ public record Config(
 
         /** "a, b or c": the keys, for the error a bad value gets. */
         static String choices() {
-            List<String> keys = java.util.Arrays.stream(values()).map(s -> s.key).toList();
+            List<String> keys = Arrays.stream(values()).map(s -> s.key).toList();
             return String.join(", ", keys.subList(0, keys.size() - 1)) + " or " + keys.getLast();
         }
     }
