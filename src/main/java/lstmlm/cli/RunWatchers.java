@@ -55,7 +55,7 @@ final class RunWatchers implements AutoCloseable {
         MetricsWriter metrics = null;
         try {
             if (metricsFile != null) {
-                metrics = MetricsWriter.open(metricsFile, resuming, System.err);
+                metrics = MetricsWriter.open(metricsFile, resuming ? trainer.progress() : null, System.err);
                 listeners.add(metrics);
             }
             if (plotFile != null) {

@@ -90,7 +90,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--metrics", paramLabel = "FILE.jsonl",
             description = "Write a JSON line for every progress line, epoch end and the test (event, epoch, step, lr, "
-                    + "train_ppl, valid_ppl, test_ppl, wps, elapsed_s). A new run starts the file afresh; --resume appends. Default: none.")
+                    + "train_ppl, valid_ppl, test_ppl, wps, elapsed_s). A new run starts the file afresh; --resume keeps its lines up to the checkpoint and appends. Default: none.")
     Path metrics;
 
     @Option(names = "--plot", paramLabel = "FILE.png|FILE.svg",

@@ -48,6 +48,50 @@ public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble tes
 
     /** Reads {@code file}; a line that is not a JSON object with an {@code event} is an error naming the file and line. */
     public static MetricsFile read(Path file) {
+        Map<Integer, EpochPoint> epochs = new TreeMap<>();
+        OptionalDouble test = OptionalDouble.empty();
+        double elapsed = 0;
+        for (Line line : lines(file)) {
+            JsonNode event = line.event();
+            int n = line.number();
+            switch (event.get("event").asText()) {
+                case "epoch" -> {
+                    int epoch = requiredInt(file, n, event, "epoch");
+                    epochs.put(epoch, new EpochPoint(epoch, requiredNumber(file, n, event, "lr"),
+                            requiredNumber(file, n, event, "train_ppl"), requiredNumber(file, n, event, "valid_ppl"),
+                            event.path("wps").isNumber() ? event.get("wps").asDouble() : Double.NaN));
+                    test = OptionalDouble.empty(); // the run went on past the test before it
+                }
+                case "test" -> test = OptionalDouble.of(requiredNumber(file, n, event, "test_ppl"));
+                case "progress" -> { }
+                default -> throw new ReportException("Metrics file " + file + " line " + n
+                        + ": 'event' must be progress, epoch or test, not " + event.path("event") + ".");
+            }
+            if (event.path("elapsed_s").isNumber()) elapsed = event.get("elapsed_s").asDouble();
+        }
+        return new MetricsFile(file, List.copyOf(epochs.values()), test, elapsed);
+    }
+
+    /** One non-blank line of a metrics file: its 1-based number, its text and its event. */
+    record Line(int number, String text, JsonNode event) {
+        /**
+         * Where the run stood when it wrote this line, as (0-based epoch, windows of it done): a
+         * progress line at its epoch and step, an epoch or test line at the next epoch's start; null
+         * when the line does not say.
+         */
+        int[] position() {
+            JsonNode epoch = event.get("epoch"), step = event.get("step");
+            if (epoch == null || !epoch.isIntegralNumber()) return null;
+            return switch (event.get("event").asText()) {
+                case "progress" -> step != null && step.isIntegralNumber() ? new int[]{epoch.asInt() - 1, step.asInt()} : null;
+                case "epoch", "test" -> new int[]{epoch.asInt(), 0};
+                default -> null;
+            };
+        }
+    }
+
+    /** The events of {@code file}, blank lines left out; a line that is not a JSON object with an {@code event} is an error naming the file and line. */
+    static List<Line> lines(Path file) {
         List<String> lines;
         try {
             lines = Files.readAllLines(file, StandardCharsets.UTF_8);
@@ -58,30 +102,12 @@ public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble tes
         } catch (IOException e) {
             throw new ReportException("Cannot read metrics file " + file + ": " + e.getMessage(), e);
         }
-        Map<Integer, EpochPoint> epochs = new TreeMap<>();
-        OptionalDouble test = OptionalDouble.empty();
-        double elapsed = 0;
+        List<Line> events = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
-            if (line.isEmpty()) continue;
-            JsonNode event = parse(file, i + 1, line);
-            String kind = event.path("event").asText("");
-            switch (kind) {
-                case "epoch" -> {
-                    int epoch = requiredInt(file, i + 1, event, "epoch");
-                    epochs.put(epoch, new EpochPoint(epoch, requiredNumber(file, i + 1, event, "lr"),
-                            requiredNumber(file, i + 1, event, "train_ppl"), requiredNumber(file, i + 1, event, "valid_ppl"),
-                            event.path("wps").isNumber() ? event.get("wps").asDouble() : Double.NaN));
-                    test = OptionalDouble.empty(); // the run went on past the test before it
-                }
-                case "test" -> test = OptionalDouble.of(requiredNumber(file, i + 1, event, "test_ppl"));
-                case "progress" -> { }
-                default -> throw new ReportException("Metrics file " + file + " line " + (i + 1)
-                        + ": 'event' must be progress, epoch or test, not " + event.path("event") + ".");
-            }
-            if (event.path("elapsed_s").isNumber()) elapsed = event.get("elapsed_s").asDouble();
+            if (!line.isEmpty()) events.add(new Line(i + 1, line, parse(file, i + 1, line)));
         }
-        return new MetricsFile(file, List.copyOf(epochs.values()), test, elapsed);
+        return events;
     }
 
     private static JsonNode parse(Path file, int lineNumber, String line) {

@@ -47,6 +47,9 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
  * state.tensor            "state.lstm": the carried LSTM state at the save point is a tensor
  * state.layout            its layout, [layers, 2 (c, h), batch, hidden]
  * history.train_perplexity, history.valid_perplexity   finished epochs, comma-separated
+ * elapsed_s               the run's training time when the file was written, in seconds, over
+ *                         all its processes (what one did past its last checkpoint is not in it:
+ *                         a resume redoes it); absent in files written before it was kept: unknown
  * </pre>
  * The state tensor is not part of the model: {@link #load} keeps it in {@link Progress} only.
  */
@@ -65,14 +68,31 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
      * window n come from {@code Dropout.splitSeed(seed, n)} and initialisation drew from
      * {@code SplittableRandom(seed)} once, so seed and global step are every RNG state there is.
      *
-     * @param lstmState the carried state, c then h per layer, each [batch x hidden] (Window.state())
+     * @param lstmState      the carried state, c then h per layer, each [batch x hidden] (Window.state())
+     * @param elapsedSeconds the run's training time up to here (all its processes); NaN when unknown
      */
     public record Progress(long seed, int epoch, int step, int epochSize, long globalStep, double learningRate,
                            double costSum, long iterations, float[] lstmState,
-                           List<Double> trainPerplexities, List<Double> validPerplexities) {
+                           List<Double> trainPerplexities, List<Double> validPerplexities, double elapsedSeconds) {
         public Progress {
             trainPerplexities = List.copyOf(trainPerplexities);
             validPerplexities = List.copyOf(validPerplexities);
+        }
+
+        /** A position whose training time is unknown. */
+        public Progress(long seed, int epoch, int step, int epochSize, long globalStep, double learningRate,
+                        double costSum, long iterations, float[] lstmState,
+                        List<Double> trainPerplexities, List<Double> validPerplexities) {
+            this(seed, epoch, step, epochSize, globalStep, learningRate, costSum, iterations, lstmState,
+                    trainPerplexities, validPerplexities, Double.NaN);
+        }
+
+        /**
+         * Whether a line a run wrote at 0-based epoch {@code epoch} after {@code step} of its windows
+         * comes at or before this position (so a run resumed here would not write it again).
+         */
+        public boolean reached(int epoch, int step) {
+            return epoch < this.epoch || (epoch == this.epoch && step <= this.step);
         }
     }
 
@@ -154,6 +174,7 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
                     + "zero at an epoch start; not part of the model");
             meta.put("history.train_perplexity", joinDoubles(progress.trainPerplexities()));
             meta.put("history.valid_perplexity", joinDoubles(progress.validPerplexities()));
+            if (Double.isFinite(progress.elapsedSeconds())) meta.put("elapsed_s", Double.toString(progress.elapsedSeconds()));
             // byte-backed: a float[] segment cannot become the ByteBuffer the writer needs
             float[] state = progress.lstmState();
             MemorySegment stateBytes = MemorySegment.ofArray(new byte[state.length * Float.BYTES]);
@@ -245,9 +266,11 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
             throw bad(file, "learning_rate " + learningRate + " is not the config's rate for epoch " + (epoch + 1)
                     + " (" + config.learningRate(epoch, valid) + ")");
         }
+        double elapsed = meta.containsKey("elapsed_s") ? doubleValue(file, meta, "elapsed_s") : Double.NaN;
+        if (elapsed < 0) throw bad(file, "metadata 'elapsed_s' is negative: " + elapsed);
         float[] state = f.data(STATE_TENSOR).toArray(JAVA_FLOAT_UNALIGNED);
         return new Progress(seed, epoch, step, epochSize, globalStep, learningRate, costSum, iterations, state,
-                train, valid);
+                train, valid, elapsed);
     }
 
     private static String required(Path file, Map<String, String> meta, String key) {

@@ -45,8 +45,15 @@ public final class Trainer implements AutoCloseable {
     private CheckpointStore store;
     private int checkpointEvery;
     private TrainingListener listener = TrainingListener.NONE;
-    /** When this process's {@link #run} began, for the listeners' elapsed time; and the last training pass's speed. */
+    /**
+     * The run's training time before this process (a restored checkpoint's; NaN when its file
+     * predates {@code elapsed_s}), the time of this process's finished {@link #run} calls, and when
+     * the one in progress began; the listeners and checkpoints get the sum. And the last training
+     * pass's speed.
+     */
+    private double elapsedBefore, elapsedInEarlierRuns;
     private long runStart;
+    private boolean running;
     private double lastEpochWordsPerSecond;
     /** Set from any thread (a signal handler); read between windows. */
     private volatile boolean stopRequested;
@@ -137,6 +144,7 @@ public final class Trainer implements AutoCloseable {
         trainHistory.addAll(p.trainPerplexities());
         validHistory.clear();
         validHistory.addAll(p.validPerplexities());
+        elapsedBefore = p.elapsedSeconds();
     }
 
     private int epochSize() {
@@ -195,7 +203,7 @@ public final class Trainer implements AutoCloseable {
         float[] state = carriedState != null ? carriedState
                 : new float[2 * config.numLayers() * config.batchSize() * config.hiddenSize()];
         return new Checkpoint.Progress(seed, epoch, stepInEpoch, epochSize(), globalStep, config.learningRate(epoch, validHistory),
-                costSum, iterations, state, trainHistory, validHistory);
+                costSum, iterations, state, trainHistory, validHistory, elapsedBefore + thisProcessSeconds());
     }
 
     /**
@@ -204,6 +212,7 @@ public final class Trainer implements AutoCloseable {
      */
     public Result run(int epochs) {
         runStart = System.nanoTime();
+        running = true;
         try {
             while (epoch < epochs) {
                 double lr = config.learningRate(epoch, validHistory);
@@ -240,6 +249,8 @@ public final class Trainer implements AutoCloseable {
             listener.onTest(new TrainingListener.TestEnd(epoch, test, elapsedSeconds()));
             return new Result(List.copyOf(trainHistory), List.copyOf(validHistory), test);
         } finally {
+            elapsedInEarlierRuns = thisProcessSeconds();
+            running = false;
             phase = Phase.IDLE;
         }
     }
@@ -373,8 +384,16 @@ public final class Trainer implements AutoCloseable {
         return Math.exp(costSum / iterations);
     }
 
+    /**
+     * What the listeners are told: the run's training time so far, or only this process's when a
+     * checkpoint without {@code elapsed_s} was restored (a metrics file then adds what it has).
+     */
     private double elapsedSeconds() {
-        return (System.nanoTime() - runStart) / 1e9;
+        return (Double.isNaN(elapsedBefore) ? 0 : elapsedBefore) + thisProcessSeconds();
+    }
+
+    private double thisProcessSeconds() {
+        return elapsedInEarlierRuns + (running ? (System.nanoTime() - runStart) / 1e9 : 0);
     }
 
     /**

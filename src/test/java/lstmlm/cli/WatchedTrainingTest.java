@@ -133,6 +133,51 @@ class WatchedTrainingTest {
     }
 
     @Test
+    void aRunResumedAfterACrashHasTheStraightRunsMetricsFileButTheClock() throws Exception {
+        String data = TinyRun.corpus(tmp).toString(), config = TinyRun.configFile(tmp).toString();
+        Path straight = tmp.resolve("straight.jsonl"), crashed = tmp.resolve("crashed.jsonl"), save = tmp.resolve("run");
+        assertEquals(0, CliRun.of("train", "--config", config, "--data-path", data, "--threads", "1", "--seed", "9",
+                "--max-epochs", "2", "--metrics", straight.toString()).exit());
+        var whole = CliRun.of("train", "--config", config, "--data-path", data, "--threads", "1", "--seed", "9",
+                "--max-epochs", "2", "--metrics", crashed.toString(), "--save-path", save.toString(),
+                "--checkpoint-every", "50", "--keep", "100");
+        assertEquals(0, whole.exit(), whole.err());
+        // as if the process had died after writing every line: only the checkpoints up to window 550 survive
+        List<Path> checkpoints = lstmlm.train.CheckpointStore.checkpoints(save);
+        Path survivor = save.resolve("ckpt-0000000550.safetensors");
+        assertTrue(checkpoints.contains(survivor), checkpoints.toString());
+        for (Path c : checkpoints) if (c.compareTo(survivor) > 0) Files.delete(c);
+        Files.delete(save.resolve("model.safetensors"));
+        double timeAtSurvivor;
+        try (var c = lstmlm.train.Checkpoint.load(survivor)) {
+            assertEquals(1, c.progress().epoch(), "the survivor is inside epoch 2");
+            timeAtSurvivor = c.progress().elapsedSeconds();
+            assertTrue(timeAtSurvivor > 0, "the checkpoint knows the run's time: " + timeAtSurvivor);
+        }
+        var resumed = CliRun.of("train", "--resume", save.toString(), "--data-path", data, "--threads", "1",
+                "--max-epochs", "2", "--metrics", crashed.toString());
+        assertEquals(0, resumed.exit(), resumed.err());
+
+        // the lines past window 550 were dropped and written again: every field the same but speed and time
+        assertEquals(withoutClock(jsonLines(straight)), withoutClock(jsonLines(crashed)));
+        double previous = 0;
+        for (JsonNode e : jsonLines(crashed)) {
+            double t = e.get("elapsed_s").asDouble();
+            assertTrue(t >= previous, "the clock never runs back: " + e);
+            previous = t;
+        }
+        assertTrue(previous > timeAtSurvivor, "the resumed process adds its time to the checkpoint's");
+    }
+
+    private static List<String> withoutClock(List<JsonNode> events) {
+        return events.stream().map(e -> {
+            var copy = e.deepCopy();
+            ((com.fasterxml.jackson.databind.node.ObjectNode) copy).remove(List.of("wps", "elapsed_s"));
+            return copy.toString();
+        }).toList();
+    }
+
+    @Test
     void badOutputPathsAreErrorsBeforeTrainingStarts() throws Exception {
         String data = TinyRun.corpus(tmp).toString(), config = TinyRun.configFile(tmp).toString();
         Path missing = tmp.resolve("no-such-folder").resolve("run.jsonl");

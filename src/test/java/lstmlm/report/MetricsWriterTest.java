@@ -2,6 +2,7 @@ package lstmlm.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import lstmlm.train.Checkpoint;
 import lstmlm.train.TrainingListener;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -19,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The metrics file: what each event writes, append on resume, and the errors for files that are not metrics. */
+/** The metrics file: what each event writes, append and purge on resume, and the errors for files that are not metrics. */
 class MetricsWriterTest {
     @TempDir
     Path dir;
@@ -42,7 +43,7 @@ class MetricsWriterTest {
     @Test
     void everyEventIsOneJsonLineWithItsKnownFields() throws Exception {
         Path file = dir.resolve("run.jsonl");
-        try (MetricsWriter w = MetricsWriter.open(file, false, warn)) {
+        try (MetricsWriter w = MetricsWriter.open(file, null, warn)) {
             oneEpoch(w, 1, 2.0);
             w.onTest(new TrainingListener.TestEnd(1, 21.75, 3.0));
         }
@@ -67,34 +68,88 @@ class MetricsWriterTest {
     @Test
     void anUnknownNumberIsNullNotInvalidJson() throws Exception {
         Path file = dir.resolve("nan.jsonl");
-        try (MetricsWriter w = MetricsWriter.open(file, false, warn)) {
+        try (MetricsWriter w = MetricsWriter.open(file, null, warn)) {
             w.onEpoch(new TrainingListener.EpochEnd(1, 1.0, 20, 22, Double.NaN, 1));
         }
         JsonNode epoch = parseLines(file).getFirst();
         assertTrue(epoch.get("wps").isNull(), epoch.toString());
     }
 
+    /** A checkpoint's position: 0-based epoch in progress, its windows done, the run's time (NaN: a file from before elapsed_s). */
+    private static Checkpoint.Progress at(int epoch, int step, double elapsed) {
+        return new Checkpoint.Progress(1, epoch, step, 40, 40L * epoch + step, 1.0, 0, 0, new float[0],
+                List.of(), List.of(), elapsed);
+    }
+
     @Test
     void aResumedRunAppendsAndItsClockGoesOn() throws Exception {
         Path file = dir.resolve("resumed.jsonl");
-        try (MetricsWriter w = MetricsWriter.open(file, false, warn)) {
+        try (MetricsWriter w = MetricsWriter.open(file, null, warn)) {
             oneEpoch(w, 1, 10.0);
         }
-        try (MetricsWriter w = MetricsWriter.open(file, true, warn)) {
-            oneEpoch(w, 2, 5.0);
+        // the checkpoint knows the run's time: the trainer's clock goes on from it (10 + 5), the file adds nothing
+        try (MetricsWriter w = MetricsWriter.open(file, at(1, 0, 10.0), warn)) {
+            oneEpoch(w, 2, 15.0);
         }
         List<JsonNode> lines = parseLines(file);
         assertEquals(4, lines.size(), "appended, not overwritten");
         assertEquals(15.0, lines.get(3).get("elapsed_s").asDouble(), 1e-9);
 
+        // a checkpoint from before elapsed_s: the trainer counts this process only (7); the file's 15 is added
+        try (MetricsWriter w = MetricsWriter.open(file, at(2, 0, Double.NaN), warn)) {
+            oneEpoch(w, 3, 7.0);
+        }
+        lines = parseLines(file);
+        assertEquals(6, lines.size());
+        assertEquals(21.0, lines.get(4).get("elapsed_s").asDouble(), 1e-9, "progress line: 15 + 7 - 1");
+        assertEquals(22.0, lines.get(5).get("elapsed_s").asDouble(), 1e-9);
+
         MetricsFile read = MetricsFile.read(file);
-        assertEquals(List.of(1, 2), read.epochs().stream().map(MetricsFile.EpochPoint::epoch).toList());
+        assertEquals(List.of(1, 2, 3), read.epochs().stream().map(MetricsFile.EpochPoint::epoch).toList());
+        assertEquals(22.0, read.elapsedSeconds(), 1e-9);
 
         // a new run starts the file afresh
-        try (MetricsWriter w = MetricsWriter.open(file, false, warn)) {
+        try (MetricsWriter w = MetricsWriter.open(file, null, warn)) {
             oneEpoch(w, 1, 1.0);
         }
         assertEquals(2, parseLines(file).size());
+    }
+
+    @Test
+    void aResumeDropsTheLinesWrittenPastItsCheckpointSoTheFileReadsAsOneRun() throws Exception {
+        Path file = dir.resolve("crashed.jsonl");
+        String epoch1 = """
+                {"event":"progress","epoch":1,"step":11,"epoch_size":40,"lr":1.0,"train_ppl":90.0,"wps":100,"elapsed_s":1}
+                {"event":"epoch","epoch":1,"lr":1.0,"train_ppl":50.0,"valid_ppl":60.0,"wps":100,"elapsed_s":4}
+                """;
+        String upToStep20 = epoch1 + """
+                {"event":"progress","epoch":2,"step":11,"epoch_size":40,"lr":1.0,"train_ppl":45.0,"wps":100,"elapsed_s":5}
+                """;
+        // the process wrote on to the end of epoch 2, then died; its last checkpoint is epoch 2's window 20
+        Files.writeString(file, upToStep20 + """
+                {"event":"progress","epoch":2,"step":21,"epoch_size":40,"lr":1.0,"train_ppl":44.0,"wps":100,"elapsed_s":6}
+                {"event":"progress","epoch":2,"step":31,"epoch_size":40,"lr":1.0,"train_ppl":43.0,"wps":100,"elapsed_s":7}
+                {"event":"epoch","epoch":2,"lr":1.0,"train_ppl":42.0,"valid_ppl":47.0,"wps":100,"elapsed_s":8}
+                """);
+        try (MetricsWriter w = MetricsWriter.open(file, at(1, 20, 5.5), warn)) {
+            assertEquals(upToStep20, Files.readString(file), "kept: the lines up to window 20 of epoch 2, as they were");
+            w.onProgress(new TrainingListener.Step(2, 21, 40, 1.0, 44.5, 100, 6.5));
+            w.onEpoch(new TrainingListener.EpochEnd(2, 1.0, 42.5, 47.5, 100, 8.5));
+        }
+        List<JsonNode> lines = parseLines(file);
+        assertEquals(List.of("progress", "epoch", "progress", "progress", "epoch"),
+                lines.stream().map(l -> l.get("event").asText()).toList());
+        assertEquals(List.of(1.0, 4.0, 5.0, 6.5, 8.5), lines.stream().map(l -> l.get("elapsed_s").asDouble()).toList(),
+                "the clock never runs back");
+        assertEquals(47.5, MetricsFile.read(file).epochs().get(1).validPerplexity());
+
+        // at an epoch's end (the checkpoint's position after its epoch line) every line is kept
+        Path whole = Files.writeString(dir.resolve("whole.jsonl"), epoch1);
+        MetricsWriter.open(whole, at(1, 0, 4.0), warn).close();
+        assertEquals(epoch1, Files.readString(whole));
+        // an epoch line written just before a crash, its checkpoint not yet: dropped, the resume validates again
+        MetricsWriter.open(whole, at(0, 40, 3.5), warn).close();
+        assertEquals(epoch1.lines().findFirst().orElseThrow() + "\n", Files.readString(whole));
     }
 
     @Test
@@ -134,14 +189,14 @@ class MetricsWriterTest {
         assertTrue(e.getMessage().contains("train_ppl"), e.getMessage());
 
         // appending to it on --resume is refused the same way, before anything is written
-        e = assertThrows(ReportException.class, () -> MetricsWriter.open(notJson, true, warn));
+        e = assertThrows(ReportException.class, () -> MetricsWriter.open(notJson, at(1, 0, 1.0), warn));
         assertTrue(e.getMessage().contains(notJson.toString()), e.getMessage());
     }
 
     @Test
     void aMissingFolderIsAnErrorBeforeAnythingIsWritten() {
         Path file = dir.resolve("no-such-dir").resolve("run.jsonl");
-        var e = assertThrows(ReportException.class, () -> MetricsWriter.open(file, false, warn));
+        var e = assertThrows(ReportException.class, () -> MetricsWriter.open(file, null, warn));
         assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("does not exist"), e.getMessage());
         assertFalse(Files.exists(file.getParent()));
     }

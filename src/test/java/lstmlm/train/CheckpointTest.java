@@ -24,6 +24,7 @@ import java.util.Map;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,7 +47,7 @@ class CheckpointTest {
         float[] state = new float[2 * CONFIG.numLayers() * CONFIG.batchSize() * CONFIG.hiddenSize()];
         for (int i = 0; i < state.length; i++) state[i] = (float) Math.sin(i) * 0.3f;
         return new Checkpoint.Progress(-77, 1, 123, 400, 523, CONFIG.learningRate(1), 0.1 + 1.0 / 3, 615, state,
-                List.of(12.345678901234567), List.of(Math.PI, Math.E).subList(0, 1));
+                List.of(12.345678901234567), List.of(Math.PI, Math.E).subList(0, 1), 4321.0625);
     }
 
     Path writeTiny(String name, Checkpoint.Progress progress) throws IOException {
@@ -84,9 +85,18 @@ class CheckpointTest {
             assertArrayEquals(p.lstmState(), q.lstmState());
             assertEquals(p.trainPerplexities(), q.trainPerplexities());
             assertEquals(p.validPerplexities(), q.validPerplexities());
+            assertEquals(p.elapsedSeconds(), q.elapsedSeconds());
             assertEquals("x\"y\n", c.metadata().get("note"));
             assertEquals("state.lstm", c.metadata().get("state.tensor"));
             assertEquals(64, c.metadata().get("tensors.sha256").length());
+        }
+        // a checkpoint written before elapsed_s was kept: the run's time is unknown, the rest loads
+        Checkpoint.Progress untimed = new Checkpoint.Progress(p.seed(), p.epoch(), p.step(), p.epochSize(), p.globalStep(),
+                p.learningRate(), p.costSum(), p.iterations(), p.lstmState(), p.trainPerplexities(), p.validPerplexities());
+        try (Checkpoint c = Checkpoint.load(writeTiny("untimed.safetensors", untimed))) {
+            assertFalse(c.metadata().containsKey("elapsed_s"));
+            assertTrue(Double.isNaN(c.progress().elapsedSeconds()));
+            assertEquals(p.globalStep(), c.progress().globalStep());
         }
         // a weights-only file has no position, and the loader keeps no state tensor in the model
         try (Checkpoint c = Checkpoint.load(writeTiny("w.safetensors", null))) {
@@ -168,6 +178,10 @@ class CheckpointTest {
                 "no 'format'");
         assertFails("missing.safetensors", withHeader(bytes, header, header.replace("\"softmax.bias\"", "\"softmax.bias2\"")),
                 "no tensor 'softmax.bias'");
+        assertFails("negtime.safetensors", withHeader(bytes, header, header.replace("\"4321.0625\"", "\"-4321.0625\"")),
+                "'elapsed_s' is negative");
+        assertFails("nantime.safetensors", withHeader(bytes, header, header.replace("\"4321.0625\"", "\"soon\"")),
+                "'elapsed_s' is not a number");
         assertFails("nosum.safetensors", withHeader(bytes, header, header.replace("tensors.sha256", "tensors.sha257")),
                 "no 'tensors.sha256'");
 
