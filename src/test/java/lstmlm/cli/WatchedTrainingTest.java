@@ -2,6 +2,9 @@ package lstmlm.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import lstmlm.train.Checkpoint;
+import lstmlm.train.CheckpointStore;
 import lstmlm.train.TinyRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -143,13 +146,13 @@ class WatchedTrainingTest {
                 "--checkpoint-every", "50", "--keep", "100");
         assertEquals(0, whole.exit(), whole.err());
         // as if the process had died after writing every line: only the checkpoints up to window 550 survive
-        List<Path> checkpoints = lstmlm.train.CheckpointStore.checkpoints(save);
+        List<Path> checkpoints = CheckpointStore.checkpoints(save);
         Path survivor = save.resolve("ckpt-0000000550.safetensors");
         assertTrue(checkpoints.contains(survivor), checkpoints.toString());
         for (Path c : checkpoints) if (c.compareTo(survivor) > 0) Files.delete(c);
         Files.delete(save.resolve("model.safetensors"));
         double timeAtSurvivor;
-        try (var c = lstmlm.train.Checkpoint.load(survivor)) {
+        try (Checkpoint c = Checkpoint.load(survivor)) {
             assertEquals(1, c.progress().epoch(), "the survivor is inside epoch 2");
             timeAtSurvivor = c.progress().elapsedSeconds();
             assertTrue(timeAtSurvivor > 0, "the checkpoint knows the run's time: " + timeAtSurvivor);
@@ -171,8 +174,8 @@ class WatchedTrainingTest {
 
     private static List<String> withoutClock(List<JsonNode> events) {
         return events.stream().map(e -> {
-            var copy = e.deepCopy();
-            ((com.fasterxml.jackson.databind.node.ObjectNode) copy).remove(List.of("wps", "elapsed_s"));
+            ObjectNode copy = e.deepCopy();
+            copy.remove(List.of("wps", "elapsed_s"));
             return copy.toString();
         }).toList();
     }
