@@ -11,7 +11,8 @@
 #   scripts/long-run.sh DIR --extend N         train to N epochs in all (--set max_max_epoch=N), even
 #                                              a finished run; DIR gets this checkout's jar
 #   scripts/long-run.sh DIR --status           running or not, the last epoch's lines, the newest
-#                                              checkpoint, the starts, the test line once finished
+#                                              checkpoint, the starts, the test line once finished,
+#                                              else (with --metrics) epochs done and time to go
 #
 # e.g. scripts/long-run.sh ~/runs/medium --config medium --seed 1 --threads 2 \
 #          --checkpoint-every 1000 --metrics metrics.jsonl --plot curve.png --no-progress
@@ -20,7 +21,7 @@
 # DIR/train.log (appended), DIR/starts.log (a line a start) and DIR/JAR_COMMIT.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ $# -ge 1 ] || { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 dir="$(realpath -m "$1")"
 shift
 case "$dir/" in
@@ -54,6 +55,16 @@ if [ "${1:-}" = --status ]; then
     grep -E '^[0-9.]+ perplexity: ' "$dir/train.log" | tail -1
     done_line="$(finished)"
     [ -z "$done_line" ] || echo "$done_line (finished)"
+    # how far, and how long to go: the metrics file's last epoch line (elapsed_s is the run's training
+    # time, all its processes) and the config's max_max_epoch from the last Config line
+    metrics="$(awk 'p { print; exit } $0 == "--metrics" { p = 1 } /^--metrics=/ { sub(/^--metrics=/, ""); print; exit }' "$dir/options")"
+    [ -z "$metrics" ] || [ "${metrics:0:1}" = / ] || metrics="$dir/$metrics"
+    last="$( [ -z "$metrics" ] || [ ! -f "$metrics" ] || grep '"event":"epoch"' "$metrics" | tail -1)"
+    epochs="$(grep -E '^Config ' "$dir/train.log" | tail -1 | sed -nE 's/.*[{ ]max_max_epoch=([0-9]+).*/\1/p')"
+    if [ -z "$done_line" ] && [ -n "$epochs" ] && [[ "$last" =~ \"epoch\":([0-9]+).*\"elapsed_s\":([0-9.eE+-]+) ]]; then
+      awk -v e="${BASH_REMATCH[1]}" -v t="${BASH_REMATCH[2]}" -v n="$epochs" 'BEGIN {
+        printf "epochs done: %d of %d, in %.1f h of training; at that pace about %.1f h to go\n", e, n, t / 3600, t / e * (n - e) / 3600 }'
+    fi
   fi
   exit 0
 fi
