@@ -47,20 +47,21 @@ if [ "${1:-}" = --status ]; then
   echo "$dir: $([ -n "$pids" ] && echo "running (pid $pids)" || echo "not running"); jar $(cat "$dir/JAR_COMMIT")"
   echo "options: $(tr '\n' ' ' < "$dir/options")"
   [ ! -f "$dir/starts.log" ] || sed 's/^/start: /' "$dir/starts.log"
-  newest="$(ls "$dir"/ckpt-*.safetensors 2>/dev/null | tail -1)"
+  # under pipefail a grep or ls that finds nothing fails its pipeline: early in a run that is normal
+  newest="$(ls "$dir"/ckpt-*.safetensors 2>/dev/null | tail -1 || true)"
   echo "newest checkpoint: ${newest:-none}"
   if [ -f "$dir/train.log" ]; then
-    grep -E '^Epoch: [0-9]+ (Train|Valid) Perplexity' "$dir/train.log" | tail -2
-    grep -E '^Epoch: [0-9]+ Learning rate' "$dir/train.log" | tail -1
-    grep -E '^[0-9.]+ perplexity: ' "$dir/train.log" | tail -1
+    grep -E '^Epoch: [0-9]+ (Train|Valid) Perplexity' "$dir/train.log" | tail -2 || true
+    grep -E '^Epoch: [0-9]+ Learning rate' "$dir/train.log" | tail -1 || true
+    grep -E '^[0-9.]+ perplexity: ' "$dir/train.log" | tail -1 || true
     done_line="$(finished)"
     [ -z "$done_line" ] || echo "$done_line (finished)"
     # how far, and how long to go: the metrics file's last epoch line (elapsed_s is the run's training
     # time, all its processes) and the config's max_max_epoch from the last Config line
     metrics="$(awk 'p { print; exit } $0 == "--metrics" { p = 1 } /^--metrics=/ { sub(/^--metrics=/, ""); print; exit }' "$dir/options")"
     [ -z "$metrics" ] || [ "${metrics:0:1}" = / ] || metrics="$dir/$metrics"
-    last="$( [ -z "$metrics" ] || [ ! -f "$metrics" ] || grep '"event":"epoch"' "$metrics" | tail -1)"
-    epochs="$(grep -E '^Config ' "$dir/train.log" | tail -1 | sed -nE 's/.*[{ ]max_max_epoch=([0-9]+).*/\1/p')"
+    last="$( [ -z "$metrics" ] || [ ! -f "$metrics" ] || grep '"event":"epoch"' "$metrics" | tail -1 || true)"
+    epochs="$(grep -E '^Config ' "$dir/train.log" | tail -1 | sed -nE 's/.*[{ ]max_max_epoch=([0-9]+).*/\1/p' || true)"
     if [ -z "$done_line" ] && [ -n "$epochs" ] && [[ "$last" =~ \"epoch\":([0-9]+).*\"elapsed_s\":([0-9.eE+-]+) ]]; then
       awk -v e="${BASH_REMATCH[1]}" -v t="${BASH_REMATCH[2]}" -v n="$epochs" 'BEGIN {
         printf "epochs done: %d of %d, in %.1f h of training; at that pace about %.1f h to go\n", e, n, t / 3600, t / e * (n - e) / 3600 }'
