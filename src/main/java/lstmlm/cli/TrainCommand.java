@@ -176,8 +176,10 @@ final class TrainCommand implements Callable<Integer> {
                 lines.printf("Data: %s (%s)%n", files.train().getParent(), corpus);
                 if (resumed != null) {
                     trainer.restore(resumed);
-                    lines.printf("Resumed from %s: epoch %d, step %d, global step %d%n", resumed.file(),
-                            trainer.epoch() + 1, trainer.stepInEpoch(), trainer.globalStep());
+                    double before = resumed.progress().elapsedSeconds(); // NaN: a checkpoint from before elapsed_s
+                    lines.printf(Locale.ROOT, "Resumed from %s: epoch %d, step %d, global step %d%s%n", resumed.file(),
+                            trainer.epoch() + 1, trainer.stepInEpoch(), trainer.globalStep(),
+                            Double.isNaN(before) ? "" : String.format(Locale.ROOT, ", after %.1f s of training", before));
                     resumed.close();
                     resumed = null;
                 }
