@@ -67,13 +67,18 @@ public record MetricsFile(Path file, List<EpochPoint> epochs, OptionalDouble tes
                 default -> throw new ReportException("Metrics file " + file + " line " + n
                         + ": 'event' must be progress, epoch or test, not " + event.path("event") + ".");
             }
-            if (event.path("elapsed_s").isNumber()) elapsed = event.get("elapsed_s").asDouble();
+            if (!Double.isNaN(line.elapsedSeconds())) elapsed = line.elapsedSeconds();
         }
         return new MetricsFile(file, List.copyOf(epochs.values()), test, elapsed);
     }
 
     /** One non-blank line of a metrics file: its 1-based number, its text and its event. */
     record Line(int number, String text, JsonNode event) {
+        /** Its {@code elapsed_s}; NaN when it has none. */
+        double elapsedSeconds() {
+            return event.path("elapsed_s").isNumber() ? event.get("elapsed_s").asDouble() : Double.NaN;
+        }
+
         /**
          * Where the run stood when it wrote this line, as (0-based epoch, windows of it done): a
          * progress line at its epoch and step, an epoch or test line at the next epoch's start; null

@@ -58,7 +58,7 @@ public final class MetricsWriter implements TrainingListener, AutoCloseable {
             if (Double.isNaN(resumedFrom.elapsedSeconds())) {
                 // a checkpoint from before elapsed_s: the trainer counts this process only; go on from the file's time
                 for (MetricsFile.Line line : kept) {
-                    if (line.event().path("elapsed_s").isNumber()) offset = line.event().get("elapsed_s").asDouble();
+                    if (!Double.isNaN(line.elapsedSeconds())) offset = line.elapsedSeconds();
                 }
             }
             if (kept.size() < lines.size()) {

@@ -79,14 +79,6 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
             validPerplexities = List.copyOf(validPerplexities);
         }
 
-        /** A position whose training time is unknown. */
-        public Progress(long seed, int epoch, int step, int epochSize, long globalStep, double learningRate,
-                        double costSum, long iterations, float[] lstmState,
-                        List<Double> trainPerplexities, List<Double> validPerplexities) {
-            this(seed, epoch, step, epochSize, globalStep, learningRate, costSum, iterations, lstmState,
-                    trainPerplexities, validPerplexities, Double.NaN);
-        }
-
         /**
          * Whether a line a run wrote at 0-based epoch {@code epoch} after {@code step} of its windows
          * comes at or before this position (so a run resumed here would not write it again).

@@ -37,7 +37,7 @@ public final class SeedCorpus {
                 Checkpoint.write(fp32, config, words, m, null, Map.of());
                 Path ckpt = tmp.resolve(base + "-checkpoint.safetensors");
                 Checkpoint.write(ckpt, config, words, m, new Checkpoint.Progress(1, 0, 1, 3, 1, 1.0, 2.5, 2,
-                        new float[2 * 2 * 1 * 2], List.of(), List.of()), Map.of());
+                        new float[2 * 2 * 1 * 2], List.of(), List.of(), Double.NaN), Map.of());
                 try (ModelFile in = ModelFile.open(fp32)) {
                     Quantizer.write(in, tmp.resolve(base + "-bf16.safetensors"), WeightFormat.BF16);
                     Quantizer.write(in, tmp.resolve(base + "-int8.safetensors"), WeightFormat.INT8);

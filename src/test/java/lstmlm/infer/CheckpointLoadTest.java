@@ -32,7 +32,8 @@ class CheckpointLoadTest {
             m.initialize(5, 0.4f);
             float[] state = new float[2 * 2 * 3 * 11];
             java.util.Arrays.fill(state, 0.25f);
-            var progress = new Checkpoint.Progress(5, 0, 1, 10, 1, 1.0, 3.5, config.numSteps(), state, List.of(), List.of());
+            var progress = new Checkpoint.Progress(5, 0, 1, 10, 1, 1.0, 3.5, config.numSteps(), state, List.of(), List.of(),
+                    Double.NaN);
             Checkpoint.write(file, config, vocabulary, m, progress, Map.of());
         }
         ReferenceLm ref = new ReferenceLm(file);

@@ -92,7 +92,8 @@ class CheckpointTest {
         }
         // a checkpoint written before elapsed_s was kept: the run's time is unknown, the rest loads
         Checkpoint.Progress untimed = new Checkpoint.Progress(p.seed(), p.epoch(), p.step(), p.epochSize(), p.globalStep(),
-                p.learningRate(), p.costSum(), p.iterations(), p.lstmState(), p.trainPerplexities(), p.validPerplexities());
+                p.learningRate(), p.costSum(), p.iterations(), p.lstmState(), p.trainPerplexities(), p.validPerplexities(),
+                Double.NaN);
         try (Checkpoint c = Checkpoint.load(writeTiny("untimed.safetensors", untimed))) {
             assertFalse(c.metadata().containsKey("elapsed_s"));
             assertTrue(Double.isNaN(c.progress().elapsedSeconds()));

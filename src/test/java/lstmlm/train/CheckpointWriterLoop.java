@@ -26,7 +26,7 @@ public final class CheckpointWriterLoop {
         float[] state = new float[2 * CONFIG.numLayers() * CONFIG.batchSize() * CONFIG.hiddenSize()];
         java.util.Arrays.fill(state, step);
         return new Checkpoint.Progress(7, 0, 1, 10, step, CONFIG.learningRate(0), 1.5, CONFIG.numSteps(), state,
-                List.of(), List.of());
+                List.of(), List.of(), Double.NaN);
     }
 
     public static void main(String[] args) {
