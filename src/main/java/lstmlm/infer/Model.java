@@ -1,6 +1,7 @@
 package lstmlm.infer;
 
 import lstmlm.data.Vocabulary;
+import lstmlm.model.FileCheck;
 import lstmlm.model.ModelFile;
 import lstmlm.model.ModelFileException;
 import lstmlm.model.ModelShape;
@@ -156,7 +157,7 @@ public final class Model implements AutoCloseable {
     }
 
     private ModelFileException bad(String what) {
-        return new ModelFileException("Bad model file " + file.path() + ": " + what + ".");
+        return FileCheck.modelFile(file.path()).bad(what);
     }
 
     /** The weights the batch scorer multiplies, in fp32: {@code softmaxWeight} is [V×H] when {@code transposed}. */

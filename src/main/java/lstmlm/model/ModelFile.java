@@ -69,52 +69,53 @@ public final class ModelFile implements AutoCloseable {
     /** Opens and checks {@code path}: structure, format, checksum, shape, vocabulary and every tensor. */
     public static ModelFile open(Path path) {
         SafetensorsFile f = SafetensorsFile.open(path);
+        FileCheck check = FileCheck.modelFile(path);
         try {
             Map<String, String> meta = f.metadata();
             boolean headerVerified = f.verifyHeaderChecksum();
             String format = meta.get("format");
             if (FORMAT.equals(format)) {
                 if (!headerVerified) {
-                    throw bad(path, "its metadata has no '" + HeaderChecksum.KEY + "', which format 2 requires; the"
+                    throw check.bad("its metadata has no '" + HeaderChecksum.KEY + "', which format 2 requires; the"
                             + " header is damaged (use an older checkpoint)");
                 }
             } else if (!FORMAT_1.equals(format)) {
-                throw bad(path, format == null ? "its metadata has no 'format' key (expected \"" + FORMAT + "\")"
+                throw check.bad(format == null ? "its metadata has no 'format' key (expected \"" + FORMAT + "\")"
                         : "its format is \"" + format + "\", this program reads \"" + FORMAT + "\" and \"" + FORMAT_1 + "\"");
             }
-            verifyChecksum(path, f, required(path, meta, CHECKSUM_KEY));
+            verifyChecksum(check, f, check.required(meta, CHECKSUM_KEY));
             ModelShape shape;
             String tied = meta.getOrDefault("config.tie_weights", "false");
             if (!tied.equals("true") && !tied.equals("false")) {
-                throw bad(path, "metadata 'config.tie_weights' is '" + tied + "', not true or false");
+                throw check.bad("metadata 'config.tie_weights' is '" + tied + "', not true or false");
             }
             try {
-                shape = new ModelShape(positiveInt(path, meta, "config.vocab_size"),
-                        positiveInt(path, meta, "config.hidden_size"), positiveInt(path, meta, "config.num_layers"),
+                shape = new ModelShape(check.intValue(meta, "config.vocab_size", 1),
+                        check.intValue(meta, "config.hidden_size", 1), check.intValue(meta, "config.num_layers", 1),
                         tied.equals("true"));
             } catch (IllegalArgumentException e) {
-                throw bad(path, e.getMessage());
+                throw check.bad(e.getMessage());
             }
-            Vocabulary vocabulary = vocabulary(path, meta, shape);
+            Vocabulary vocabulary = vocabulary(check, meta, shape);
             String formatName = meta.getOrDefault(WeightFormat.METADATA_KEY, WeightFormat.FP32.key());
             WeightFormat weights = WeightFormat.parse(formatName);
-            if (weights == null) throw bad(path, "its weights.format is '" + formatName + "', not fp32, bf16 or int8");
+            if (weights == null) throw check.bad("its weights.format is '" + formatName + "', not fp32, bf16 or int8");
             ParameterLayout layout = new ParameterLayout(shape);
             Set<String> unexpected = new LinkedHashSet<>(f.tensors().keySet());
             for (ParameterLayout.Tensor t : layout.tensors()) {
                 boolean matrix = WeightFormat.isMatrix(t.name());
-                checkShape(path, f, t.name(), t.dims(), matrix ? weights.matrixType : DType.F32);
+                check.checkShape(f, t.name(), t.dims(), matrix ? weights.matrixType : DType.F32);
                 unexpected.remove(t.name());
                 if (matrix && weights == WeightFormat.INT8) {
                     String scale = t.name() + WeightFormat.SCALE_SUFFIX;
                     long outputs = WeightFormat.scalesPerRow(t.name()) ? t.dims()[0] : t.dims()[1];
-                    checkShape(path, f, scale, new long[]{outputs}, DType.F32);
+                    check.checkShape(f, scale, new long[]{outputs}, DType.F32);
                     unexpected.remove(scale);
                 }
             }
             unexpected.removeIf(name -> name.startsWith(STATE_PREFIX));
             if (!unexpected.isEmpty()) {
-                throw bad(path, "it has tensors " + unexpected + " that a " + shape.layers()
+                throw check.bad("it has tensors " + unexpected + " that a " + shape.layers()
                         + "-layer model does not have; it was written for another model");
             }
             return new ModelFile(f, shape, vocabulary, weights, headerVerified);
@@ -207,7 +208,7 @@ public final class ModelFile implements AutoCloseable {
         file.close();
     }
 
-    private static void verifyChecksum(Path path, SafetensorsFile f, String expected) {
+    private static void verifyChecksum(FileCheck check, SafetensorsFile f, String expected) {
         MessageDigest digest;
         try {
             digest = MessageDigest.getInstance("SHA-256");
@@ -221,61 +222,26 @@ public final class ModelFile implements AutoCloseable {
         }
         String actual = HexFormat.of().formatHex(digest.digest());
         if (!actual.equalsIgnoreCase(expected)) {
-            throw bad(path, "checksum mismatch: the tensor data hashes to SHA-256 " + actual + " but "
+            throw check.bad("checksum mismatch: the tensor data hashes to SHA-256 " + actual + " but "
                     + CHECKSUM_KEY + " says " + expected + "; the file is corrupt (use an older checkpoint)");
         }
     }
 
-    private static Vocabulary vocabulary(Path path, Map<String, String> meta, ModelShape shape) {
-        String words = required(path, meta, "vocabulary");
+    private static Vocabulary vocabulary(FileCheck check, Map<String, String> meta, ModelShape shape) {
+        String words = check.required(meta, "vocabulary");
         Vocabulary v;
         try {
             v = Vocabulary.of(Arrays.asList(words.split("\n", -1)));
         } catch (DataException e) {
-            throw bad(path, e.getMessage());
+            throw check.bad(e.getMessage());
         }
         String size = meta.get("vocabulary.size");
         if (size != null && !size.equals(Integer.toString(v.size()))) {
-            throw bad(path, "vocabulary.size says " + size + " but the vocabulary has " + v.size() + " words");
+            throw check.bad("vocabulary.size says " + size + " but the vocabulary has " + v.size() + " words");
         }
         if (v.size() > shape.vocab()) {
-            throw bad(path, "its vocabulary has " + v.size() + " words but its config's vocab_size is " + shape.vocab());
+            throw check.bad("its vocabulary has " + v.size() + " words but its config's vocab_size is " + shape.vocab());
         }
         return v;
-    }
-
-    private static void checkShape(Path path, SafetensorsFile f, String name, long[] expected, DType type) {
-        if (!f.tensors().containsKey(name)) {
-            throw bad(path, "it has no tensor '" + name + "' (it has " + f.tensors().keySet() + ")");
-        }
-        long[] actual = f.tensor(name).shape();
-        if (!Arrays.equals(actual, expected)) {
-            throw bad(path, "tensor '" + name + "' has shape " + Arrays.toString(actual) + " but its config "
-                    + "needs " + Arrays.toString(expected));
-        }
-        if (f.tensor(name).dtype() != type) {
-            throw bad(path, "tensor '" + name + "' is " + f.tensor(name).dtype() + " but its weights.format needs " + type);
-        }
-    }
-
-    private static String required(Path path, Map<String, String> meta, String key) {
-        String v = meta.get(key);
-        if (v == null) throw bad(path, "its metadata has no '" + key + "'");
-        return v;
-    }
-
-    private static int positiveInt(Path path, Map<String, String> meta, String key) {
-        String raw = required(path, meta, key);
-        try {
-            int v = Integer.parseInt(raw.trim());
-            if (v < 1) throw bad(path, "metadata '" + key + "' is " + raw + "; it must be at least 1");
-            return v;
-        } catch (NumberFormatException e) {
-            throw bad(path, "metadata '" + key + "' is not an integer: '" + raw + "'");
-        }
-    }
-
-    static ModelFileException bad(Path path, String what) {
-        return new ModelFileException("Bad model file " + path + ": " + what + ".");
     }
 }

@@ -17,6 +17,16 @@ public record ModelShape(int vocab, int hidden, int layers, boolean tied) {
             throw new IllegalArgumentException("model sizes must be positive: vocab=" + vocab
                     + " hidden=" + hidden + " layers=" + layers);
         }
+        // the gate width 4H is an int everywhere, and the layout's offsets are longs
+        if (hidden > Integer.MAX_VALUE / 4) {
+            throw new IllegalArgumentException("hidden size " + hidden + " is too large: 4 x hidden must fit in 31 bits");
+        }
+        try {
+            ParameterLayout.count(vocab, hidden, layers, tied);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("a model with vocab=" + vocab + " hidden=" + hidden + " layers=" + layers
+                    + " has more parameters than 64-bit offsets can address");
+        }
     }
 
     /** An untied model. */

@@ -26,6 +26,17 @@ public final class ParameterLayout {
     public final long denseStart;
     public final long size;
 
+    /**
+     * The number of parameters of a model of these sizes, in exact arithmetic: an
+     * {@link ArithmeticException} when it does not fit a long ({@link ModelShape} refuses such sizes).
+     */
+    static long count(long v, long h, int layers, boolean tied) {
+        long perLayer = Math.addExact(Math.multiplyExact(2 * h, 4 * h), 4 * h);
+        long n = Math.addExact(Math.multiplyExact(v, h), Math.multiplyExact(perLayer, layers));
+        if (!tied) n = Math.addExact(n, Math.multiplyExact(h, v));
+        return Math.addExact(n, v);
+    }
+
     public ParameterLayout(ModelShape shape) {
         this.shape = shape;
         long v = shape.vocab(), h = shape.hidden();

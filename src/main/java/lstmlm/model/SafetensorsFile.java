@@ -128,17 +128,30 @@ public final class SafetensorsFile implements AutoCloseable {
         if (type == null) {
             throw bad(file, "tensor '" + name + "' has dtype " + dtype.asText() + "; this engine reads F32, BF16 and I8");
         }
+        // every number is checked as an integer that fits before it is used, and every product with
+        // exact arithmetic: a header is outside input and may claim any size
         long[] dims = new long[shape.size()];
         long elements = 1;
         for (int i = 0; i < dims.length; i++) {
-            if (!shape.get(i).canConvertToLong() || shape.get(i).asLong() < 0) {
-                throw bad(file, "tensor '" + name + "' has a bad shape " + shape);
+            JsonNode d = shape.get(i);
+            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+                throw bad(file, "tensor '" + name + "' has a bad shape " + shape + ": each size must be an integer >= 0");
             }
-            dims[i] = shape.get(i).asLong();
-            elements = Math.multiplyExact(elements, dims[i]);
+            dims[i] = d.asLong();
         }
-        long begin = offsets.get(0).asLong(-1), end = offsets.get(1).asLong(-1);
-        if (begin < 0 || end < begin || end - begin != Math.multiplyExact(elements, (long) type.bytes)) {
+        long bytes;
+        try {
+            for (long d : dims) elements = Math.multiplyExact(elements, d);
+            bytes = Math.multiplyExact(elements, (long) type.bytes);
+        } catch (ArithmeticException e) {
+            throw bad(file, "tensor '" + name + "' has shape " + shape + ", whose size in bytes overflows 64 bits");
+        }
+        JsonNode first = offsets.get(0), last = offsets.get(1);
+        if (!first.isIntegralNumber() || !first.canConvertToLong() || !last.isIntegralNumber() || !last.canConvertToLong()) {
+            throw bad(file, "tensor '" + name + "' has data_offsets " + offsets + " that are not two 64-bit integers");
+        }
+        long begin = first.asLong(), end = last.asLong();
+        if (begin < 0 || end < begin || end - begin != bytes) {
             throw bad(file, "tensor '" + name + "' has data_offsets " + offsets + " that do not hold shape " + shape);
         }
         if (end > dataBytes) {

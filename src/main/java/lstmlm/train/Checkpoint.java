@@ -1,6 +1,7 @@
 package lstmlm.train;
 
 import lstmlm.data.Vocabulary;
+import lstmlm.model.FileCheck;
 import lstmlm.model.LanguageModel;
 import lstmlm.model.ModelFile;
 import lstmlm.model.ModelFileException;
@@ -220,37 +221,27 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
         }
     }
 
-    private static void checkShape(Path file, SafetensorsFile f, String name, long[] expected) {
-        if (!f.tensors().containsKey(name)) {
-            throw bad(file, "it has no tensor '" + name + "' (it has " + f.tensors().keySet() + ")");
-        }
-        long[] actual = f.tensor(name).shape();
-        if (!Arrays.equals(actual, expected)) {
-            throw bad(file, "tensor '" + name + "' has shape " + Arrays.toString(actual) + " but its config "
-                    + "needs " + Arrays.toString(expected));
-        }
-    }
-
     private static Progress progress(Path file, SafetensorsFile f, Map<String, String> meta, Config config) {
         boolean any = f.tensors().containsKey(STATE_TENSOR) || PROGRESS_KEYS.stream().anyMatch(meta::containsKey);
         if (!any) return null; // a weights-only file
+        FileCheck check = FileCheck.checkpoint(file);
         if (!f.tensors().containsKey(STATE_TENSOR)) throw bad(file, "it has a training position but no tensor '" + STATE_TENSOR + "'");
-        checkShape(file, f, STATE_TENSOR, stateShape(config));
-        long seed = longValue(file, meta, "seed", Long.MIN_VALUE);
-        int epoch = (int) longValue(file, meta, "epoch", 0);
-        int epochSize = (int) longValue(file, meta, "epoch_size", 1);
-        int step = (int) longValue(file, meta, "step", 0);
-        long globalStep = longValue(file, meta, "global_step", 0);
-        long iterations = longValue(file, meta, "epoch.iterations", 0);
-        double learningRate = doubleValue(file, meta, "learning_rate");
-        double costSum = doubleValue(file, meta, "epoch.cost_sum");
+        check.checkShape(f, STATE_TENSOR, stateShape(config));
+        long seed = check.longValue(meta, "seed", Long.MIN_VALUE);
+        int epoch = check.intValue(meta, "epoch", 0);
+        int epochSize = check.intValue(meta, "epoch_size", 1);
+        int step = check.intValue(meta, "step", 0);
+        long globalStep = check.longValue(meta, "global_step", 0);
+        long iterations = check.longValue(meta, "epoch.iterations", 0);
+        double learningRate = check.finiteDouble(meta, "learning_rate");
+        double costSum = check.finiteDouble(meta, "epoch.cost_sum");
         if (step > epochSize) throw bad(file, "step " + step + " is beyond epoch_size " + epochSize);
         if (iterations != (long) step * config.numSteps()) {
             throw bad(file, "epoch.iterations is " + iterations + " but step " + step + " of num_steps "
                     + config.numSteps() + " makes " + (long) step * config.numSteps());
         }
-        List<Double> train = doubles(file, meta, "history.train_perplexity");
-        List<Double> valid = doubles(file, meta, "history.valid_perplexity");
+        List<Double> train = check.doubles(meta, "history.train_perplexity");
+        List<Double> valid = check.doubles(meta, "history.valid_perplexity");
         if (valid.size() < epoch) {
             throw bad(file, "its history has " + valid.size() + " validation perplexities for " + epoch + " finished epochs");
         }
@@ -258,53 +249,11 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
             throw bad(file, "learning_rate " + learningRate + " is not the config's rate for epoch " + (epoch + 1)
                     + " (" + config.learningRate(epoch, valid) + ")");
         }
-        double elapsed = meta.containsKey("elapsed_s") ? doubleValue(file, meta, "elapsed_s") : Double.NaN;
+        double elapsed = meta.containsKey("elapsed_s") ? check.finiteDouble(meta, "elapsed_s") : Double.NaN;
         if (elapsed < 0) throw bad(file, "metadata 'elapsed_s' is negative: " + elapsed);
         float[] state = f.data(STATE_TENSOR).toArray(JAVA_FLOAT_UNALIGNED);
         return new Progress(seed, epoch, step, epochSize, globalStep, learningRate, costSum, iterations, state,
                 train, valid, elapsed);
-    }
-
-    private static String required(Path file, Map<String, String> meta, String key) {
-        String v = meta.get(key);
-        if (v == null) throw bad(file, "its metadata has no '" + key + "'");
-        return v;
-    }
-
-    private static long longValue(Path file, Map<String, String> meta, String key, long min) {
-        String raw = required(file, meta, key);
-        try {
-            long v = Long.parseLong(raw);
-            if (v < min) throw bad(file, "metadata '" + key + "' is " + raw + ", below " + min);
-            return v;
-        } catch (NumberFormatException e) {
-            throw bad(file, "metadata '" + key + "' is not an integer: '" + raw + "'");
-        }
-    }
-
-    private static double doubleValue(Path file, Map<String, String> meta, String key) {
-        String raw = required(file, meta, key);
-        try {
-            double v = Double.parseDouble(raw);
-            if (!Double.isFinite(v)) throw bad(file, "metadata '" + key + "' is not finite: " + raw);
-            return v;
-        } catch (NumberFormatException e) {
-            throw bad(file, "metadata '" + key + "' is not a number: '" + raw + "'");
-        }
-    }
-
-    private static List<Double> doubles(Path file, Map<String, String> meta, String key) {
-        String raw = required(file, meta, key);
-        List<Double> list = new ArrayList<>();
-        if (raw.isEmpty()) return list;
-        for (String part : raw.split(",")) {
-            try {
-                list.add(Double.parseDouble(part));
-            } catch (NumberFormatException e) {
-                throw bad(file, "metadata '" + key + "' is not a comma-separated list of numbers: '" + raw + "'");
-            }
-        }
-        return list;
     }
 
     private static String joinDoubles(List<Double> values) {
@@ -317,6 +266,6 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
     }
 
     private static ModelFileException bad(Path file, String what) {
-        return new ModelFileException("Bad checkpoint " + file + ": " + what + ".");
+        return FileCheck.checkpoint(file).bad(what);
     }
 }

@@ -25,6 +25,7 @@ public final class FuzzRunner {
     public static final List<String> TARGETS = List.of(
             "lstmlm.fuzz.ModelFileFuzzTest#modelFile",
             "lstmlm.fuzz.ModelFileFuzzTest#sealedModelFile",
+            "lstmlm.fuzz.ModelFileFuzzTest#headerNumbers",
             "lstmlm.fuzz.ConfigFuzzTest#configFile",
             "lstmlm.fuzz.CorpusFuzzTest#corpusFiles",
             "lstmlm.data.TarFuzzTest#tarEntries",
@@ -71,6 +72,8 @@ public final class FuzzRunner {
                 "-max_total_time=" + seconds, "-timeout=20", "-rss_limit_mb=3072", "-print_final_stats=1",
                 "-artifact_prefix=" + crashes.toAbsolutePath() + File.separator, corpus.toAbsolutePath().toString()));
         // Jazzer adds the target's seeds itself: its Inputs folder in the test resources, as on the class path
+        Path dict = dictionary(cls);
+        if (dict != null) cmd.add(cmd.size() - 1, "-dict=" + dict.toAbsolutePath());
         long start = System.nanoTime();
         java.nio.file.attribute.FileTime began = java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 1000);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
@@ -105,6 +108,22 @@ public final class FuzzRunner {
             if (!line.startsWith("INFO: Instrumented")) tail.append(line).append('\n');
         }
         return new Result(target, p.exitValue(), executions, cov, ft, corp, took, crash, tail.toString());
+    }
+
+    /** Targets whose inputs hold numbers in text get a dictionary of the format's keys and edge integers. */
+    static final java.util.Map<String, String> DICTIONARIES = java.util.Map.of(
+            "lstmlm.fuzz.ModelFileFuzzTest", "safetensors.dict");
+
+    /** The target class's libFuzzer dictionary as a file, or null: copied out of the test resources. */
+    private static Path dictionary(String cls) throws IOException {
+        String name = DICTIONARIES.get(cls);
+        if (name == null) return null;
+        try (var in = FuzzRunner.class.getResourceAsStream("/lstmlm/fuzz/dictionaries/" + name)) {
+            if (in == null) throw new IllegalStateException("no dictionary " + name + " in the test resources");
+            Path out = Files.createDirectories(Path.of("target", "fuzz", "dictionaries")).resolve(name);
+            Files.write(out, in.readAllBytes());
+            return out;
+        }
     }
 
     private static String javaBinary() {

@@ -69,4 +69,37 @@ public final class HeaderSeal {
         int mark = new String(out, 0, end, StandardCharsets.ISO_8859_1).indexOf(MARK, 8);
         return mark >= 0 && mark + MARK.length() + 64 <= end ? reseal(out) : out;
     }
+
+    /**
+     * {@code file} with its 8-byte length field set to where the header's JSON object ends (its closing
+     * brace and the spaces after it), when the field says otherwise: a mutation that inserts or deletes
+     * header bytes then still yields a file whose header parses, so fuzzing reaches the checks of the
+     * values inside (huge shapes, odd offsets) rather than stopping at "not valid JSON".
+     */
+    public static byte[] fixLength(byte[] file) {
+        if (file.length < 9 || file[8] != '{') return file;
+        int depth = 0, close = -1;
+        boolean inString = false;
+        for (int i = 8; i < file.length && close < 0; i++) {
+            byte b = file[i];
+            if (inString) {
+                if (b == '\\') i++;
+                else if (b == '"') inString = false;
+            } else if (b == '"') {
+                inString = true;
+            } else if (b == '{' || b == '[') {
+                depth++;
+            } else if ((b == '}' || b == ']') && --depth == 0) {
+                close = i;
+            }
+        }
+        if (close < 0) return file;
+        int stop = close + 1;
+        while (stop < file.length && file[stop] == ' ') stop++;
+        long current = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
+        if (current >= close + 1 - 8 && current <= stop - 8) return file; // consistent: padding may end in data
+        byte[] out = file.clone();
+        ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).putLong(0, stop - 8);
+        return out;
+    }
 }
