@@ -2,6 +2,7 @@ package lstmlm.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import lstmlm.data.Corpus;
+import lstmlm.errors.UserException;
 import lstmlm.model.Precision;
 import lstmlm.model.StepProfile;
 import lstmlm.train.Config;
@@ -58,10 +59,10 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (latency) return latency();
-        if (model != null) throw new Main.UserError("--model is for --latency; the training benchmark uses --config.");
-        if (steps < 1) throw new Main.UserError("--steps must be at least 1, got " + steps);
+        if (model != null) throw new UserException("--model is for --latency; the training benchmark uses --config.");
         Config cfg = Config.load(config, Map.of("precision", precision));
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+        Options.atLeast("--steps", steps, 1);
+        int n = Options.threads(threads);
         int[] ids = dataPath != null ? Corpus.load(dataPath).train() : null;
         TrainingBenchmark.Result r;
         if (distributed) {
@@ -119,7 +120,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The embedded-use benchmark: one thread, one session, feed + full distribution per token. */
     private int latency() {
-        if (model == null) throw new Main.UserError("--latency needs --model FILE (a model written by train --save-path).");
+        if (model == null) throw new UserException("--latency needs --model FILE (a model written by train --save-path).");
         lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(model);
         System.out.println(json ? r.toJson() : r.toText());
         return 0;

@@ -3,6 +3,7 @@ package lstmlm.cli;
 import lstmlm.data.Corpus;
 import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
+import lstmlm.errors.UserException;
 import lstmlm.model.Engine;
 import lstmlm.model.Precision;
 import lstmlm.train.Checkpoint;
@@ -45,8 +46,7 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        if (n < 1) throw new Main.UserError("--threads must be at least 1, got " + n);
+        int n = Options.threads(threads);
         try (Checkpoint c = Checkpoint.load(model)) {
             Main.noteUnverifiedHeader(model, c.weights().headerVerified());
             Path text = file;
@@ -54,7 +54,7 @@ final class EvalCommand implements Callable<Integer> {
                 CorpusFiles files = CorpusFiles.in(dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure());
                 text = split == Split.test ? files.test() : files.valid();
             } else if (dataPath != null) {
-                throw new Main.UserError("Give either --data-path DIR or --file FILE, not both.");
+                throw new UserException("Give either --data-path DIR or --file FILE, not both.");
             }
             int[] ids = Corpus.readIds(text, c.vocabulary());
             Config cfg = c.config();
@@ -62,7 +62,7 @@ final class EvalCommand implements Callable<Integer> {
             Precision p = cfg.precision();
             if (precision != null) {
                 p = Precision.parse(precision);
-                if (p == null) throw new Main.UserError("--precision must be fp32 or bf16, got '" + precision + "'");
+                if (p == null) throw new UserException("--precision must be fp32 or bf16, got '" + precision + "'");
             }
             Precision gemm = Engine.gemmPrecisionOnThisCpu(p);
             if (gemm != p) System.err.println(Engine.fallbackWarning());

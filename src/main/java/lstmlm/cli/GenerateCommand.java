@@ -1,5 +1,6 @@
 package lstmlm.cli;
 
+import lstmlm.errors.UserException;
 import lstmlm.infer.Model;
 import lstmlm.infer.Session;
 import picocli.CommandLine.Command;
@@ -41,11 +42,11 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (words < 0) throw new Main.UserError("--words must be >= 0, got " + words);
+        if (words < 0) throw new UserException("--words must be >= 0, got " + words);
         if (!(temperature >= 0) || Float.isInfinite(temperature)) {
-            throw new Main.UserError("--temperature must be a number >= 0, got " + temperature);
+            throw new UserException("--temperature must be a number >= 0, got " + temperature);
         }
-        if (topK < 0) throw new Main.UserError("--top-k must be >= 0 (0: the whole vocabulary), got " + topK);
+        if (topK < 0) throw new UserException("--top-k must be >= 0 (0: the whole vocabulary), got " + topK);
         PrintWriter out = spec.commandLine().getOut();
         try (Model m = Model.load(model); Session session = m.newSession()) {
             Main.noteUnverifiedHeader(model, m.headerVerified());
@@ -61,7 +62,7 @@ final class GenerateCommand implements Callable<Integer> {
                 line.append(w).append(' ');
             }
             if (!session.hasPrediction()) {
-                throw new Main.UserError("The vocabulary has no <eos> to start from: give a --prompt.");
+                throw new UserException("The vocabulary has no <eos> to start from: give a --prompt.");
             }
             for (int i = 0; i < words; i++) {
                 int next = session.sample(temperature, topK, random);

@@ -1,9 +1,6 @@
 package lstmlm.cli;
 
-import lstmlm.blas.BlasUnavailableException;
-import lstmlm.data.DataException;
-import lstmlm.model.ModelFileException;
-import lstmlm.train.ConfigException;
+import lstmlm.errors.UserException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -22,10 +19,9 @@ public final class Main implements Runnable {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            // Bad input is the user's to fix: say what and how, without a stack trace.
-            if (e instanceof DataException || e instanceof ConfigException || e instanceof BlasUnavailableException
-                    || e instanceof ModelFileException || e instanceof UserError
-                    || e instanceof java.io.UncheckedIOException) {
+            // Bad input is the user's to fix, and a file that cannot be read or written is named: say what
+            // and how in one line, without a stack trace.
+            if (e instanceof UserException || e instanceof java.io.UncheckedIOException) {
                 cmd.getErr().println("error: " + e.getMessage());
                 return 2;
             }
@@ -45,14 +41,5 @@ public final class Main implements Runnable {
         System.err.println("note: " + file + " was written before header checksums (format 1): its tensors were verified,"
                 + " its config and vocabulary were not. `lstm quantize --model " + file + " --out NEW.safetensors"
                 + " --format fp32` rewrites it in the current format.");
-    }
-
-    /** A mistake in the command line or its files that the message tells how to fix. */
-    public static final class UserError extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        public UserError(String message) {
-            super(message);
-        }
     }
 }

@@ -1,7 +1,7 @@
 package lstmlm.cli;
 
+import lstmlm.errors.UserException;
 import lstmlm.report.MetricsFile;
-import lstmlm.report.ReportException;
 import lstmlm.report.TrainingCurve;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,7 +40,7 @@ final class PlotCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (width < 100 || height < 100 || width > 10_000 || height > 10_000) {
-            throw new Main.UserError("--width and --height must be 100 to 10000 pixels, got " + width + "x" + height + ".");
+            throw new UserException("--width and --height must be 100 to 10000 pixels, got " + width + "x" + height + ".");
         }
         Path out = files.getLast();
         List<Path> inputs = files.subList(0, files.size() - 1);
@@ -61,10 +61,8 @@ final class PlotCommand implements Callable<Integer> {
             TrainingCurve.write(runs, chartTitle, out, width, height);
             System.out.printf("Wrote %s: %s%n", out, String.join(", ", runs.stream().map(TrainingCurve.Run::label).toList()));
             return 0;
-        } catch (ReportException e) {
-            throw new Main.UserError(e.getMessage());
         } catch (IOException e) {
-            throw new Main.UserError("Cannot write " + out + ": " + e.getMessage());
+            throw new UserException("Cannot write " + out + ": " + e.getMessage());
         }
     }
 }

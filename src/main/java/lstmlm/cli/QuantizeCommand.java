@@ -1,5 +1,6 @@
 package lstmlm.cli;
 
+import lstmlm.errors.UserException;
 import lstmlm.model.ModelFile;
 import lstmlm.model.Quantizer;
 import lstmlm.model.WeightFormat;
@@ -33,9 +34,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         WeightFormat f = WeightFormat.parse(format);
-        if (f == null) throw new Main.UserError("--format must be bf16, int8 or fp32, got '" + format + "'");
+        if (f == null) throw new UserException("--format must be bf16, int8 or fp32, got '" + format + "'");
         if (out.toAbsolutePath().equals(model.toAbsolutePath())) {
-            throw new Main.UserError("--out must be another file than --model (" + model + ")");
+            throw new UserException("--out must be another file than --model (" + model + ")");
         }
         try (ModelFile in = ModelFile.open(model)) {
             Quantizer.write(in, out, f);

@@ -2,7 +2,6 @@ package lstmlm.cli;
 
 import lstmlm.report.MetricsFile;
 import lstmlm.report.MetricsTable;
-import lstmlm.report.ReportException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -21,11 +20,7 @@ final class ReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try {
-            System.out.print(MetricsTable.markdown(MetricsFile.read(file)));
-            return 0;
-        } catch (ReportException e) {
-            throw new Main.UserError(e.getMessage());
-        }
+        System.out.print(MetricsTable.markdown(MetricsFile.read(file)));
+        return 0;
     }
 }

@@ -34,14 +34,10 @@ final class RunWatchers implements AutoCloseable {
 
     /** Fails before any training when an output cannot be written, or an appended metrics file is not one. */
     static void checkOutputs(Path metrics, Path plot, boolean resuming) {
-        try {
-            if (plot != null) TrainingCurve.checkOutput(plot, "--plot");
-            if (metrics != null) {
-                MetricsWriter.checkOutput(metrics);
-                if (resuming && Files.exists(metrics)) MetricsFile.read(metrics); // appending: it has to be one already
-            }
-        } catch (ReportException e) {
-            throw new Main.UserError(e.getMessage());
+        if (plot != null) TrainingCurve.checkOutput(plot, "--plot");
+        if (metrics != null) {
+            MetricsWriter.checkOutput(metrics);
+            if (resuming && Files.exists(metrics)) MetricsFile.read(metrics); // appending: it has to be one already
         }
     }
 
@@ -70,7 +66,7 @@ final class RunWatchers implements AutoCloseable {
             }
         } catch (ReportException e) {
             if (metrics != null) metrics.close();
-            throw new Main.UserError(e.getMessage());
+            throw e;
         }
         trainer.listen(TrainingListener.all(listeners));
         return new RunWatchers(bar, metrics);

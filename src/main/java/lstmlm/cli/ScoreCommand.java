@@ -1,6 +1,7 @@
 package lstmlm.cli;
 
 import lstmlm.blas.Blas;
+import lstmlm.errors.UserException;
 import lstmlm.infer.BatchScorer;
 import lstmlm.infer.Model;
 import lstmlm.infer.SentenceScore;
@@ -48,7 +49,7 @@ final class ScoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (threads < 1) throw new Main.UserError("--threads must be >= 1, got " + threads);
+        Options.atLeast("--threads", threads, 1);
         Blas.setThreads(threads);
         PrintWriter out = spec.commandLine().getOut();
         try (Model m = Model.load(model); BatchScorer scorer = m.newBatchScorer(BATCH);
@@ -68,13 +69,13 @@ final class ScoreCommand implements Callable<Integer> {
                 if (batch.size() == BATCH) flush(scorer, batch, lineNumbers, totals, out);
             }
             flush(scorer, batch, lineNumbers, totals, out);
-            if (totals[1] == 0) throw new Main.UserError("Nothing to score: " + describe(input) + " has no words.");
+            if (totals[1] == 0) throw new UserException("Nothing to score: " + describe(input) + " has no words.");
             out.printf("total\t%.4f\t%d\t%.3f\t%d%n", totals[0], (long) totals[1], Math.exp(-totals[0] / totals[1]),
                     (long) totals[2]);
             out.printf("# %d word(s) outside the vocabulary were scored as <unk>%n", (long) totals[2]);
             out.flush();
         } catch (NoSuchFileException e) {
-            throw new Main.UserError("Input file not found: " + input + ". Pass a text file, or - for standard input.");
+            throw new UserException("Input file not found: " + input + ". Pass a text file, or - for standard input.");
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read " + describe(input) + ": " + e.getMessage(), e);
         }

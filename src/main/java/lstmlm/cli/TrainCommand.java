@@ -5,6 +5,7 @@ import lstmlm.blas.Mpi;
 import lstmlm.data.Corpus;
 import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
+import lstmlm.errors.UserException;
 import lstmlm.model.Engine;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.CheckpointStore;
@@ -135,20 +136,20 @@ final class TrainCommand implements Callable<Integer> {
                 checkAgrees(resumed);
                 runSeed = resumed.progress().seed();
             } else {
-                if (config == null) throw new Main.UserError("Pass --config NAME|FILE for a new run, or --resume DIR to continue one.");
+                if (config == null) throw new UserException("Pass --config NAME|FILE for a new run, or --resume DIR to continue one.");
                 cfg = Config.load(config, overrides);
                 runSeed = seed != null ? seed : 1;
             }
-            // output paths are checked before the data loads: a typo should not wait for a download or an epoch
+            int n = Options.threads(threads, Math.max(1, Runtime.getRuntime().availableProcessors() / ranksOnThisMachine(comm)));
+            if (maxEpochs != null) Options.atLeast("--max-epochs", maxEpochs, 1);
+            // options and output paths are checked before the data loads: a typo should not wait for a download or an epoch
             if (lead) RunWatchers.checkOutputs(metrics, plot, resume != null);
             CorpusFiles files = corpusFiles(dataPath, trainFile, validFile, testFile);
             Corpus corpus = Corpus.load(files, cfg.vocabularyLimits());
             Config configured = cfg;
             cfg = cfg.withVocabSize(corpus.vocabulary().size()); // the model has a class per word the data gave
-            int n = threads != null ? threads : Math.max(1, Runtime.getRuntime().availableProcessors() / ranksOnThisMachine(comm));
-            if (maxEpochs != null && maxEpochs < 1) throw new Main.UserError("--max-epochs must be at least 1, got " + maxEpochs);
             if (maxEpochs != null && maxEpochs > cfg.maxMaxEpoch()) {
-                throw new Main.UserError("--max-epochs " + maxEpochs + " is past the config's max_max_epoch " + cfg.maxMaxEpoch()
+                throw new UserException("--max-epochs " + maxEpochs + " is past the config's max_max_epoch " + cfg.maxMaxEpoch()
                         + ": --max-epochs only stops a run early. To train longer, --set max_max_epoch=" + maxEpochs
                         + (resume != null ? " (on --resume it extends the run)." : "."));
             }
@@ -244,8 +245,8 @@ final class TrainCommand implements Callable<Integer> {
     static CorpusFiles corpusFiles(Path dataPath, Path train, Path valid, Path test) {
         int named = (train != null ? 1 : 0) + (valid != null ? 1 : 0) + (test != null ? 1 : 0);
         if (named > 0) {
-            if (named < 3) throw new Main.UserError("--train, --valid and --test go together: give all three files.");
-            if (dataPath != null) throw new Main.UserError("Give either --data-path DIR or --train/--valid/--test, not both.");
+            if (named < 3) throw new UserException("--train, --valid and --test go together: give all three files.");
+            if (dataPath != null) throw new UserException("Give either --data-path DIR or --train/--valid/--test, not both.");
             return CorpusFiles.of(train, valid, test);
         }
         return CorpusFiles.in(dataPath != null ? dataPath : PtbDownloader.withDefaults(System.out).ensure());
@@ -263,7 +264,7 @@ final class TrainCommand implements Callable<Integer> {
         // the epochs done, and the one in progress when the checkpoint is inside one
         int reached = c.progress().epoch() + (c.progress().step() > 0 ? 1 : 0);
         if (cfg.maxMaxEpoch() < reached) {
-            throw new Main.UserError("--set max_max_epoch=" + cfg.maxMaxEpoch() + " is below epoch " + reached + ", which "
+            throw new UserException("--set max_max_epoch=" + cfg.maxMaxEpoch() + " is below epoch " + reached + ", which "
                     + c.file() + " has reached: on --resume, max_max_epoch may grow, or shrink to no fewer than " + reached + ".");
         }
         return cfg;
@@ -289,7 +290,7 @@ final class TrainCommand implements Callable<Integer> {
             conflicts.add("--seed " + seed + " (checkpoint: " + c.progress().seed() + ")");
         }
         if (!conflicts.isEmpty()) {
-            throw new Main.UserError("--resume continues " + c.file() + " with its own config and seed, but the flags ask for "
+            throw new UserException("--resume continues " + c.file() + " with its own config and seed, but the flags ask for "
                     + String.join(", ", conflicts) + ". Drop those flags to resume, or start a new run with another --save-path.");
         }
     }

@@ -3,6 +3,7 @@ package lstmlm.model;
 import lstmlm.blas.Blas;
 import lstmlm.blas.OneDnn;
 import lstmlm.data.BatchProducer;
+import lstmlm.errors.UserException;
 import lstmlm.kernels.VectorShapes;
 
 import java.util.ArrayList;
@@ -236,18 +237,18 @@ public final class Engine implements AutoCloseable {
             if (cancelled.getAsBoolean()) return Double.NaN;
             producer.window(step, w.inputs, w.targets);
             double loss = evalWindow(w);
-            checkFinite(loss, step);
+            checkFiniteEvaluation(loss, step);
             costs += loss / w.batch;
             iters += w.steps;
         }
         return Math.exp(costs / iters);
     }
 
-    /** An error naming the step at which the loss stopped being a number. */
-    public static void checkFinite(double loss, int step) {
+    /** An evaluation's loss that is not a number: the weights themselves are not all finite. */
+    public static void checkFiniteEvaluation(double loss, int step) {
         if (!Double.isFinite(loss)) {
-            throw new IllegalStateException("The loss became " + loss + " at step " + step
-                    + ": training diverged. Lower learning_rate or max_grad_norm.");
+            throw new UserException("The evaluation's loss is " + loss + " at window " + (step + 1) + ": the model's"
+                    + " weights are not all finite numbers (saved from a run that diverged?). Use an earlier checkpoint.");
         }
     }
 

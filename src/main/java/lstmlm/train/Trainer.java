@@ -95,7 +95,6 @@ public final class Trainer implements AutoCloseable {
             // the model has one output class per word of the data's vocabulary
             config = config.withVocabSize(corpus.vocabulary().size());
         }
-        if (threads < 1) throw new ConfigException("--threads must be at least 1, got " + threads);
         this.config = config;
         this.corpus = corpus;
         this.seed = seed;
@@ -268,7 +267,7 @@ public final class Trainer implements AutoCloseable {
         for (int step = 0; step < producer.epochSize(); step++) {
             producer.window(step, w.firstRow, w.batch, w.inputs, w.targets);
             double l = engine.evalWindow(w);
-            Engine.checkFinite(l, step);
+            Engine.checkFiniteEvaluation(l, step);
             loss[0] += l;
         }
         comm.allreduceSum(loss);
@@ -359,7 +358,7 @@ public final class Trainer implements AutoCloseable {
             }
             engine.update(lr, maxNorm, weightDecay, comm);
             globalStep++;
-            Engine.checkFinite(loss, step);
+            if (!Double.isFinite(loss)) throw new TrainingDivergedException(loss, epoch + 1, step + 1, globalStep);
             costSum += loss / w.globalBatch;
             iterations += w.steps;
             stepInEpoch = step + 1;

@@ -37,6 +37,24 @@ class TrainCommandTest {
     }
 
     @Test
+    void numericOptionsBelowTheirMinimumAreOneLineErrorsBeforeAnyWork() {
+        String model = dir.resolve("absent.safetensors").toString(), nowhere = dir.resolve("nowhere").toString();
+        for (String[] args : java.util.List.of(
+                new String[]{"bench", "--threads", "0"},
+                new String[]{"bench", "--steps", "0"},
+                new String[]{"eval", "--model", model, "--threads", "0"},
+                new String[]{"score", "--model", model, "--threads", "-2"},
+                new String[]{"train", "--config", "test", "--data-path", nowhere, "--threads", "0"},
+                new String[]{"train", "--config", "test", "--data-path", nowhere, "--max-epochs", "0"})) {
+            CliRun r = CliRun.of(args);
+            String what = String.join(" ", args) + ": " + r.err();
+            assertEquals(2, r.exit(), what);
+            assertEquals(1, r.err().strip().lines().count(), what);
+            assertTrue(r.err().startsWith("error: --") && r.err().contains(" must be at least "), what);
+        }
+    }
+
+    @Test
     void trainsTheTestConfigAndSavesWeightsThatLoad() throws Exception {
         Path data = TinyRun.corpus(dir);
         Path save = dir.resolve("out");

@@ -1,6 +1,7 @@
 package lstmlm.infer;
 
 import lstmlm.cli.Main;
+import lstmlm.errors.UserException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;

@@ -54,6 +54,22 @@ class TrainerTest {
         assertTrue(log.contains("Epoch: 3 Learning rate: 0.500"), log);
     }
 
+    @Test
+    void aLossThatStopsBeingANumberIsADivergenceThatNamesTheWindowAndTheRemedy() throws IOException {
+        Corpus corpus = Corpus.load(TinyRun.corpus(dir));
+        try (Trainer t = TinyRun.trainer(tinyConfig(Map.of()), corpus, 3, 1,
+                new PrintStream(java.io.OutputStream.nullOutputStream()))) {
+            var m = t.engine().model();
+            m.params.setAtIndex(JAVA_FLOAT, m.layout.softmaxBias, Float.NaN);
+            m.parametersChanged();
+            TrainingDivergedException e = org.junit.jupiter.api.Assertions.assertThrows(TrainingDivergedException.class,
+                    () -> t.run(1));
+            assertTrue(e.getMessage().startsWith("Training diverged: the loss became NaN in epoch 1, window 1 (global step 1)."),
+                    e.getMessage());
+            assertTrue(e instanceof lstmlm.errors.UserException && e.getMessage().contains("Lower learning_rate"), e.getMessage());
+        }
+    }
+
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"fp32", "bf16"})
     void theSameSeedAndThreadsGiveTheSameNumbersAndWeights(String precision) throws IOException {

@@ -1,0 +1,26 @@
+package lstmlm.cli;
+
+import lstmlm.errors.UserException;
+
+/** Checks of numeric options that several commands share, each a one-line {@link UserException}. */
+final class Options {
+    private Options() {}
+
+    /** {@code --threads} as given, else {@code byDefault}; at least 1. */
+    static int threads(Integer given, int byDefault) {
+        int n = given != null ? given : byDefault;
+        if (n < 1) throw new UserException("--threads must be at least 1, got " + n);
+        return n;
+    }
+
+    /** {@code --threads} as given, else every core this JVM may use. */
+    static int threads(Integer given) {
+        return threads(given, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** An option that must be at least {@code min}. */
+    static int atLeast(String option, int value, int min) {
+        if (value < min) throw new UserException(option + " must be at least " + min + ", got " + value);
+        return value;
+    }
+}
