@@ -2,7 +2,6 @@ package lstmlm.infer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import lstmlm.blas.Blas;
-import lstmlm.kernels.RowKernels;
 import lstmlm.model.ProcessMemory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -94,7 +93,7 @@ public final class LatencyBenchmark implements AutoCloseable {
 
     /** One streaming read of a model-sized buffer; returns the sum so the read cannot be elided. */
     public float streamOnce() {
-        return RowKernels.streamSum(stream, stream.byteSize());
+        return ProcessMemory.streamingRead(stream, stream.byteSize());
     }
 
     /** One streaming step: feed the next word and write the full next-word distribution. */

@@ -2,6 +2,7 @@ package lstmlm.infer;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.model.FileCheck;
+import lstmlm.model.LayerSequence;
 import lstmlm.model.ModelFile;
 import lstmlm.model.ModelFileException;
 import lstmlm.model.ModelShape;
@@ -46,7 +47,9 @@ public final class Model implements AutoCloseable {
     final MemorySegment[] lstmWeight, lstmScale, lstmBias;
     final MemorySegment softmaxWeight, softmaxScale, softmaxBias;
     /** fp32 weights for the batch scorer's GEMMs: the mapped ones, or a dequantized copy made on first use. */
-    private volatile Fp32 fp32;
+    private volatile LayerSequence.Fp32 fp32;
+    /** The weights as the layer sequence reads them: the fields above, in one record. */
+    final LayerSequence.Weights weights;
     /** max(4H, V) zeros, read-only: the "no bias" of the kernels that take one. */
     final MemorySegment zeros;
     final boolean transposedSoftmax;
@@ -101,6 +104,8 @@ public final class Model implements AutoCloseable {
                 this.softmaxScale = scale("softmax.weight");
             }
             this.zeros = copies.allocate(4L * Math.max(4L * hidden, vocab), 64).asReadOnly();
+            this.weights = new LayerSequence.Weights(format, vocab, hidden, layers, embedding, embeddingScale, lstmWeight,
+                    lstmScale, lstmBias, softmaxWeight, softmaxScale, softmaxBias, transposedSoftmax, zeros);
         } catch (RuntimeException e) {
             copies.close();
             throw e;
@@ -160,21 +165,19 @@ public final class Model implements AutoCloseable {
         return FileCheck.modelFile(file.path()).bad(what);
     }
 
-    /** The weights the batch scorer multiplies, in fp32: {@code softmaxWeight} is [V×H] when {@code transposed}. */
-    record Fp32(MemorySegment embedding, MemorySegment[] lstmWeight, MemorySegment softmaxWeight, boolean transposed) {}
 
     /**
      * fp32 weights for GEMMs: an fp32 file's own (mapped), or, for bf16 and int8 files, a copy widened
      * and scaled back once, on first use, and kept until close (V·H + L·8H² + H·V floats).
      */
-    Fp32 fp32() {
-        Fp32 f = fp32;
+    LayerSequence.Fp32 fp32() {
+        LayerSequence.Fp32 f = fp32;
         if (f != null) return f;
         synchronized (this) {
             checkOpen();
             if (fp32 != null) return fp32;
             if (format == WeightFormat.FP32) {
-                fp32 = new Fp32(embedding, lstmWeight, softmaxWeight, transposedSoftmax);
+                fp32 = new LayerSequence.Fp32(embedding, lstmWeight, softmaxWeight, transposedSoftmax);
             } else {
                 lstmlm.model.ParameterLayout layout = file.layout();
                 MemorySegment all = copies.allocate(layout.size * 4, 64);
@@ -184,7 +187,7 @@ public final class Model implements AutoCloseable {
                 MemorySegment emb = all.asSlice(layout.embedding * 4, (long) vocab * hidden * 4).asReadOnly();
                 boolean tied = file.shape().tied();
                 MemorySegment sw = tied ? emb : all.asSlice(layout.softmaxWeight * 4, (long) hidden * vocab * 4).asReadOnly();
-                fp32 = new Fp32(emb, w, sw, tied);
+                fp32 = new LayerSequence.Fp32(emb, w, sw, tied);
             }
             return fp32;
         }

@@ -1,16 +1,7 @@
 package lstmlm.infer;
 
-import lstmlm.kernels.Bf16;
-import lstmlm.kernels.FastExp;
-import lstmlm.kernels.Int8;
-import lstmlm.kernels.LstmCell;
-import lstmlm.kernels.RowKernels;
-import lstmlm.kernels.SoftmaxCrossEntropy;
-import lstmlm.kernels.VectorMath;
-import lstmlm.model.ModelShape;
-import lstmlm.model.WeightFormat;
+import lstmlm.model.LayerSequence;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.random.RandomGenerator;
@@ -24,10 +15,9 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * log-probability of a word, the full distribution into a caller's array, top-k into a reused
  * {@link TopK}, sampling and {@link #copyStateFrom}.
  *
- * <p>A step is the training forward pass on one row: the products run on the one-row kernels
- * ({@link RowKernels}, which stream the weights once), the cell is {@link LstmCell#forward} and the
- * normaliser is {@link SoftmaxCrossEntropy#logSumExp}'s max and {@link FastExp} passes, the very code
- * training evaluates with.
+ * <p>A step is {@link LayerSequence#stepForward} on one row: the products run on the one-row
+ * kernels of the file's format (which stream the weights once), the cell and the normaliser are the
+ * kernels training evaluates with.
  *
  * <p>A new or {@link #reset} session has a zero state and no prediction yet: feed a word first.
  * Sentences are best started by feeding {@code <eos>}, as in training, where every sentence
@@ -35,27 +25,18 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  */
 public final class Session implements AutoCloseable {
     private final Model model;
-    private final int vocab, hidden, layers;
-    // copied from the model into final fields: the step loop reads them without indirection
-    private final WeightFormat format;
-    private final MemorySegment embedding, embeddingScale, softmaxWeight, softmaxScale, softmaxBias, zeros;
-    private final MemorySegment[] lstmWeight, lstmScale, lstmBias;
-    private final boolean transposedSoftmax;
-
-    /** Per layer [input | h], 2H floats: the one vector the layer's [2H×4H] weight multiplies. */
-    private final MemorySegment inputAndH;
-    /** Per layer two cell states, used in turn (the cell kernel must not write c over cPrev). */
-    private final MemorySegment cells;
-    private final MemorySegment gates;
-    /** tanh(c) of the last cell step: the cell kernel writes it for training's backward; unused here. */
-    private final MemorySegment tanhC;
-    /** Logits of the next word, the output bias included. */
-    private final MemorySegment logits;
+    private final int vocab;
+    private final LayerSequence.Weights weights;
+    /** One row: the one-row kernels of the file's format, chosen once. */
+    private final LayerSequence.Product product;
+    /** The LSTM state and the logits of the next word (the output bias included). */
+    private final LayerSequence.State state;
+    private final MemorySegment logits, zeros;
     /** Exponentials: the normaliser's, then whatever probabilities or sampling needed last. */
     private final MemorySegment exps;
     /** All of the buffers above: one slab of the model's session pool. */
     private final MemorySegment slab;
-    private int cellParity;
+    private final int[] word = new int[1];
     private boolean hasPrediction;
     private boolean normalized;
     /** log Σ exp(logits) = normMax + log(normSum), and whether {@link #exps} still holds exp(logit − normMax). */
@@ -71,41 +52,21 @@ public final class Session implements AutoCloseable {
     Session(Model model) {
         this.model = model;
         this.vocab = model.vocab;
-        this.hidden = model.hidden;
-        this.layers = model.layers;
-        this.format = model.format;
-        this.embedding = model.embedding;
-        this.embeddingScale = model.embeddingScale;
-        this.softmaxWeight = model.softmaxWeight;
-        this.softmaxScale = model.softmaxScale;
-        this.softmaxBias = model.softmaxBias;
-        this.lstmWeight = model.lstmWeight.clone();
-        this.lstmScale = model.lstmScale.clone();
-        this.lstmBias = model.lstmBias.clone();
-        this.transposedSoftmax = model.transposedSoftmax;
+        this.weights = model.weights;
         this.zeros = model.zeros;
+        this.product = LayerSequence.product(weights, 1, model::fp32);
         // one slab from the model's pool (see ScratchPool): close() gives it back; a session never
         // closed is garbage-collected with it
         this.slab = model.sessionScratch.take();
-        ScratchPool.Cutter cut = new ScratchPool.Cutter(slab);
-        this.inputAndH = cut.next(4L * layers * 2 * hidden);
-        this.cells = cut.next(4L * layers * 2 * hidden);
-        this.gates = cut.next(4L * 4 * hidden);
-        this.tanhC = cut.next(4L * hidden);
-        this.logits = cut.next(4L * vocab);
-        this.exps = cut.next(4L * vocab);
+        long stateBytes = LayerSequence.State.bytes(1, model.layers, model.hidden, vocab);
+        this.state = new LayerSequence.State(slab.asSlice(0, stateBytes), 1, model.layers, model.hidden, vocab);
+        this.logits = state.logits();
+        this.exps = slab.asSlice(stateBytes, 4L * vocab);
     }
 
-    /** The slab bytes a session of this shape needs: the constructor's pieces, measured. */
+    /** The slab bytes a session of this shape needs: its state, then the exponentials. */
     static long scratchBytes(int layers, int hidden, int vocab) {
-        ScratchPool.Cutter cut = new ScratchPool.Cutter(null);
-        cut.next(4L * layers * 2 * hidden);
-        cut.next(4L * layers * 2 * hidden);
-        cut.next(4L * 4 * hidden);
-        cut.next(4L * hidden);
-        cut.next(4L * vocab);
-        cut.next(4L * vocab);
-        return cut.size();
+        return LayerSequence.State.bytes(1, layers, hidden, vocab) + 4L * vocab;
     }
 
     public Model model() {
@@ -126,46 +87,8 @@ public final class Session implements AutoCloseable {
     }
 
     private void step(int id) {
-        final int H = hidden;
-        final long rowBytes = 4L * H;
-        switch (format) {
-            case FP32 -> MemorySegment.copy(embedding, id * rowBytes, inputAndH, 0, rowBytes);
-            case BF16 -> Bf16.toFloats(embedding, (long) id * H, inputAndH, 0, H);
-            case INT8 -> Int8.dequantizeRow(embedding, (long) id * H, embeddingScale.getAtIndex(JAVA_FLOAT, id), H, inputAndH, 0);
-        }
-        final int prev = cellParity, next = prev ^ 1;
-        for (int l = 0; l < layers; l++) {
-            final long xh = 2L * H * l;
-            switch (format) {
-                case FP32 -> RowKernels.vectorTimesMatrix(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeros, 0, gates, 0);
-                case BF16 -> RowKernels.vectorTimesMatrixBf16(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, zeros, 0, gates, 0);
-                case INT8 -> RowKernels.vectorTimesMatrixInt8(inputAndH, xh, 2 * H, lstmWeight[l], 0, 4 * H, lstmScale[l], 0,
-                        zeros, 0, gates, 0);
-            }
-            // h goes straight into this layer's recurrent slot: the gates already hold the old h's product
-            LstmCell.forward(gates, 0, lstmBias[l], 0, cells, (2L * l + prev) * H, cells, (2L * l + next) * H,
-                    tanhC, 0, inputAndH, xh + H, 1, H, ModelShape.FORGET_BIAS);
-            if (l + 1 < layers) {
-                MemorySegment.copy(inputAndH, (xh + H) * 4, inputAndH, (xh + 2L * H) * 4, rowBytes);
-            }
-        }
-        cellParity = next;
-        final long top = 2L * H * (layers - 1) + H;
-        if (transposedSoftmax) {
-            if (format == WeightFormat.FP32) {
-                RowKernels.matrixTimesVector(softmaxWeight, 0, vocab, H, inputAndH, top, softmaxBias, 0, logits, 0);
-            } else {
-                RowKernels.matrixTimesVectorCompact(softmaxWeight, 0, format == WeightFormat.INT8, vocab, H, inputAndH, top,
-                        softmaxScale, 0, softmaxBias, 0, logits, 0);
-            }
-        } else {
-            switch (format) {
-                case FP32 -> RowKernels.vectorTimesMatrix(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxBias, 0, logits, 0);
-                case BF16 -> RowKernels.vectorTimesMatrixBf16(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxBias, 0, logits, 0);
-                case INT8 -> RowKernels.vectorTimesMatrixInt8(inputAndH, top, H, softmaxWeight, 0, vocab, softmaxScale, 0,
-                        softmaxBias, 0, logits, 0);
-            }
-        }
+        word[0] = id;
+        LayerSequence.stepForward(weights, product, state, word, 1);
         hasPrediction = true;
         normalized = false;
     }
@@ -176,8 +99,8 @@ public final class Session implements AutoCloseable {
      */
     private double logNormalizer() {
         if (!normalized) {
-            normMax = SoftmaxCrossEntropy.max(logits, 0, zeros, 0, vocab);
-            normSum = FastExp.expSum(1f, logits, 0, zeros, 0, normMax, exps, 0, vocab);
+            normMax = LayerSequence.max(logits, 0, vocab, zeros);
+            normSum = LayerSequence.expSum(1f, logits, 0, vocab, zeros, normMax, exps);
             logNormalizer = normMax + Math.log(normSum);
             normalized = true;
             expsHoldNormaliser = true;
@@ -216,9 +139,9 @@ public final class Session implements AutoCloseable {
                     + vocab + " words.");
         }
         logNormalizer();
-        if (!expsHoldNormaliser) FastExp.expSum(1f, logits, 0, zeros, 0, normMax, exps, 0, vocab);
+        if (!expsHoldNormaliser) LayerSequence.expSum(1f, logits, 0, vocab, zeros, normMax, exps);
         expsHoldNormaliser = true;
-        VectorMath.scaleInto(exps, 0, vocab, 1f / normSum, out);
+        LayerSequence.scaleInto(exps, vocab, 1f / normSum, out);
     }
 
     /** The whole next-word distribution in a new array. */
@@ -289,8 +212,8 @@ public final class Session implements AutoCloseable {
             return heapIds[topK - 1];
         }
         // exp((logit − max) / temperature), the largest exactly 1
-        float shift = SoftmaxCrossEntropy.max(logits, 0, zeros, 0, vocab) * inverse;
-        FastExp.expSum(inverse, logits, 0, zeros, 0, shift, exps, 0, vocab);
+        float shift = LayerSequence.max(logits, 0, vocab, zeros) * inverse;
+        LayerSequence.expSum(inverse, logits, 0, vocab, zeros, shift, exps);
         expsHoldNormaliser = false;
         double total = 0;
         for (int i = 0; i < vocab; i++) total += exps.getAtIndex(JAVA_FLOAT, i);
@@ -375,9 +298,7 @@ public final class Session implements AutoCloseable {
     /** Back to the zero state, with no prediction. */
     public void reset() {
         checkUsable();
-        inputAndH.fill((byte) 0);
-        cells.fill((byte) 0);
-        cellParity = 0;
+        state.reset();
         hasPrediction = false;
         normalized = false;
     }
@@ -398,10 +319,7 @@ public final class Session implements AutoCloseable {
             throw new IllegalArgumentException("Cannot copy state between sessions of different models.");
         }
         if (other == this) return;
-        inputAndH.copyFrom(other.inputAndH);
-        cells.copyFrom(other.cells);
-        logits.copyFrom(other.logits);
-        cellParity = other.cellParity;
+        state.copyFrom(other.state);
         hasPrediction = other.hasPrediction;
         normalized = other.normalized;
         logNormalizer = other.logNormalizer;
@@ -429,25 +347,6 @@ public final class Session implements AutoCloseable {
             ids[i] = id;
         }
         return score(ids, unknown);
-    }
-
-    /**
-     * Scores a running text the way training evaluates a split ({@code lstm eval}, TensorFlow's
-     * {@code run_epoch} at batch 1): from a fresh state, feeds {@code ids[0..n-2]} one after another,
-     * the state carried throughout, and adds log P(ids[t+1]) after each. tokens = n − 1 predictions.
-     * Leaves the session after the last word fed.
-     */
-    public SentenceScore scoreStream(int[] ids) {
-        checkUsable();
-        if (ids.length < 2) throw new IllegalArgumentException("A stream needs at least two words to predict one, got " + ids.length + ".");
-        for (int id : ids) model.checkId(id);
-        reset();
-        double sum = 0;
-        for (int t = 0; t + 1 < ids.length; t++) {
-            step(ids[t]);
-            sum += logProb(ids[t + 1]);
-        }
-        return new SentenceScore(sum, ids.length - 1, 0);
     }
 
     /** {@link #score(List)} for word ids. */

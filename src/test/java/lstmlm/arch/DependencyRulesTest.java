@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Data flows one way, data → model → train / infer → cli: read from the compiled classes' constant
+ * Data flows one way, data → model → train / infer → cli, and inference reaches the kernels only
+ * through the model's layer sequence: read from the compiled classes' constant
  * pools (every class a class file names), so a stray import, a fully qualified name or a method
  * reference all count.
  */
@@ -33,7 +34,8 @@ class DependencyRulesTest {
             "lstmlm/data/", List.of("lstmlm/model/", "lstmlm/train/", "lstmlm/infer/", "lstmlm/kernels/"),
             "lstmlm/model/", List.of("lstmlm/train/", "lstmlm/infer/"),
             "lstmlm/train/", List.of("lstmlm/infer/"),
-            "lstmlm/infer/", List.of("lstmlm/train/"));
+            // inference runs the model's layer sequence (LayerSequence), never a kernel of its own choosing
+            "lstmlm/infer/", List.of("lstmlm/train/", "lstmlm/kernels/"));
     /** What no engine package may name: the command line and the libraries only it receives. */
     private static final List<String> COMMAND_LINE = List.of("lstmlm/cli/", "lstmlm/report/", "picocli/",
             "me/tongfei/", "org/jline/", "org/knowm/", "de/erichseifert/");

@@ -1,0 +1,301 @@
+package lstmlm.model;
+
+import lstmlm.blas.Blas;
+import lstmlm.kernels.Bf16;
+import lstmlm.kernels.FastExp;
+import lstmlm.kernels.Int8;
+import lstmlm.kernels.LstmCell;
+import lstmlm.kernels.RowKernels;
+import lstmlm.kernels.SoftmaxCrossEntropy;
+import lstmlm.kernels.VectorMath;
+
+import java.lang.foreign.MemorySegment;
+import java.util.function.Supplier;
+
+/**
+ * One step of the layer sequence for R independent streams, each fed one word: embedding → L LSTM
+ * cells → output layer, then the log-normaliser of a row. llm.c style: each layer a
+ * {@code *Forward} over flat memory; how the products run is a {@link Product} chosen once, when the
+ * caller is built, so the step itself holds only the math. Inference runs it: a session (R = 1, the
+ * one-row kernels that stream each weight once) and the batch scorer (R = the sentences still
+ * running, OpenBLAS GEMMs). The cell and the normaliser are the very kernels training's passes run.
+ *
+ * <p>The state of R rows ({@link State}), floats:
+ * <pre>
+ * xh[l]   [R × 2H]  row r: layer l's input x_r then its output h_r, the vector W_l [2H × 4H] multiplies
+ * c       2 × L × [R × H]   cell states, used in turn (the cell kernel must not write c over cPrev)
+ * gates   [R × 4H]
+ * h       [R × H]   the cell's output before it is copied into the xh rows (R > 1)
+ * tanhC   [R × H]   written by the cell for training's backward; unused here
+ * logits  [R × V]   the next word's logits, the output bias included
+ * </pre>
+ */
+public final class LayerSequence {
+    private LayerSequence() {}
+
+    /**
+     * A model's weights as the file stores them ({@link WeightFormat}): int8 matrices with their
+     * per-output scales (null otherwise). {@code softmaxWeight} is [V × H] when {@code transposedSoftmax}
+     * (tied to the embedding, or a transposed copy), else [H × V]. {@code zeros}: max(4H, V) zeros, the
+     * "no bias" of the kernels that take one.
+     */
+    public record Weights(WeightFormat format, int vocab, int hidden, int layers,
+                          MemorySegment embedding, MemorySegment embeddingScale,
+                          MemorySegment[] lstmWeight, MemorySegment[] lstmScale, MemorySegment[] lstmBias,
+                          MemorySegment softmaxWeight, MemorySegment softmaxScale, MemorySegment softmaxBias,
+                          boolean transposedSoftmax, MemorySegment zeros) {}
+
+    /** The weight matrices in fp32, as a GEMM reads them: the file's own, or a widened copy of compact ones. */
+    public record Fp32(MemorySegment embedding, MemorySegment[] lstmWeight, MemorySegment softmaxWeight, boolean transposed) {}
+
+    /** How the step's two products run: the gates of a layer and the logits. */
+    public interface Product {
+        /** gates[rows × 4H] = xh[rows × 2H] · W_l (no bias: the cell adds it). */
+        void gates(int l, int rows, State s);
+
+        /** logits[rows × V] = h_top[rows × H] · S + b. */
+        void logits(int rows, State s);
+    }
+
+    /**
+     * The product for {@code rows} streams stepped together: one row streams each weight once through
+     * the Java one-row kernel of the file's format (the matrices are read where they lie, compact or
+     * not); more rows multiply with OpenBLAS on fp32 weights ({@code fp32}, asked for on first use).
+     */
+    public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
+        if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
+        if (rows > 1) return new Gemm(w, fp32);
+        return switch (w.format()) {
+            case FP32 -> new OneRowFp32(w);
+            case BF16, INT8 -> new OneRowCompact(w);
+        };
+    }
+
+    /** The buffers of up to {@code rows} streams (see the class comment), cut from one caller-owned slab. */
+    public static final class State {
+        public final int rows;
+        final int hidden, layers, vocab;
+        final MemorySegment xh, cells, gates, h, tanhC, logits;
+        private int parity;
+
+        /** Lays the buffers out in {@code slab}, which must hold {@link #bytes} of them. */
+        public State(MemorySegment slab, int rows, int layers, int hidden, int vocab) {
+            this.rows = rows;
+            this.layers = layers;
+            this.hidden = hidden;
+            this.vocab = vocab;
+            long[] at = layout(rows, layers, hidden, vocab);
+            this.xh = slab.asSlice(at[0], at[1] - at[0]);
+            this.cells = slab.asSlice(at[1], at[2] - at[1]);
+            this.gates = slab.asSlice(at[2], at[3] - at[2]);
+            this.h = slab.asSlice(at[3], at[4] - at[3]);
+            this.tanhC = slab.asSlice(at[4], at[5] - at[4]);
+            this.logits = slab.asSlice(at[5], at[6] - at[5]);
+        }
+
+        /** The slab bytes a state of this shape needs. */
+        public static long bytes(int rows, int layers, int hidden, int vocab) {
+            return layout(rows, layers, hidden, vocab)[6];
+        }
+
+        /** Where each buffer starts (bytes, 64-aligned), and the end. */
+        private static long[] layout(int rows, int layers, int hidden, int vocab) {
+            long rh = (long) rows * hidden;
+            long[] sizes = {4 * rh * 2 * layers, 4 * rh * 2 * layers, 4 * rh * 4, 4 * rh, 4 * rh, 4L * rows * vocab};
+            long[] at = new long[sizes.length + 1];
+            for (int i = 0; i < sizes.length; i++) at[i + 1] = (at[i] + sizes[i] + 63) & ~63L;
+            return at;
+        }
+
+        /** Row r's logits: the next word's, after the last step (floats from {@link #logits()}'s start). */
+        public long logitsRow(int r) {
+            return (long) r * vocab;
+        }
+
+        public MemorySegment logits() {
+            return logits;
+        }
+
+        /** Zero state in every row. */
+        public void reset() {
+            xh.fill((byte) 0);
+            cells.fill((byte) 0);
+            parity = 0;
+        }
+
+        /** This state becomes exactly {@code other}'s (same shape): the LSTM state and the logits. */
+        public void copyFrom(State other) {
+            xh.copyFrom(other.xh);
+            cells.copyFrom(other.cells);
+            logits.copyFrom(other.logits);
+            parity = other.parity;
+        }
+
+        /** Floats from xh's start to row r of layer l's [x | h]. */
+        long xhRow(int l, int r) {
+            return ((long) l * rows + r) * 2 * hidden;
+        }
+
+        /** Floats from the cells' start to row 0 of layer l's cell state of the given parity. */
+        long cellsAt(int parity, int l) {
+            return ((long) parity * layers + l) * rows * hidden;
+        }
+    }
+
+    /** Advances rows [0, rows) of {@code s} by one word each, {@code ids[r]}: the next words' logits land in {@code s.logits}. */
+    public static void stepForward(Weights w, Product p, State s, int[] ids, int rows) {
+        embeddingForward(w, s, ids, rows);
+        for (int l = 0; l < w.layers(); l++) lstmForward(w, p, s, l, rows);
+        s.parity ^= 1;
+        p.logits(rows, s);
+    }
+
+    /** x of layer 0, row r = E[ids[r]], widened from the file's format. */
+    static void embeddingForward(Weights w, State s, int[] ids, int rows) {
+        final int H = w.hidden();
+        for (int r = 0; r < rows; r++) {
+            long x = s.xhRow(0, r);
+            int id = ids[r];
+            switch (w.format()) {
+                case FP32 -> MemorySegment.copy(w.embedding(), 4L * id * H, s.xh, 4 * x, 4L * H);
+                case BF16 -> Bf16.toFloats(w.embedding(), (long) id * H, s.xh, x, H);
+                case INT8 -> Int8.dequantizeRow(w.embedding(), (long) id * H,
+                        w.embeddingScale().getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, id), H, s.xh, x);
+            }
+        }
+    }
+
+    /**
+     * z = [x | h]·W_l; the cell turns z, the bias and c_{t−1} into c_t and h_t; h_t goes into layer l's
+     * h slot (its next step's recurrent input) and into layer l + 1's x slot.
+     */
+    static void lstmForward(Weights w, Product p, State s, int l, int rows) {
+        final int H = w.hidden();
+        p.gates(l, rows, s);
+        long cPrev = s.cellsAt(s.parity, l), cNext = s.cellsAt(s.parity ^ 1, l);
+        if (rows == 1) {
+            // one row: the cell writes h straight into its slot
+            LstmCell.forward(s.gates, 0, w.lstmBias()[l], 0, s.cells, cPrev, s.cells, cNext, s.tanhC, 0,
+                    s.xh, s.xhRow(l, 0) + H, 1, H, ModelShape.FORGET_BIAS);
+            if (l + 1 < w.layers()) MemorySegment.copy(s.xh, 4 * (s.xhRow(l, 0) + H), s.xh, 4 * s.xhRow(l + 1, 0), 4L * H);
+            return;
+        }
+        LstmCell.forward(s.gates, 0, w.lstmBias()[l], 0, s.cells, cPrev, s.cells, cNext, s.tanhC, 0,
+                s.h, 0, rows, H, ModelShape.FORGET_BIAS);
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(s.h, 4L * r * H, s.xh, 4 * (s.xhRow(l, r) + H), 4L * H);
+            if (l + 1 < w.layers()) MemorySegment.copy(s.h, 4L * r * H, s.xh, 4 * s.xhRow(l + 1, r), 4L * H);
+        }
+    }
+
+    // ---------------------------------------------------------------- the output's normaliser
+
+    /** max_j logits[off + j] over j in [0, n): the shift of {@link #expSum}. */
+    public static float max(MemorySegment logits, long off, int n, MemorySegment zeros) {
+        return SoftmaxCrossEntropy.max(logits, off, zeros, 0, n);
+    }
+
+    /** exps[j] = exp(alpha·logits[off + j] − shift) for j in [0, n); returns their sum (training's exp). */
+    public static float expSum(float alpha, MemorySegment logits, long off, int n, MemorySegment zeros, float shift,
+                               MemorySegment exps) {
+        return FastExp.expSum(alpha, logits, off, zeros, 0, shift, exps, 0, n);
+    }
+
+    /** log Σ_j exp(logits[off + j]): training's normaliser, its exponentials left in {@code exps}. */
+    public static double logNormalizer(MemorySegment logits, long off, int n, MemorySegment zeros, MemorySegment exps) {
+        return SoftmaxCrossEntropy.logSumExp(logits, off, zeros, 0, n, exps, 0);
+    }
+
+    /** out[j] = a · src[j] for j in [0, n): probabilities out of the exponentials. */
+    public static void scaleInto(MemorySegment src, int n, float a, float[] out) {
+        VectorMath.scaleInto(src, 0, n, a, out);
+    }
+
+    // ---------------------------------------------------------------- products
+
+    /** One row, fp32 weights: the row kernels, bit-identical to their scalar reference. */
+    private record OneRowFp32(Weights w) implements Product {
+        @Override
+        public void gates(int l, int rows, State s) {
+            RowKernels.vectorTimesMatrix(s.xh, s.xhRow(l, 0), 2 * w.hidden(), w.lstmWeight()[l], 0, 4 * w.hidden(),
+                    w.zeros(), 0, s.gates, 0);
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            long top = s.xhRow(w.layers() - 1, 0) + w.hidden();
+            if (w.transposedSoftmax()) {
+                RowKernels.matrixTimesVector(w.softmaxWeight(), 0, w.vocab(), w.hidden(), s.xh, top, w.softmaxBias(), 0, s.logits, 0);
+            } else {
+                RowKernels.vectorTimesMatrix(s.xh, top, w.hidden(), w.softmaxWeight(), 0, w.vocab(), w.softmaxBias(), 0, s.logits, 0);
+            }
+        }
+    }
+
+    /** One row, bf16 or int8 weights read where they lie: the compact row kernels. */
+    private record OneRowCompact(Weights w) implements Product {
+        @Override
+        public void gates(int l, int rows, State s) {
+            int H = w.hidden();
+            if (w.format() == WeightFormat.INT8) {
+                RowKernels.vectorTimesMatrixInt8(s.xh, s.xhRow(l, 0), 2 * H, w.lstmWeight()[l], 0, 4 * H, w.lstmScale()[l], 0,
+                        w.zeros(), 0, s.gates, 0);
+            } else {
+                RowKernels.vectorTimesMatrixBf16(s.xh, s.xhRow(l, 0), 2 * H, w.lstmWeight()[l], 0, 4 * H, w.zeros(), 0, s.gates, 0);
+            }
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            int H = w.hidden(), V = w.vocab();
+            long top = s.xhRow(w.layers() - 1, 0) + H;
+            boolean int8 = w.format() == WeightFormat.INT8;
+            if (w.transposedSoftmax()) {
+                RowKernels.matrixTimesVectorCompact(w.softmaxWeight(), 0, int8, V, H, s.xh, top, w.softmaxScale(), 0,
+                        w.softmaxBias(), 0, s.logits, 0);
+            } else if (int8) {
+                RowKernels.vectorTimesMatrixInt8(s.xh, top, H, w.softmaxWeight(), 0, V, w.softmaxScale(), 0,
+                        w.softmaxBias(), 0, s.logits, 0);
+            } else {
+                RowKernels.vectorTimesMatrixBf16(s.xh, top, H, w.softmaxWeight(), 0, V, w.softmaxBias(), 0, s.logits, 0);
+            }
+        }
+    }
+
+    /** Several rows: OpenBLAS GEMMs on fp32 weights, the output bias added row by row. */
+    private static final class Gemm implements Product {
+        private final Weights w;
+        private final Supplier<Fp32> widened;
+        private Fp32 fp32;
+
+        Gemm(Weights w, Supplier<Fp32> widened) {
+            this.w = w;
+            this.widened = widened;
+        }
+
+        private Fp32 fp32() {
+            if (fp32 == null) fp32 = widened.get();
+            return fp32;
+        }
+
+        @Override
+        public void gates(int l, int rows, State s) {
+            int H = w.hidden();
+            Blas.sgemm(false, false, rows, 4 * H, 2 * H, 1f, s.xh, s.xhRow(l, 0), 2 * H, fp32().lstmWeight()[l], 0, 4 * H,
+                    0f, s.gates, 0, 4 * H);
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            int H = w.hidden(), V = w.vocab();
+            long top = s.xhRow(w.layers() - 1, 0) + H;
+            Fp32 f = fp32();
+            if (f.transposed()) {
+                Blas.sgemm(false, true, rows, V, H, 1f, s.xh, top, 2 * H, f.softmaxWeight(), 0, H, 0f, s.logits, 0, V);
+            } else {
+                Blas.sgemm(false, false, rows, V, H, 1f, s.xh, top, 2 * H, f.softmaxWeight(), 0, V, 0f, s.logits, 0, V);
+            }
+            for (int r = 0; r < rows; r++) VectorMath.add(s.logits, (long) r * V, w.softmaxBias(), 0, V);
+        }
+    }
+}
