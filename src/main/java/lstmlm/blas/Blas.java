@@ -88,7 +88,8 @@ public final class Blas {
         }
     }
 
-    public static void setThreads(int n) {
+    /** OpenBLAS's process-wide thread count: {@link ThreadPolicy} alone sets it. */
+    static void setThreads(int n) {
         try {
             INSTANCE.setThreads.invokeExact(n);
         } catch (Throwable t) {

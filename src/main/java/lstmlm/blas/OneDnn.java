@@ -117,8 +117,8 @@ public final class OneDnn {
         }
     }
 
-    /** The OpenMP team size of the calling thread's oneDNN calls from now on. */
-    public static void setThreads(int n) {
+    /** The OpenMP team size of the calling thread's oneDNN calls from now on: {@link ThreadPolicy} alone sets it. */
+    static void setThreads(int n) {
         try {
             get().setNumThreads.invokeExact(n);
         } catch (Throwable t) {

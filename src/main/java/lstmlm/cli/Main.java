@@ -12,6 +12,9 @@ import picocli.CommandLine.Command;
 public final class Main implements Runnable {
 
     public static void main(String[] args) {
+        // the charts (--plot, lstm plot) draw off-screen: AWT must not look for a display it does not need.
+        // Set here, where the process starts, not by the library code that draws.
+        if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
         System.exit(run(args));
     }
 

@@ -1,6 +1,6 @@
 package lstmlm.cli;
 
-import lstmlm.blas.Blas;
+import lstmlm.blas.ThreadPolicy;
 import lstmlm.errors.UserException;
 import lstmlm.infer.BatchScorer;
 import lstmlm.infer.Model;
@@ -50,7 +50,7 @@ final class ScoreCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Options.atLeast("--threads", threads, 1);
-        Blas.setThreads(threads);
+        ThreadPolicy.useBlasThreads(threads);
         PrintWriter out = spec.commandLine().getOut();
         try (Model m = Model.load(model); BatchScorer scorer = m.newBatchScorer(BATCH);
              BufferedReader reader = open(input)) {

@@ -1,7 +1,7 @@
 package lstmlm.infer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import lstmlm.blas.Blas;
+import lstmlm.blas.ThreadPolicy;
 import lstmlm.model.ProcessMemory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -149,12 +149,12 @@ public final class LatencyBenchmark implements AutoCloseable {
      * shared test machine OpenBLAS's default 2 threads made a 64×800×200 GEMM 8 ms instead of 0.23 ms.
      */
     public double measureBatchThroughput(int batches) {
-        int threads = Blas.threads();
-        Blas.setThreads(1);
+        int threads = ThreadPolicy.blasThreads();
+        ThreadPolicy.useBlasThreads(1);
         try {
             return batchThroughput(batches);
         } finally {
-            Blas.setThreads(threads);
+            ThreadPolicy.useBlasThreads(threads);
         }
     }
 

@@ -2,6 +2,7 @@ package lstmlm.model;
 
 import lstmlm.blas.Blas;
 import lstmlm.blas.OneDnn;
+import lstmlm.blas.ThreadPolicy;
 import lstmlm.data.BatchProducer;
 import lstmlm.errors.UserException;
 import lstmlm.kernels.VectorShapes;
@@ -71,8 +72,8 @@ public final class Engine implements AutoCloseable {
         this.precision = precision;
         this.bf16 = precision == Precision.BF16;
         this.stepWeights = bf16 ? stepWeights : null;
-        Blas.setThreads(threads);
-        if (bf16) OneDnn.setThreads(threads);
+        ThreadPolicy.useBlasThreads(threads);
+        if (bf16) ThreadPolicy.useOpenMpThreads(threads);
         this.model = new LanguageModel(shape, bf16);
         this.workers = new RowWorkers(threads);
     }
@@ -301,11 +302,11 @@ public final class Engine implements AutoCloseable {
             workers.forRange(0, 2, oneOpenMpThreadEach);
             return;
         }
-        Blas.setThreads(1);
+        ThreadPolicy.useBlasThreads(1);
         try {
             workers.forRange(0, 2, pair);
         } finally {
-            Blas.setThreads(threads);
+            ThreadPolicy.useBlasThreads(threads);
         }
     }
 
@@ -314,11 +315,11 @@ public final class Engine implements AutoCloseable {
     private final RowWorkers.RangeTask oneOpenMpThreadEach = this::withOneOpenMpThread;
 
     private void withOneOpenMpThread(int chunk, int from, int to) {
-        OneDnn.setThreads(1);
+        ThreadPolicy.useOpenMpThreads(1);
         try {
             sideBySide.run(chunk, from, to);
         } finally {
-            OneDnn.setThreads(threads);
+            ThreadPolicy.useOpenMpThreads(threads);
         }
     }
 

@@ -5,6 +5,7 @@ import lstmlm.blas.PackedBf16Matmul;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import lstmlm.blas.ThreadPolicy;
 
 /**
  * A window's per-step recurrent products in bf16: for each layer, z_t += h_{t−1}·W_rec (forward)
@@ -78,8 +79,8 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
         for (long[] p : packedAt) Arrays.fill(p, -1);
         this.weights = new MemorySegment[layers][2];
         this.weightOffsets = new long[layers][2];
-        int before = OneDnn.threads();
-        OneDnn.setThreads(1);
+        int before = ThreadPolicy.openMpThreads();
+        ThreadPolicy.useOpenMpThreads(1);
         try {
             for (int dir = 0; dir < 2; dir++) {
                 int n = dir == FORWARD ? g : hid, k = dir == FORWARD ? hid : g;
@@ -101,7 +102,7 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
             close();
             throw e;
         } finally {
-            OneDnn.setThreads(before);
+            ThreadPolicy.useOpenMpThreads(before);
         }
     }
 
@@ -151,14 +152,14 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
     }
 
     private void run(RowWorkers workers) {
-        callerThreads = OneDnn.threads();
+        callerThreads = ThreadPolicy.openMpThreads();
         workers.forRange(0, columns[direction].length, this);
     }
 
     @Override
     public void run(int chunk, int from, int to) {
         // one OpenMP thread per call: a worker's own setting, or the caller's, restored after its chunk
-        OneDnn.setThreads(1);
+        ThreadPolicy.useOpenMpThreads(1);
         try {
             for (int i = from; i < to; i++) {
                 int col = firstColumn[direction][i], cols = columns[direction][i];
@@ -183,7 +184,7 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
                 }
             }
         } finally {
-            if (chunk == 0) OneDnn.setThreads(callerThreads);
+            if (chunk == 0) ThreadPolicy.useOpenMpThreads(callerThreads);
         }
     }
 

@@ -24,11 +24,6 @@ import java.util.Set;
  * by the file's extension.
  */
 public final class TrainingCurve {
-    static {
-        // charts draw off-screen; without this AWT may look for a display it does not need
-        if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
-    }
-
     public static final int DEFAULT_WIDTH = 900, DEFAULT_HEIGHT = 560;
 
     static final Color[] RUN_COLOURS = {

@@ -2,6 +2,7 @@ package lstmlm.train;
 
 import lstmlm.blas.Blas;
 import lstmlm.blas.OneDnn;
+import lstmlm.blas.ThreadPolicy;
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
@@ -198,7 +199,7 @@ public final class TrainingBenchmark {
             double peak = measurePeakGflops();
             double bf16Peak = Double.NaN;
             if (config.precision() == Precision.BF16) {
-                OneDnn.setThreads(threads); // the engine did when it runs bf16; not when it fell back to fp32
+                ThreadPolicy.useOpenMpThreads(threads); // the engine did when it runs bf16; not when it fell back to fp32
                 bf16Peak = measureBf16PeakGflops();
             }
             Window w = distributed ? engine.newWindow(first, rows, batch, numSteps, dropouts) : engine.newWindow(batch, numSteps, dropouts);

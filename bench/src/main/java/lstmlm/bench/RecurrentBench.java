@@ -50,7 +50,7 @@ public class RecurrentBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        Blas.setThreads(1);
+        lstmlm.blas.ThreadPolicy.useBlasThreads(1);
         hidden = Shapes.hidden(shape);
         gates = 4 * hidden;
         rows = Shapes.BATCH;
@@ -75,7 +75,7 @@ public class RecurrentBench {
         wRec16 = bf16(wRec, (long) hidden * gates);
         h16 = bf16(h, (long) rows * hidden);
         dz16 = bf16(dz, (long) rows * gates);
-        OneDnn.setThreads(1);
+        lstmlm.blas.ThreadPolicy.useOpenMpThreads(1);
         forwardPacked = new PackedBf16Matmul(rows, gates, hidden, hidden, false, gates, gates);
         backwardPacked = new PackedBf16Matmul(rows, hidden, gates, gates, true, gates, hidden);
         forwardPacked.pack(wRec16, 0);
