@@ -54,9 +54,9 @@ final class NativeLibraries {
             "openblas",
             // dependencies before dependants: libgfortran needs libquadmath and libgcc_s
             List.of("libgcc_s.so.1", "libquadmath.so.0", "libgfortran.so.5", "libopenblas.so.0"),
-            // OpenBLAS worker threads spin for 2^28 cycles (~0.1 s) after each call before they
-            // sleep. Our kernels run on the same cores between GEMMs, and measured 1.8x slower
-            // against spinning workers; 2^4 cycles lets them go at once (8-12 % faster windows).
+            // OpenBLAS worker threads spin ~0.1 s after each call before they sleep, on the cores our
+            // kernels need between GEMMs; 2^4 cycles lets them go at once (docs/performance.md).
+            // OpenBLAS reads it only from the environment, before its threads start.
             Map.of("OPENBLAS_THREAD_TIMEOUT", "4"),
             "org.bytedeco:openblas:linux-x86_64, or an OpenBLAS shared library (for example"
                     + " /usr/lib/x86_64-linux-gnu/libopenblas.so.0 from Debian's libopenblas0)");

@@ -16,9 +16,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * primitive, bound with FFM. A and B are bf16, C float32; op(B) = B[k×n] (row stride ldb) or, with
  * {@code transB}, Bᵀ for B stored [n×k]. This is the per-step recurrent product's shape: B = 20
  * rows against a weight that stays fixed for a whole window, where {@code dnnl_gemm_bf16bf16f32}
- * reorders the weight again at every call. Measured on a Zen 4 (C harness, two threads each on its
- * half of the columns, one OpenMP thread each): large's 20×6000×1500 step 1.8 → 0.95 ms, its
- * transposed 20×1500×6000 1.9 → 0.94 ms, medium's 0.23 → 0.17 ms.
+ * reorders the weight again at every call: about half the time for large's shapes
+ * (docs/performance.md). oneDNN has this primitive only with AVX-512.
  *
  * <p>One object per shape and per thread: it owns a stream and memory objects whose data handles
  * each call points at the caller's buffers, so two threads must not share one. Calls run on the

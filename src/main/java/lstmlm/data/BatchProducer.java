@@ -86,26 +86,6 @@ public final class BatchProducer {
         }
     }
 
-    /** Inputs of window {@code i} as [batchSize][numSteps]. */
-    public int[][] x(int i) {
-        return batchMajor(i, 0);
-    }
-
-    /** Targets of window {@code i} as [batchSize][numSteps]: the inputs shifted one step ahead. */
-    public int[][] y(int i) {
-        return batchMajor(i, 1);
-    }
-
-    private int[][] batchMajor(int i, int shift) {
-        checkWindow(i);
-        int[][] out = new int[batchSize][];
-        for (int b = 0; b < batchSize; b++) {
-            int start = b * batchLen + i * numSteps + shift;
-            out[b] = Arrays.copyOfRange(rows, start, start + numSteps);
-        }
-        return out;
-    }
-
     private void checkWindow(int i) {
         if (i < 0 || i >= epochSize) {
             throw new IndexOutOfBoundsException("window " + i + " outside [0, " + epochSize + ")");

@@ -97,10 +97,6 @@ public final class PtbDownloader {
         }
     }
 
-    public Path targetDir() {
-        return targetDir;
-    }
-
     /** True when every expected file is in the target folder with the expected MD5. */
     public boolean hasVerifiedFiles() {
         return unverifiedFiles().isEmpty();

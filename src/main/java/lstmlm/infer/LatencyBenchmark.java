@@ -145,8 +145,8 @@ public final class LatencyBenchmark implements AutoCloseable {
 
     /**
      * Batch-scoring throughput in tokens per second (best of a few batches after one warm-up), with
-     * OpenBLAS on one thread like everything else measured here (restored afterwards). On the 2-core
-     * shared test machine OpenBLAS's default 2 threads made a 64×800×200 GEMM 8 ms instead of 0.23 ms.
+     * OpenBLAS on one thread like everything else measured here (restored afterwards; see
+     * docs/performance.md).
      */
     public double measureBatchThroughput(int batches) {
         int threads = ThreadPolicy.blasThreads();

@@ -141,9 +141,9 @@ public final class Model implements AutoCloseable {
         if (file.safetensors().isAligned()) {
             if (data.isMapped()) data.load(); // fault the pages in now, not during the first tokens
             // The same mapped bytes seen as a plain native segment: the kernels then meet one segment
-            // class only. Mixing mapped and native segments at the Vector API's load sites makes C2's
-            // type profiles bimorphic; measured: softmax matvec 191 us instead of 104 us, and the LSTM
-            // cell boxing its vectors (40 KB per call). Valid until close, read-only like the file.
+            // class only: mixing mapped and native segments at the Vector API's load sites makes C2's
+            // type profiles bimorphic, and the kernels slow down and box (docs/performance.md).
+            // Valid until close, read-only like the file.
             return MemorySegment.ofAddress(data.address()).reinterpret(data.byteSize(), copies, null).asReadOnly();
         }
         MemorySegment copy = copies.allocate(data.byteSize(), 64);

@@ -56,11 +56,6 @@ final class ScratchPool {
         return pooled.get();
     }
 
-    /** Bytes of one slab. */
-    long slabBytes() {
-        return bytes;
-    }
-
     /** Forgets every pooled slab (the model closes): the GC frees them. */
     void clear() {
         free.clear();

@@ -84,8 +84,8 @@ public final class FastExp {
 
     /**
      * The last n − j (< one vector) elements of {@link #expSum} as one masked vector: the scalar
-     * {@link #exp} gives the same bits but costs ~13 ns an element, and a cell row of H = 200 ends
-     * in an 8-element tail five times (10 of a step's 25 µs went there). Its own method, so the
+     * {@link #exp} gives the same bits but an element at a time, and a cell row of H = 200 ends in
+     * an 8-element tail five times (docs/performance.md). Its own method, so the
      * masks do not add to the register pressure of the main loop, which C1 must still compile.
      */
     private static float expTail(float alpha, MemorySegment x, long xOff, MemorySegment bias, long biasOff,

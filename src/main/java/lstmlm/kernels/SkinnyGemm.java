@@ -18,17 +18,15 @@ import jdk.incubator.vector.FloatVector;
  * long, 1.1 MB) does not even fit in L2. A panel is {@link #panelWidth()} columns of B stored
  * k × width contiguously (zero-padded past n), so B streams sequentially; a panel is worked in
  * chunks of at most {@link #MAX_CHUNK} k-rows (192 KB) that stay in L2 while every group of 4
- * rows of A passes over them. Measured at the large shapes on 2 threads: 45 → 175 GFLOP/s for the
- * backward product, 120 → 160 for the forward one.
+ * rows of A passes over them (docs/performance.md has the measurements).
  *
  * <p>With AVX-512 (32 vector registers) the 4 × 3 register block does 12 FMAs per 3 vector loads
  * and 4 broadcasts. Why not larger: a 5 × 4 block is as fast once C2 has it, but C1 gives up on it
  * ("out of virtual registers"), and when that first attempt is an on-stack replacement the method
- * can stay interpreted for the rest of the run, 60× slower. 4 × 3 compiles at every tier. With AVX2
- * there are 16 registers, and 12 accumulators + 3 loads + a broadcast do not fit C2's allocation:
- * measured on a Zen 3, one thread, m = 20, the 4 × 3 block ran at 31–36 GFLOP/s and a 4 × 2 block
- * (8 accumulators) at 52–56 for large's shapes and 73–80 for medium's (2 × 4 and 5 × 2: the same
- * within noise). So the block is 4 × {@link #VECTORS}: 3 vectors wide with 16 lanes, 2 with 8.
+ * can stay interpreted for the rest of the run. 4 × 3 compiles at every tier. With AVX2 there are
+ * 16 registers, and 12 accumulators + 3 loads + a broadcast do not fit C2's allocation: the 4 × 2
+ * block is much faster there (docs/performance.md). So the block is 4 × {@link #VECTORS}: 3
+ * vectors wide with 16 lanes, 2 with 8.
  * Each element of C sums the same products in the same order either way, so the width changes
  * no bit of the result.
  *
@@ -276,8 +274,7 @@ public final class SkinnyGemm {
     /**
      * 4 rows × 2 vectors of C: 8 accumulators, for 16-register CPUs (AVX2). {@code width} is the
      * panel's (2 vectors), passed in rather than written as the constant it is: with a constant
-     * stride C2 unrolls the k loop and the unrolled body ran at 35 GFLOP/s on a Zen 3 (one thread,
-     * large's shapes) against 58–60 with the stride a parameter, or with -XX:LoopUnrollLimit=1.
+     * stride C2 unrolls the k loop into a slower body (docs/performance.md).
      */
     private static void block4x2(int k, MemorySegment a, long aRow, int lda, MemorySegment b, long bAt, int width,
                                  MemorySegment c, long cAt, int ldc) {

@@ -28,11 +28,6 @@ public record Dropouts(float input, float hidden, float output, float recurrent,
         return new Dropouts(keep, keep, keep, 1f, 1f, false);
     }
 
-    /** Whether any unit is dropped at all. */
-    public boolean any() {
-        return input < 1f || hidden < 1f || output < 1f || recurrent < 1f || words < 1f;
-    }
-
     /** Whether the input or a layer output is dropped, which needs the window's mask buffers. */
     boolean masksNeeded() {
         return input < 1f || hidden < 1f || output < 1f;

@@ -81,10 +81,8 @@ public final class Engine implements AutoCloseable {
     /**
      * The precision the GEMMs of a run that asks for {@code requested} compute in on this CPU: bf16
      * only where oneDNN multiplies bf16 natively (AVX-512 BF16 or AMX). Elsewhere oneDNN has no fast
-     * path to give: on AVX2 it runs reference code (measured on a 2-core AMD EPYC Zen 3, oneDNN 3.11:
-     * the 2048³ bf16 GEMM at 1.0 GFLOP/s against OpenBLAS sgemm's 177, {@code small} training at 55
-     * words/s against fp32's 7,017), and on AVX-512 without BF16 it emulates bf16 with fp32
-     * arithmetic (not measured here). So there a bf16 run computes its GEMMs in fp32, with fp32's
+     * path to give: on AVX2 it runs reference code over 100× slower than sgemm (docs/performance.md),
+     * and on AVX-512 without BF16 it emulates bf16 with fp32 arithmetic. So there a bf16 run computes its GEMMs in fp32, with fp32's
      * bits, and says so ({@link #fallbackWarning}); its config, checkpoints and resumes stay bf16's. Training,
      * evaluation and the benchmark build their engines with this; a test that must exercise
      * oneDNN's bf16 GEMM on any CPU passes {@link Precision#BF16} to the constructor itself.
@@ -97,13 +95,9 @@ public final class Engine implements AutoCloseable {
      * Whether a bf16 engine runs the per-step recurrent products (B rows: z_t += h_{t−1}·W_rec and
      * dh_{t−1} += dz_t·W_recᵀ) in oneDNN bf16 as well, rather than in fp32 with the few-row kernel:
      * on AVX-512 BF16 without AMX ({@link PackedSteps}: columns split over the team, W_rec packed
-     * once per window when it is large). Measured on a 2-core AMD EPYC Zen 4
-     * ({@code avx512_core_bf16}), {@code bench --precision bf16}, 2 threads: a training window's
-     * per-step products medium 73.6 ms in fp32 → 34.4 in bf16, large 453.7 → 200; oneDNN's
-     * {@code vdpbf16ps} does twice the multiply-adds of an fp32 FMA and reads half the bytes. With
-     * AMX, oneDNN's GEMM (which repacks into tiles at every call) took small's per-step products
-     * 3.8 → 8.3 ms a window (Sapphire Rapids, 2 threads, before the split and the packing), so there
-     * they stay fp32 until measured again. The choice is a fixed function of the CPU, so a run and
+     * once per window when it is large): there they take about half the time of fp32's, while with
+     * AMX oneDNN's GEMM repacks into tiles at every call and was slower, so there they stay fp32
+     * (docs/performance.md). The choice is a fixed function of the CPU, so a run and
      * its resumes on one machine give the same bits.
      */
     public static boolean stepProductsInBf16OnThisCpu() {
@@ -137,11 +131,6 @@ public final class Engine implements AutoCloseable {
     /** What the per-step recurrent products compute in: bf16 only in bf16 mode where {@link #stepProductsInBf16OnThisCpu}. */
     public Precision stepPrecision() {
         return stepWeights != null ? Precision.BF16 : Precision.FP32;
-    }
-
-    /** A window of {@code batch} sequences × {@code steps} steps; with TensorFlow's dropout buffers when {@code dropout}. */
-    public Window newWindow(int batch, int steps, boolean dropout) {
-        return newWindow(batch, steps, dropout ? Dropouts.tensorFlow(0.5f) : Dropouts.NONE);
     }
 
     /** A window with the buffers that training with {@code dropouts} needs (none for {@link Dropouts#NONE}). */

@@ -5,13 +5,10 @@ import java.lang.foreign.MemorySegment;
 /**
  * Two independent whole-window GEMMs (dS_w beside dX of the softmax, dW_in beside dW_rec of a
  * layer). On a team of two threads they run side by side, one OpenBLAS thread each: these shapes
- * (400 to 700 rows) scale poorly from one thread to two, so two single-threaded calls finish
- * sooner than the same calls one after the other on both threads. Measured here: small's
- * softmax pair 20.3 → 18.5 ms, its dW pair 1.78 → 1.55 ms; medium's 98.9 → 94.1 and 26.5 → 24.5.
- * A single-threaded OpenBLAS call may round differently from a two-threaded one (small's first
- * epoch: train perplexity 271.359 → 270.612), so which way the pair runs depends only on the
- * engine's thread count ({@link Engine#pairsSideBySide}): same seed and threads, same bits. One reusable object:
- * nothing is allocated per call.
+ * (400 to 700 rows) scale poorly from one thread to two (docs/performance.md). A one-thread
+ * OpenBLAS call may round differently from a two-thread one, so which way the pair runs depends
+ * only on the engine's thread count ({@link Engine#pairsSideBySide}): same seed and threads, same
+ * bits. One reusable object: nothing is allocated per call.
  */
 final class GemmPair implements RowWorkers.RangeTask {
     private final Call first = new Call(), second = new Call();

@@ -11,8 +11,7 @@ import lstmlm.blas.ThreadPolicy;
  * A window's per-step recurrent products in bf16: for each layer, z_t += h_{t−1}·W_rec (forward)
  * and dh += dz_{t+1}·W_recᵀ (backward), each split by columns over the team, every thread one
  * oneDNN call on one OpenMP thread over its own columns. At B = 20 rows oneDNN runs a call on one
- * thread whatever its team (measured on a Zen 4: medium's 20×2600×650 at 406 µs with 1 or 2), so
- * the split is what puts every core to work. A large W_rec is packed: each thread keeps its
+ * thread whatever its team, so the split is what puts every core to work (docs/performance.md). A large W_rec is packed: each thread keeps its
  * columns of W_rec (or W_recᵀ) in oneDNN's blocked layout ({@link PackedBf16Matmul}), reordered
  * from the model's bf16 shadow once per parameter version, and the steps read only that; a small
  * one is read in place ({@link #PACK_MIN_BYTES}).
@@ -29,10 +28,8 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
     /**
      * Below this many bytes of bf16 W_rec the steps call {@code dnnl_gemm_bf16bf16f32} on the
      * plain weights instead (each thread on its columns): a weight that fits in L2 costs little to
-     * repack at each call, while the packs cost a reorder per window, the transposed one slow.
-     * Measured on a Zen 4, bench --precision bf16, a training window's per-step products: small
-     * (320 KB) 2.0 ms plain against 4.0 packed; medium (3.4 MB) 34.8 against 34.4; large (18 MB)
-     * 318 against 200.
+     * repack at each call, while the packs cost a reorder per window, the transposed one slow
+     * (docs/performance.md).
      */
     static final long PACK_MIN_BYTES = 1L << 21;
 

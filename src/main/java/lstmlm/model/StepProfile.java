@@ -46,10 +46,6 @@ public final class StepProfile {
         return new StepProfile(false);
     }
 
-    public boolean enabled() {
-        return enabled;
-    }
-
     long start() {
         return enabled ? System.nanoTime() : 0;
     }

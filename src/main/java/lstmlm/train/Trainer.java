@@ -90,7 +90,7 @@ public final class Trainer implements AutoCloseable {
      * above pass {@link Engine#gemmPrecisionOnThisCpu}, which runs a bf16 config's GEMMs in fp32 on a
      * CPU without native bf16; the tests pass the config's own to exercise oneDNN's bf16 GEMM anywhere.
      */
-    public Trainer(Config config, Corpus corpus, long seed, int threads, Communicator comm, Precision gemmPrecision) {
+    Trainer(Config config, Corpus corpus, long seed, int threads, Communicator comm, Precision gemmPrecision) {
         if (corpus.vocabulary().size() != config.vocabSize()) {
             // the model has one output class per word of the data's vocabulary
             config = config.withVocabSize(corpus.vocabulary().size());
@@ -108,7 +108,7 @@ public final class Trainer implements AutoCloseable {
         int b = config.batchSize(), first = comm.rank() * b / comm.size(), rows = (comm.rank() + 1) * b / comm.size() - first;
         this.trainWindow = comm.size() == 1 ? engine.newWindow(b, config.numSteps(), config.dropouts())
                 : engine.newWindow(first, rows, b, config.numSteps(), config.dropouts());
-        this.testWindow = engine.newWindow(1, 1, false);
+        this.testWindow = engine.newWindow(1, 1, Dropouts.NONE);
     }
 
     /** The config the run uses: the one given, with vocab_size the size of the data's vocabulary. */

@@ -137,7 +137,7 @@ public final class TrainingBenchmark {
     /**
      * GFLOP/s of one 2048³ oneDNN bf16 GEMM (bf16 inputs, fp32 output) on the calling thread's OpenMP
      * team (best of a few). When the first call takes over 2 s (oneDNN's reference code on a CPU
-     * without AVX-512: 17 s on a Zen 3) its rate is the answer; five more would add a minute and a half.
+     * without AVX-512) its rate is the answer: more calls would add minutes.
      */
     public static double measureBf16PeakGflops() {
         int n = 2048;

@@ -37,10 +37,10 @@ class BatchProducerTest {
     void matchesTensorFlowReaderTest() {
         BatchProducer producer = new BatchProducer(RAW, 3, 2);
         assertEquals(2, producer.epochSize());
-        assertArrayEquals(new int[][] {{4, 3}, {5, 6}, {1, 0}}, producer.x(0));
-        assertArrayEquals(new int[][] {{3, 2}, {6, 1}, {0, 3}}, producer.y(0));
-        assertArrayEquals(new int[][] {{2, 1}, {1, 1}, {3, 4}}, producer.x(1));
-        assertArrayEquals(new int[][] {{1, 0}, {1, 1}, {4, 1}}, producer.y(1));
+        assertArrayEquals(new int[][] {{4, 3}, {5, 6}, {1, 0}}, x(producer, 0));
+        assertArrayEquals(new int[][] {{3, 2}, {6, 1}, {0, 3}}, y(producer, 0));
+        assertArrayEquals(new int[][] {{2, 1}, {1, 1}, {3, 4}}, x(producer, 1));
+        assertArrayEquals(new int[][] {{1, 0}, {1, 1}, {4, 1}}, y(producer, 1));
     }
 
     @Test
@@ -51,8 +51,8 @@ class BatchProducerTest {
         int[] y = new int[35];
         for (int i = 0; i < producer.epochSize(); i++) {
             producer.window(i, x, y);
-            int[][] xb = producer.x(i);
-            int[][] yb = producer.y(i);
+            int[][] xb = x(producer, i);
+            int[][] yb = y(producer, i);
             for (int t = 0; t < 5; t++) {
                 for (int b = 0; b < 7; b++) {
                     assertEquals(xb[b][t], x[t * 7 + b]);
@@ -70,8 +70,8 @@ class BatchProducerTest {
         assertEquals(7, producer.batchSize());
         assertEquals(5, producer.numSteps());
         // row b starts at b * 142; the last window's last target is column 27 * 5 + 4 + 1 = 140
-        assertEquals(140, producer.y(27)[0][4]);
-        assertEquals(6 * 142 + 140, producer.y(27)[6][4]);
+        assertEquals(140, y(producer, 27)[0][4]);
+        assertEquals(6 * 142 + 140, y(producer, 27)[6][4]);
     }
 
     @Test
@@ -102,8 +102,27 @@ class BatchProducerTest {
     @Test
     void rejectsWindowsOutsideTheEpochAndWrongArrayLengths() {
         BatchProducer producer = new BatchProducer(RAW, 3, 2);
-        assertThrows(IndexOutOfBoundsException.class, () -> producer.x(2));
+        assertThrows(IndexOutOfBoundsException.class, () -> x(producer, 2));
         assertThrows(IndexOutOfBoundsException.class, () -> producer.window(-1, new int[6], new int[6]));
         assertThrows(IllegalArgumentException.class, () -> producer.window(0, new int[5], new int[6]));
+    }
+
+    /** Inputs of window i as [batch][steps], TensorFlow's batch-major view, from the time-major window. */
+    static int[][] x(BatchProducer p, int i) {
+        return batchMajor(p, i, true);
+    }
+
+    /** Targets of window i as [batch][steps]: the inputs shifted one step ahead. */
+    static int[][] y(BatchProducer p, int i) {
+        return batchMajor(p, i, false);
+    }
+
+    private static int[][] batchMajor(BatchProducer p, int i, boolean inputs) {
+        int b = p.batchSize(), t = p.numSteps();
+        int[] x = new int[b * t], y = new int[b * t];
+        p.window(i, x, y);
+        int[][] out = new int[b][t];
+        for (int r = 0; r < b; r++) for (int s = 0; s < t; s++) out[r][s] = (inputs ? x : y)[s * b + r];
+        return out;
     }
 }

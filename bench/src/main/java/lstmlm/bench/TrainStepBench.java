@@ -48,7 +48,7 @@ public class TrainStepBench {
         int threads = Runtime.getRuntime().availableProcessors();
         engine = new Engine(new ModelShape(cfg.vocabSize(), cfg.hiddenSize(), cfg.numLayers()), threads);
         engine.model().initialize(1, (float) cfg.initScale());
-        window = engine.newWindow(cfg.batchSize(), cfg.numSteps(), cfg.keepProb() < 1);
+        window = engine.newWindow(cfg.batchSize(), cfg.numSteps(), cfg.dropouts());
         SplittableRandom r = new SplittableRandom(2);
         for (int i = 0; i < window.inputs.length; i++) {
             window.inputs[i] = r.nextInt(cfg.vocabSize());
