@@ -62,8 +62,7 @@ final class EvalCommand implements Callable<Integer> {
             int batch = split == Split.test ? 1 : cfg.batchSize(), steps = split == Split.test ? 1 : cfg.numSteps();
             Precision p = cfg.precision();
             if (precision != null) {
-                p = Precision.parse(precision);
-                if (p == null) throw new UserException("--precision must be fp32 or bf16, got '" + precision + "'");
+                p = Options.choice("--precision", Precision::parse, precision);
             }
             Precision gemm = Engine.gemmPrecisionOnThisCpu(p);
             if (gemm != p) System.err.println(Engine.fallbackWarning());

@@ -18,6 +18,15 @@ final class Options {
         return threads(given, Runtime.getRuntime().availableProcessors());
     }
 
+    /** The value {@code parse} names, or a one-line error naming the option, the value and the choices. */
+    static <T> T choice(String option, java.util.function.Function<String, T> parse, String value) {
+        try {
+            return parse.apply(value);
+        } catch (IllegalArgumentException e) {
+            throw new UserException(option + ": " + e.getMessage() + ".");
+        }
+    }
+
     /** An option that must be at least {@code min}. */
     static int atLeast(String option, int value, int min) {
         if (value < min) throw new UserException(option + " must be at least " + min + ", got " + value);

@@ -33,8 +33,7 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        WeightFormat f = WeightFormat.parse(format);
-        if (f == null) throw new UserException("--format must be bf16, int8 or fp32, got '" + format + "'");
+        WeightFormat f = Options.choice("--format", WeightFormat::parse, format);
         if (out.toAbsolutePath().equals(model.toAbsolutePath())) {
             throw new UserException("--out must be another file than --model (" + model + ")");
         }

@@ -64,16 +64,9 @@ public final class BatchScorer implements AutoCloseable {
         int[][] ids = new int[sentences.size()][];
         int[] unknown = new int[sentences.size()];
         for (int s = 0; s < ids.length; s++) {
-            List<String> words = sentences.get(s);
-            ids[s] = new int[words.size()];
-            for (int i = 0; i < ids[s].length; i++) {
-                int id = model.vocabulary().id(words.get(i));
-                if (id < 0) {
-                    unknown[s]++;
-                    id = model.idOrUnk(words.get(i));
-                }
-                ids[s][i] = id;
-            }
+            Model.Ids sentence = model.ids(sentences.get(s));
+            ids[s] = sentence.ids();
+            unknown[s] = sentence.unknown();
         }
         return score(ids, unknown);
     }

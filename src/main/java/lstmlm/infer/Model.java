@@ -11,6 +11,7 @@ import lstmlm.model.WeightFormat;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
+import java.util.List;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
@@ -263,6 +264,24 @@ public final class Model implements AutoCloseable {
                     + " has no <unk> to stand in for it.");
         }
         return unkId;
+    }
+
+    /** A sentence's words as ids, and how many were outside the vocabulary (each then {@code <unk>}). */
+    record Ids(int[] ids, int unknown) {}
+
+    /** The ids of {@code words}; words outside the vocabulary become {@code <unk>} and are counted. */
+    Ids ids(List<String> words) {
+        int[] ids = new int[words.size()];
+        int unknown = 0;
+        for (int i = 0; i < ids.length; i++) {
+            int id = vocabulary.id(words.get(i));
+            if (id < 0) {
+                unknown++;
+                id = idOrUnk(words.get(i));
+            }
+            ids[i] = id;
+        }
+        return new Ids(ids, unknown);
     }
 
     /** The word of an id, checked. */

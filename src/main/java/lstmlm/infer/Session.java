@@ -336,17 +336,8 @@ public final class Session implements AutoCloseable {
     public SentenceScore score(List<String> words) {
         checkUsable();
         if (words.isEmpty()) throw new IllegalArgumentException("Cannot score an empty sentence.");
-        int[] ids = new int[words.size()];
-        int unknown = 0;
-        for (int i = 0; i < ids.length; i++) {
-            int id = model.vocabulary().id(words.get(i));
-            if (id < 0) {
-                unknown++;
-                id = model.idOrUnk(words.get(i));
-            }
-            ids[i] = id;
-        }
-        return score(ids, unknown);
+        Model.Ids ids = model.ids(words);
+        return score(ids.ids(), ids.unknown());
     }
 
     /** {@link #score(List)} for word ids. */

@@ -201,6 +201,20 @@ public final class Engine implements AutoCloseable {
         return norm;
     }
 
+    /**
+     * One step of SGD, as training and the training benchmark both run it: the window's forward and
+     * backward ({@link #trainWindow(Window, Dropouts, long)}), then the update over the ranks of
+     * {@code comm} ({@link #update(float, float, float, lstmlm.blas.Communicator)}).
+     *
+     * @return this rank's summed cross-entropy over its rows of the window (nats)
+     */
+    public double trainStep(Window w, Dropouts dropouts, long dropoutSeed, float learningRate, float maxGradNorm,
+                            float weightDecay, lstmlm.blas.Communicator comm) {
+        double loss = trainWindow(w, dropouts, dropoutSeed);
+        update(learningRate, maxGradNorm, weightDecay, comm);
+        return loss;
+    }
+
     /** Forward only, no dropout: the summed loss of one window; its final state is carried. */
     public double evalWindow(Window w) {
         return Passes.evalWindow(this, w);

@@ -98,8 +98,12 @@ public final class ModelFile implements AutoCloseable {
             }
             Vocabulary vocabulary = vocabulary(check, meta, shape);
             String formatName = meta.getOrDefault(WeightFormat.METADATA_KEY, WeightFormat.FP32.key());
-            WeightFormat weights = WeightFormat.parse(formatName);
-            if (weights == null) throw check.bad("its weights.format is '" + formatName + "', not fp32, bf16 or int8");
+            WeightFormat weights;
+            try {
+                weights = WeightFormat.parse(formatName);
+            } catch (IllegalArgumentException e) {
+                throw check.bad("its " + WeightFormat.METADATA_KEY + " " + e.getMessage());
+            }
             ParameterLayout layout = new ParameterLayout(shape);
             Set<String> unexpected = new LinkedHashSet<>(f.tensors().keySet());
             for (ParameterLayout.Tensor t : layout.tensors()) {

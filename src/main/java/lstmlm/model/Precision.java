@@ -21,9 +21,14 @@ public enum Precision {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** Parses "fp32" or "bf16" (any case); null when it is neither. */
+    /** Parses "fp32" or "bf16" (any case); an IllegalArgumentException that names the choices otherwise. */
     public static Precision parse(String s) {
         for (Precision p : values()) if (p.key().equalsIgnoreCase(s.trim())) return p;
-        return null;
+        throw new IllegalArgumentException("'" + s + "' is not " + choices());
+    }
+
+    /** "fp32 or bf16", for the error a bad value gets. */
+    public static String choices() {
+        return "fp32 or bf16";
     }
 }

@@ -35,10 +35,15 @@ public enum WeightFormat {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** Parses a key (any case); null when it is none of them. */
+    /** Parses a key (any case); an IllegalArgumentException that names the choices otherwise. */
     public static WeightFormat parse(String s) {
         for (WeightFormat f : values()) if (f.key().equalsIgnoreCase(s.trim())) return f;
-        return null;
+        throw new IllegalArgumentException("'" + s + "' is not " + choices());
+    }
+
+    /** "fp32, bf16 or int8", for the error a bad value gets. */
+    public static String choices() {
+        return "fp32, bf16 or int8";
     }
 
     /** Whether the named tensor of the layout is a weight matrix (stored in this format), not a bias. */

@@ -157,7 +157,7 @@ public record Config(
 
         static LrSchedule parse(String raw) {
             for (LrSchedule s : values()) if (s.key.equalsIgnoreCase(raw.trim())) return s;
-            return null;
+            throw new IllegalArgumentException("'" + raw + "' is not " + choices());
         }
 
         /** "a, b or c": the keys, for the error a bad value gets. */
@@ -290,7 +290,7 @@ public record Config(
                 p.real("lr_decay", 0, false, 1),
                 p.integer("batch_size", 1, 100_000),
                 p.integer("vocab_size", 2, 10_000_000),
-                p.choice("precision", Precision::parse, "fp32 or bf16"),
+                p.choice("precision", Precision::parse),
                 p.integer("vocab_max_size", 0, 10_000_000),
                 p.integer("vocab_min_count", 1, Integer.MAX_VALUE),
                 p.bool("tie_weights"),
@@ -301,7 +301,7 @@ public record Config(
                 p.real("keep_prob_recurrent", 0, false, 1),
                 p.real("keep_prob_words", 0, false, 1),
                 p.real("weight_decay", 0, true, 1),
-                p.choice("lr_schedule", LrSchedule::parse, LrSchedule.choices()));
+                p.choice("lr_schedule", LrSchedule::parse));
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */
@@ -371,13 +371,13 @@ public record Config(
         }
 
         /** One of a few named values: {@code parse} gives null for anything else. */
-        <T> T choice(String key, java.util.function.Function<String, T> parse, String allowed) {
-            String raw = values.get(key);
-            T v = parse.apply(raw);
-            if (v == null) {
-                throw new ConfigException("Key '" + key + "' in " + where + " is '" + raw + "'; it must be " + allowed + ".");
+        /** A value {@code parse} names, or the error it gives for one it does not (which names the choices). */
+        <T> T choice(String key, java.util.function.Function<String, T> parse) {
+            try {
+                return parse.apply(values.get(key));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("Key '" + key + "' in " + where + ": " + e.getMessage() + ".");
             }
-            return v;
         }
 
         int integer(String key, int lo, int hi) {

@@ -348,7 +348,7 @@ public final class Trainer implements AutoCloseable {
         int every = epochSize / 10;
         for (int step = stepInEpoch; step < epochSize; step++) {
             producer.window(step, w.firstRow, w.batch, w.inputs, w.targets); // this rank's rows (all of them in one process)
-            double loss = engine.trainWindow(w, dropouts, Dropout.splitSeed(seed, globalStep));
+            double loss = engine.trainStep(w, dropouts, Dropout.splitSeed(seed, globalStep), lr, maxNorm, weightDecay, comm);
             boolean agreedStop = false;
             if (comm.size() > 1) { // the window's loss and whether any rank was asked to stop, in one reduction
                 double[] agreed = {loss, stopRequested ? 1 : 0};
@@ -356,7 +356,6 @@ public final class Trainer implements AutoCloseable {
                 loss = agreed[0];
                 agreedStop = agreed[1] > 0;
             }
-            engine.update(lr, maxNorm, weightDecay, comm);
             globalStep++;
             if (!Double.isFinite(loss)) throw new TrainingDivergedException(loss, epoch + 1, step + 1, globalStep);
             costSum += loss / w.globalBatch;

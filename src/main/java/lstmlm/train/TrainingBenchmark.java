@@ -112,9 +112,12 @@ public final class TrainingBenchmark {
         return 2.0 * c.numLayers() * (2 * h) * (4 * h) + 2.0 * h * c.vocabSize();
     }
 
+    /** The side of the square GEMMs the peaks are measured on. */
+    private static final int PEAK_N = 2048;
+
     /** GFLOP/s of one 2048³ sgemm on the current OpenBLAS threads (best of a few). */
     public static double measurePeakGflops() {
-        int n = 2048;
+        int n = PEAK_N;
         try (Arena arena = Arena.ofConfined()) {
             long bytes = (long) n * n * Float.BYTES;
             MemorySegment a = arena.allocate(bytes, 64), b = arena.allocate(bytes, 64), c = arena.allocate(bytes, 64);
@@ -123,24 +126,16 @@ public final class TrainingBenchmark {
                 a.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble());
                 b.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) r.nextDouble());
             }
-            Blas.sgemm(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
-            double best = Double.MAX_VALUE;
-            for (int rep = 0; rep < 5; rep++) {
-                long t0 = System.nanoTime();
-                Blas.sgemm(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
-                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
-            }
-            return 2.0 * n * n * n / best / 1e9;
+            return peakGflops(() -> Blas.sgemm(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n));
         }
     }
 
     /**
      * GFLOP/s of one 2048³ oneDNN bf16 GEMM (bf16 inputs, fp32 output) on the calling thread's OpenMP
-     * team (best of a few). When the first call takes over 2 s (oneDNN's reference code on a CPU
-     * without AVX-512) its rate is the answer: more calls would add minutes.
+     * team (best of a few).
      */
     public static double measureBf16PeakGflops() {
-        int n = 2048;
+        int n = PEAK_N;
         try (Arena arena = Arena.ofConfined()) {
             long elements = (long) n * n;
             MemorySegment a = arena.allocate(elements * 2, 64), b = arena.allocate(elements * 2, 64);
@@ -150,17 +145,28 @@ public final class TrainingBenchmark {
                 a.setAtIndex(Bf16.BF16, i, Bf16.fromFloat((float) r.nextDouble()));
                 b.setAtIndex(Bf16.BF16, i, Bf16.fromFloat((float) r.nextDouble()));
             }
-            long first = System.nanoTime();
-            OneDnn.gemmBf16(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
-            double best = (System.nanoTime() - first) / 1e9;
-            if (best > 2) return 2.0 * n * n * n / best / 1e9;
+            return peakGflops(() -> OneDnn.gemmBf16(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n));
+        }
+    }
+
+    /**
+     * The rate of the fastest of a few runs of one 2048³ GEMM after a first one. When the first takes
+     * over 2 s (oneDNN's reference code on a CPU without AVX-512) its rate is the answer: more runs
+     * would add minutes.
+     */
+    private static double peakGflops(Runnable gemm) {
+        long first = System.nanoTime();
+        gemm.run();
+        double best = (System.nanoTime() - first) / 1e9;
+        if (best <= 2) {
+            best = Double.MAX_VALUE;
             for (int rep = 0; rep < 5; rep++) {
                 long t0 = System.nanoTime();
-                OneDnn.gemmBf16(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+                gemm.run();
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }
-            return 2.0 * n * n * n / best / 1e9;
         }
+        return 2.0 * PEAK_N * PEAK_N * PEAK_N / best / 1e9;
     }
 
     /**
@@ -208,8 +214,7 @@ public final class TrainingBenchmark {
             int epochSize = producer.epochSize();
             IntConsumer train = at -> {
                 producer.window(at % epochSize, first, rows, w.inputs, w.targets);
-                engine.trainWindow(w, dropouts, Dropout.splitSeed(seed, at));
-                engine.update(lr, maxNorm, decay, comm);
+                engine.trainStep(w, dropouts, Dropout.splitSeed(seed, at), lr, maxNorm, decay, comm);
             };
             IntConsumer eval = at -> {
                 producer.window(at % epochSize, first, rows, w.inputs, w.targets);

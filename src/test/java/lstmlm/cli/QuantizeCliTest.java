@@ -72,6 +72,6 @@ class QuantizeCliTest {
         CliRun bad = CliRun.of("quantize", "--model", fp32.toString(), "--out", tmp.resolve("y.safetensors").toString(),
                 "--format", "int4");
         assertEquals(2, bad.exit());
-        assertTrue(bad.err().contains("--format must be bf16, int8 or fp32"), bad.err());
+        assertTrue(bad.err().contains("--format: '") && bad.err().contains("' is not fp32, bf16 or int8."), bad.err());
     }
 }
