@@ -31,8 +31,10 @@ public final class Engine implements AutoCloseable {
     final RowWorkers workers;
     final StepProfile profile;
     final Precision precision;
-    /** precision == BF16, read in every GEMM dispatch. */
+    /** precision == BF16. */
     final boolean bf16;
+    /** How the whole-window GEMMs run: in this engine's precision, chosen once here. */
+    final WindowProducts products;
     /**
      * Non-null when bf16 mode runs the per-step recurrent products in oneDNN bf16 too (each window
      * then gets its {@link PackedSteps}), and where they read W_rec; null when they run in fp32 (the
@@ -71,6 +73,7 @@ public final class Engine implements AutoCloseable {
         this.profile = profile;
         this.precision = precision;
         this.bf16 = precision == Precision.BF16;
+        this.products = WindowProducts.of(bf16);
         this.stepWeights = bf16 ? stepWeights : null;
         ThreadPolicy.useBlasThreads(threads);
         if (bf16) ThreadPolicy.useOpenMpThreads(threads);
@@ -158,7 +161,33 @@ public final class Engine implements AutoCloseable {
      * @return the summed cross-entropy over the window's B·T tokens (nats)
      */
     public double trainWindow(Window w, Dropouts dropouts, long dropoutSeed) {
-        return Passes.trainWindow(this, w, dropouts, dropoutSeed);
+        Passes.checkBuffers(w, dropouts);
+        int layers = shape.layers();
+        for (int l = 0; l < layers; l++) w.outputDropped[l] = dropouts.outputKeep(l, layers) < 1f;
+        model.refreshShadow();
+        profile.beginStage();
+        Passes.embeddingForward(this, w, dropouts, dropoutSeed);
+        profile.endStage(StepProfile.Part.OTHER_KERNELS);
+        for (int l = 0; l < layers; l++) {
+            profile.beginStage();
+            Passes.lstmForward(this, w, l, dropouts, dropoutSeed);
+            profile.endStage(StepProfile.Part.CELL);
+        }
+        profile.beginStage();
+        double loss = Passes.softmaxForwardBackward(this, w);
+        Passes.softmaxBackward(this, w);
+        profile.endStage(StepProfile.Part.SOFTMAX);
+        for (int l = layers - 1; l >= 0; l--) {
+            profile.beginStage();
+            Passes.lstmBackward(this, w, l, dropouts);
+            profile.endStage(StepProfile.Part.CELL);
+        }
+        profile.beginStage();
+        Passes.embeddingBackward(this, w, dropouts);
+        model.markTouchedRows(w.inputs, w.inputs.length);
+        w.carryState();
+        profile.endStage(StepProfile.Part.OTHER_KERNELS);
+        return loss;
     }
 
     /** {@link #trainWindow(Window, Dropouts, long)} with TensorFlow's dropout at {@code keepProb}. */
@@ -217,7 +246,23 @@ public final class Engine implements AutoCloseable {
 
     /** Forward only, no dropout: the summed loss of one window; its final state is carried. */
     public double evalWindow(Window w) {
-        return Passes.evalWindow(this, w);
+        java.util.Arrays.fill(w.outputDropped, false);
+        model.refreshShadow();
+        profile.beginStage();
+        Passes.embeddingForward(this, w, Dropouts.NONE, 0);
+        profile.endStage(StepProfile.Part.OTHER_KERNELS);
+        for (int l = 0; l < shape.layers(); l++) {
+            profile.beginStage();
+            Passes.lstmForward(this, w, l, Dropouts.NONE, 0);
+            profile.endStage(StepProfile.Part.CELL);
+        }
+        profile.beginStage();
+        double loss = Passes.softmaxForwardLoss(this, w);
+        profile.endStage(StepProfile.Part.SOFTMAX);
+        profile.beginStage();
+        w.carryState();
+        profile.endStage(StepProfile.Part.OTHER_KERNELS);
+        return loss;
     }
 
     /**

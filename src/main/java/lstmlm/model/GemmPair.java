@@ -13,7 +13,7 @@ import java.lang.foreign.MemorySegment;
 final class GemmPair implements RowWorkers.RangeTask {
     private final Call first = new Call(), second = new Call();
 
-    /** The arguments of one {@link Passes#gemm} call that overwrites C (beta = 0). */
+    /** The arguments of one {@link WindowProducts#gemm} call that overwrites C (beta = 0). */
     static final class Call {
         private boolean transA, transB;
         private int m, n, k, lda, ldb, ldc;
@@ -41,7 +41,7 @@ final class GemmPair implements RowWorkers.RangeTask {
         }
 
         void run(Engine e) {
-            Passes.gemm(e, transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, 0f, c, cOff, ldc);
+            e.products.gemm(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, 0f, c, cOff, ldc);
         }
     }
 

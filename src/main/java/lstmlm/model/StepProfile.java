@@ -5,10 +5,12 @@ import java.util.Map;
 
 /**
  * Where a training step's time goes, by kind of work, for one {@link Engine}. Off unless the engine
- * was built with a profile ({@link #on()}; the bench command does): then every part of a window is
- * timed with {@link System#nanoTime()}, a few hundred calls a window, so a disabled profile costs a
- * predictable branch per part and nothing else. Only the thread that drives the passes records; its
- * time includes waiting for helpers.
+ * was built with a profile ({@link #on()}; the bench command does): then the products time
+ * themselves ({@link StepProducts}, {@link WindowProducts}) and the engine times each stage of a
+ * window (embedding, each layer, the softmax), a stage's part being its time less the products'
+ * inside it; a disabled profile costs a predictable branch per call and nothing else. The passes
+ * themselves hold no timing. Only the thread that drives the passes records; its time includes
+ * waiting for helpers.
  */
 public final class StepProfile {
 
@@ -17,7 +19,7 @@ public final class StepProfile {
         GEMM_WINDOW,
         /** the per-step recurrent products, forward and backward */
         GEMM_STEP,
-        /** LSTM cell forward and backward */
+        /** an LSTM layer forward and backward but its products: the cells, the layer's dropout, bf16 rounding */
         CELL,
         /** softmax + cross-entropy (with the bias gradient) */
         SOFTMAX,
@@ -31,6 +33,8 @@ public final class StepProfile {
 
     private final boolean enabled;
     private final long[] nanos = new long[Part.values().length];
+    /** All product time recorded so far, and its value and the clock when the current stage began. */
+    private long productNanos, productsAtStage, stageStart;
 
     private StepProfile(boolean enabled) {
         this.enabled = enabled;
@@ -56,6 +60,26 @@ public final class StepProfile {
         long now = System.nanoTime();
         nanos[part.ordinal()] += now - start;
         return now;
+    }
+
+    /** A product's time since {@code start}, added to {@code part} and taken out of the stage it ran in. */
+    void stopGemm(Part part, long start) {
+        if (!enabled) return;
+        long d = System.nanoTime() - start;
+        nanos[part.ordinal()] += d;
+        productNanos += d;
+    }
+
+    /** A stage of a window begins: {@link #endStage} gives it the time until then, less its products'. */
+    void beginStage() {
+        if (!enabled) return;
+        productsAtStage = productNanos;
+        stageStart = System.nanoTime();
+    }
+
+    void endStage(Part part) {
+        if (!enabled) return;
+        nanos[part.ordinal()] += System.nanoTime() - stageStart - (productNanos - productsAtStage);
     }
 
     public void reset() {

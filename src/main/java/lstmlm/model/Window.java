@@ -67,6 +67,8 @@ public final class Window implements AutoCloseable {
     final GemmPair gemmPair = new GemmPair();
     /** bf16 mode with bf16 step products: their packed weights and primitives; else null. */
     final PackedSteps packedSteps;
+    /** How this window's per-step recurrent products run, chosen once here. */
+    final StepProducts stepProducts;
     private final Arena arena;
 
     /** Windows are made by {@link Engine#newWindow}, sized for the team that runs them. */
@@ -162,6 +164,7 @@ public final class Window implements AutoCloseable {
         this.wordScale = new float[(int) rows];
         this.outputDropped = new boolean[layers];
         this.packedSteps = stepWeights != null ? new PackedSteps(shape, batch, workers, stepWeights) : null;
+        this.stepProducts = StepProducts.choose(this);
     }
 
     /** Bytes of activation memory (with the bf16 mirror). */

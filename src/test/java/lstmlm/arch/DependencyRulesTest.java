@@ -64,6 +64,16 @@ class DependencyRulesTest {
         assertEquals(List.of(), violations);
     }
 
+    /** The passes hold only the math: timing wraps the products and the stages, outside them. */
+    @Test
+    void thePassesNameNoProfile() throws Exception {
+        Path classes = Path.of(lstmlm.model.Engine.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        TreeSet<String> named = namedClasses(classes.resolve("lstmlm/model/Passes.class"));
+        assertTrue(named.contains("lstmlm/kernels/LstmCell"), "read the wrong class: " + named);
+        assertTrue(!named.contains("lstmlm/model/StepProfile") && !named.contains("lstmlm/model/StepProfile$Part"),
+                "Passes names the profile: " + named);
+    }
+
     private static TreeSet<String> namedClasses(Path file) throws IOException {
         ClassModel model = ClassFile.of().parse(Files.readAllBytes(file));
         TreeSet<String> names = new TreeSet<>();

@@ -1,0 +1,54 @@
+package lstmlm.model;
+
+import lstmlm.blas.Blas;
+import lstmlm.blas.OneDnn;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A window's whole-window GEMMs (input projections, logits, every weight gradient), in the engine's
+ * precision, chosen once when the engine is built: float32 operands from the slabs' float32 side
+ * (OpenBLAS), or bf16 operands from their mirrors at the same offsets (oneDNN), accumulated in
+ * float32 either way. {@link #multiply} and {@link #pair} time themselves as
+ * {@link StepProfile.Part#GEMM_WINDOW} when the engine profiles.
+ */
+abstract class WindowProducts {
+    static WindowProducts of(boolean bf16) {
+        return bf16 ? new Bf16() : new Fp32();
+    }
+
+    /** C[m×n] = op(A)·op(B) + beta·C. */
+    final void multiply(Engine e, boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
+                        Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
+        long t0 = e.profile.start();
+        gemm(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        e.profile.stopGemm(StepProfile.Part.GEMM_WINDOW, t0);
+    }
+
+    /** The two independent GEMMs of {@code pair} ({@link GemmPair#run}), timed as one. */
+    final void pair(Engine e, GemmPair pair) {
+        long t0 = e.profile.start();
+        pair.run(e);
+        e.profile.stopGemm(StepProfile.Part.GEMM_WINDOW, t0);
+    }
+
+    /** The product itself, untimed: the pair's two calls, which may run on two threads, use this. */
+    abstract void gemm(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
+                       Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc);
+
+    private static final class Fp32 extends WindowProducts {
+        @Override
+        void gemm(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
+                  Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
+            Blas.sgemm(transA, transB, m, n, k, 1f, a.f32(), aOff, lda, b.f32(), bOff, ldb, beta, c, cOff, ldc);
+        }
+    }
+
+    private static final class Bf16 extends WindowProducts {
+        @Override
+        void gemm(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
+                  Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
+            OneDnn.gemmBf16(transA, transB, m, n, k, 1f, a.bf16(), aOff, lda, b.bf16(), bOff, ldb, beta, c, cOff, ldc);
+        }
+    }
+}
