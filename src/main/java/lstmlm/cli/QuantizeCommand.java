@@ -1,9 +1,9 @@
 package lstmlm.cli;
 
 import lstmlm.errors.UserException;
-import lstmlm.model.ModelFile;
-import lstmlm.model.Quantizer;
-import lstmlm.model.WeightFormat;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.Quantizer;
+import lstmlm.modelfile.WeightFormat;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -1,12 +1,12 @@
 package lstmlm.infer;
 
 import lstmlm.data.Vocabulary;
-import lstmlm.model.FileCheck;
 import lstmlm.model.LayerSequence;
-import lstmlm.model.ModelFile;
-import lstmlm.model.ModelFileException;
-import lstmlm.model.ModelShape;
-import lstmlm.model.WeightFormat;
+import lstmlm.modelfile.FileCheck;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.ModelFileException;
+import lstmlm.modelfile.ModelShape;
+import lstmlm.modelfile.WeightFormat;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -180,7 +180,7 @@ public final class Model implements AutoCloseable {
             if (format == WeightFormat.FP32) {
                 fp32 = new LayerSequence.Fp32(embedding, lstmWeight, softmaxWeight, transposedSoftmax);
             } else {
-                lstmlm.model.ParameterLayout layout = file.layout();
+                lstmlm.modelfile.ParameterLayout layout = file.layout();
                 MemorySegment all = copies.allocate(layout.size * 4, 64);
                 file.copyInto(all);
                 MemorySegment[] w = new MemorySegment[layers];

@@ -6,6 +6,7 @@ import lstmlm.blas.ThreadPolicy;
 import lstmlm.data.BatchProducer;
 import lstmlm.errors.UserException;
 import lstmlm.kernels.VectorShapes;
+import lstmlm.modelfile.ModelShape;
 
 import java.util.ArrayList;
 import java.util.List;

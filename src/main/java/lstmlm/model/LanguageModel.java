@@ -3,6 +3,9 @@ package lstmlm.model;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.SkinnyGemm;
 import lstmlm.kernels.VectorMath;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.ModelShape;
+import lstmlm.modelfile.ParameterLayout;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -90,6 +93,18 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     /** Tells the model its parameters were written directly, so derived copies are rebuilt. */
+    /**
+     * Copies every weight of {@code file} (same shape) into the float32 parameters, widening bf16 and
+     * scaling int8 back, and marks them changed.
+     */
+    public void load(ModelFile file) {
+        if (!shape.equals(file.shape())) {
+            throw new IllegalArgumentException("model file " + file.path() + " holds shape " + file.shape() + ", not " + shape);
+        }
+        file.copyInto(params);
+        parametersChanged();
+    }
+
     public void parametersChanged() {
         version++;
     }

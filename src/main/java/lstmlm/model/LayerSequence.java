@@ -8,6 +8,8 @@ import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.RowKernels;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
+import lstmlm.modelfile.ModelShape;
+import lstmlm.modelfile.WeightFormat;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.Supplier;

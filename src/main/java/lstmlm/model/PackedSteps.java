@@ -2,6 +2,7 @@ package lstmlm.model;
 
 import lstmlm.blas.OneDnn;
 import lstmlm.blas.PackedBf16Matmul;
+import lstmlm.modelfile.ModelShape;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;

@@ -6,6 +6,7 @@ import lstmlm.kernels.Embedding;
 import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
+import lstmlm.modelfile.ModelShape;
 
 import java.lang.foreign.MemorySegment;
 

@@ -1,6 +1,7 @@
 package lstmlm.model;
 
 import lstmlm.kernels.SkinnyGemm;
+import lstmlm.modelfile.ModelShape;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

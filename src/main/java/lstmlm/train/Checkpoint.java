@@ -1,12 +1,12 @@
 package lstmlm.train;
 
 import lstmlm.data.Vocabulary;
-import lstmlm.model.FileCheck;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelFile;
-import lstmlm.model.ModelFileException;
-import lstmlm.model.SafetensorsFile;
-import lstmlm.model.SafetensorsWriter;
+import lstmlm.modelfile.FileCheck;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.ModelFileException;
+import lstmlm.modelfile.SafetensorsFile;
+import lstmlm.modelfile.SafetensorsWriter;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -34,7 +34,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
  * vocabulary              the words in id order, one per line ("\n"-joined)
  * vocabulary.size         number of words
  * tensors.sha256          SHA-256 (hex) of every byte after the header: all tensors' data
- *                         (the writer adds both checksums: {@link lstmlm.model.SafetensorsWriter})
+ *                         (the writer adds both checksums: {@link lstmlm.modelfile.SafetensorsWriter})
  * -- training position (absent in a weights-only file; then all are absent) --
  * seed                    the run's seed
  * epoch                   0-based epoch in progress (at an epoch end: the next one)
@@ -91,7 +91,7 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
 
     /** Copies the weights into {@code model} (which must have this checkpoint's shape). */
     public void copyWeightsInto(LanguageModel model) {
-        weights.copyInto(model);
+        model.load(weights);
     }
 
     /**

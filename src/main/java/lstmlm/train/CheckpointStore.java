@@ -2,7 +2,7 @@ package lstmlm.train;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelFileException;
+import lstmlm.modelfile.ModelFileException;
 
 import java.io.IOException;
 import java.io.PrintStream;

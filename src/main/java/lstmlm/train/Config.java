@@ -13,8 +13,8 @@ import java.util.Map;
 import java.util.Properties;
 
 import lstmlm.model.Dropouts;
-import lstmlm.model.ModelShape;
 import lstmlm.model.Precision;
+import lstmlm.modelfile.ModelShape;
 
 /**
  * A training configuration with TensorFlow's key names, and keys for what came after (mixed

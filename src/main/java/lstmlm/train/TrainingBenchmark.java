@@ -8,11 +8,11 @@ import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Dropouts;
 import lstmlm.model.Engine;
-import lstmlm.model.ModelShape;
 import lstmlm.model.Precision;
 import lstmlm.model.ProcessMemory;
 import lstmlm.model.StepProfile;
 import lstmlm.model.Window;
+import lstmlm.modelfile.ModelShape;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Data flows one way, data → model → train / infer → cli, and inference reaches the kernels only
+ * Data flows one way, data → model file → model → train / infer → cli, and inference reaches the kernels only
  * through the model's layer sequence: read from the compiled classes' constant
  * pools (every class a class file names), so a stray import, a fully qualified name or a method
  * reference all count.
@@ -31,7 +31,9 @@ class DependencyRulesTest {
             "lstmlm/errors/", List.of("lstmlm/blas/", "lstmlm/kernels/", "lstmlm/model/", "lstmlm/data/", "lstmlm/train/", "lstmlm/infer/"),
             "lstmlm/blas/", List.of("lstmlm/kernels/", "lstmlm/model/", "lstmlm/data/", "lstmlm/train/", "lstmlm/infer/"),
             "lstmlm/kernels/", List.of("lstmlm/model/", "lstmlm/data/", "lstmlm/train/", "lstmlm/infer/"),
-            "lstmlm/data/", List.of("lstmlm/model/", "lstmlm/train/", "lstmlm/infer/", "lstmlm/kernels/"),
+            "lstmlm/data/", List.of("lstmlm/model/", "lstmlm/modelfile/", "lstmlm/train/", "lstmlm/infer/", "lstmlm/kernels/"),
+            // the model file (format, checksums, quantization) is read by training, inference and eval alike
+            "lstmlm/modelfile/", List.of("lstmlm/model/", "lstmlm/train/", "lstmlm/infer/"),
             "lstmlm/model/", List.of("lstmlm/train/", "lstmlm/infer/"),
             "lstmlm/train/", List.of("lstmlm/infer/"),
             // inference runs the model's layer sequence (LayerSequence), never a kernel of its own choosing

@@ -2,9 +2,9 @@ package lstmlm.cli;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.infer.Model;
-import lstmlm.model.HeaderSeal;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelFileException;
+import lstmlm.modelfile.HeaderSeal;
+import lstmlm.modelfile.ModelFileException;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
 import org.junit.jupiter.api.io.TempDir;

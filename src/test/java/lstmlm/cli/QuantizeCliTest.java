@@ -3,9 +3,9 @@ package lstmlm.cli;
 import lstmlm.infer.BatchScorer;
 import lstmlm.infer.Model;
 import lstmlm.infer.Session;
-import lstmlm.model.ModelFile;
-import lstmlm.model.SafetensorsFile;
-import lstmlm.model.WeightFormat;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.SafetensorsFile;
+import lstmlm.modelfile.WeightFormat;
 import lstmlm.train.TinyRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -44,7 +44,7 @@ class QuantizeCliTest {
             try (ModelFile f = ModelFile.open(out); SafetensorsFile raw = SafetensorsFile.open(out)) {
                 assertEquals(format, f.format());
                 assertEquals(format.matrixType, raw.tensor("lstm.0.weight").dtype());
-                assertEquals(lstmlm.model.DType.F32, raw.tensor("lstm.0.bias").dtype());
+                assertEquals(lstmlm.modelfile.DType.F32, raw.tensor("lstm.0.bias").dtype());
                 assertEquals(format == WeightFormat.INT8, raw.tensors().containsKey("softmax.weight.scale"));
                 assertFalse(raw.tensors().containsKey("state.lstm"), "no training state");
                 assertFalse(f.metadata().containsKey("global_step"), "no training position");

@@ -1,6 +1,6 @@
 package lstmlm.cli;
 
-import lstmlm.model.SafetensorsFile;
+import lstmlm.modelfile.SafetensorsFile;
 import lstmlm.train.TinyRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

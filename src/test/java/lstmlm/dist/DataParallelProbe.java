@@ -6,9 +6,9 @@ import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Dropouts;
 import lstmlm.model.Engine;
-import lstmlm.model.ModelShape;
 import lstmlm.model.Precision;
 import lstmlm.model.Window;
+import lstmlm.modelfile.ModelShape;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

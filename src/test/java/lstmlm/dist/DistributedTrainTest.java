@@ -1,7 +1,7 @@
 package lstmlm.dist;
 
 import lstmlm.cli.Main;
-import lstmlm.model.SafetensorsFile;
+import lstmlm.modelfile.SafetensorsFile;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.TinyRun;
 import org.junit.jupiter.api.Test;

@@ -4,10 +4,10 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import lstmlm.infer.Model;
 import lstmlm.infer.Session;
-import lstmlm.model.HeaderSeal;
-import lstmlm.model.ModelFile;
-import lstmlm.model.ModelFileException;
-import lstmlm.model.SafetensorsFile;
+import lstmlm.modelfile.HeaderSeal;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.ModelFileException;
+import lstmlm.modelfile.SafetensorsFile;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

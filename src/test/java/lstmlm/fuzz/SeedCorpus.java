@@ -2,9 +2,9 @@ package lstmlm.fuzz;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelFile;
-import lstmlm.model.Quantizer;
-import lstmlm.model.WeightFormat;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.Quantizer;
+import lstmlm.modelfile.WeightFormat;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
 

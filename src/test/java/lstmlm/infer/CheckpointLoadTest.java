@@ -2,8 +2,8 @@ package lstmlm.infer;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelFileException;
-import lstmlm.model.ModelShape;
+import lstmlm.modelfile.ModelFileException;
+import lstmlm.modelfile.ModelShape;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
 import org.junit.jupiter.api.Test;

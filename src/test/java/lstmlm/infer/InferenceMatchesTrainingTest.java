@@ -31,8 +31,8 @@ class InferenceMatchesTrainingTest {
     static Path dir;
 
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.EnumSource(lstmlm.model.WeightFormat.class)
-    void aTrainedModelScoresTheSameThroughEveryPath(lstmlm.model.WeightFormat format) throws Exception {
+    @org.junit.jupiter.params.provider.EnumSource(lstmlm.modelfile.WeightFormat.class)
+    void aTrainedModelScoresTheSameThroughEveryPath(lstmlm.modelfile.WeightFormat format) throws Exception {
         Corpus corpus = Corpus.load(TinyRun.corpus(dir));
         var values = new java.util.HashMap<>(TinyRun.configValues());
         values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
@@ -43,10 +43,10 @@ class InferenceMatchesTrainingTest {
             t.run(2);
             file = t.save(dir.resolve("trained-" + format.key()));
         }
-        if (format != lstmlm.model.WeightFormat.FP32) {
+        if (format != lstmlm.modelfile.WeightFormat.FP32) {
             Path compact = dir.resolve("trained-" + format.key() + ".safetensors");
-            try (lstmlm.model.ModelFile in = lstmlm.model.ModelFile.open(file)) {
-                lstmlm.model.Quantizer.write(in, compact, format);
+            try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
+                lstmlm.modelfile.Quantizer.write(in, compact, format);
             }
             file = compact;
         }

@@ -1,6 +1,6 @@
 package lstmlm.infer;
 
-import lstmlm.model.SafetensorsFile;
+import lstmlm.modelfile.SafetensorsFile;
 
 import java.nio.file.Path;
 

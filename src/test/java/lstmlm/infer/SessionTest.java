@@ -31,12 +31,12 @@ class SessionTest {
     @CsvSource({"53,21,2,false,FP32", "37,16,1,false,FP32", "101,35,3,false,FP32", "53,21,2,true,FP32", "37,16,1,true,FP32",
             "53,21,2,false,BF16", "101,35,3,true,BF16", "53,21,2,false,INT8", "37,16,1,true,INT8", "101,35,3,false,INT8"})
     void stepsMatchTheDoublePrecisionReference(int vocab, int hidden, int layers, boolean tied,
-                                               lstmlm.model.WeightFormat format) {
+                                               lstmlm.modelfile.WeightFormat format) {
         Path file = TestModels.write(dir, vocab, hidden, layers, tied, 3, 0.3f, format);
         ReferenceLm ref = new ReferenceLm(file);
         int[] ids = new SplittableRandom(5).ints(30, 0, vocab).toArray();
         for (Model.SoftmaxLayout layout : Model.SoftmaxLayout.values()) {
-            if (format != lstmlm.model.WeightFormat.FP32 && layout == Model.SoftmaxLayout.TRANSPOSED_COPY) continue;
+            if (format != lstmlm.modelfile.WeightFormat.FP32 && layout == Model.SoftmaxLayout.TRANSPOSED_COPY) continue;
             try (Model model = Model.load(file, layout); Session s = model.newSession()) {
                 ref.reset();
                 float[] probs = new float[vocab];
@@ -212,7 +212,7 @@ class SessionTest {
 
     @ParameterizedTest
     @CsvSource({"FP32,false", "BF16,false", "INT8,false", "INT8,true"})
-    void steadyStateStepsAllocateNothing(lstmlm.model.WeightFormat format, boolean tied) {
+    void steadyStateStepsAllocateNothing(lstmlm.modelfile.WeightFormat format, boolean tied) {
         Path file = TestModels.write(dir, 500, 40, 2, tied, 12, 0.3f, format);
         var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         try (Model model = Model.load(file); Session s = model.newSession(); Session fork = model.newSession()) {

@@ -2,7 +2,7 @@ package lstmlm.infer;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelShape;
+import lstmlm.modelfile.ModelShape;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
 
@@ -55,12 +55,12 @@ final class TestModels {
 
     /** {@code write}, then quantized to {@code format} (fp32: the file itself). */
     static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale,
-                      lstmlm.model.WeightFormat format) {
+                      lstmlm.modelfile.WeightFormat format) {
         Path fp32 = write(dir, vocab, hidden, layers, tied, seed, scale);
-        if (format == lstmlm.model.WeightFormat.FP32) return fp32;
+        if (format == lstmlm.modelfile.WeightFormat.FP32) return fp32;
         Path out = dir.resolve(fp32.getFileName().toString().replace(".safetensors", "-" + format.key() + ".safetensors"));
-        try (lstmlm.model.ModelFile in = lstmlm.model.ModelFile.open(fp32)) {
-            lstmlm.model.Quantizer.write(in, out, format);
+        try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(fp32)) {
+            lstmlm.modelfile.Quantizer.write(in, out, format);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

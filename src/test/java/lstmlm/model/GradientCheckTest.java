@@ -1,5 +1,7 @@
 package lstmlm.model;
 
+import lstmlm.modelfile.ModelShape;
+import lstmlm.modelfile.ParameterLayout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;

@@ -2,6 +2,7 @@ package lstmlm.model;
 
 import lstmlm.blas.OneDnn;
 import lstmlm.kernels.Bf16;
+import lstmlm.modelfile.ModelShape;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 

@@ -1,5 +1,6 @@
 package lstmlm.model;
 
+import lstmlm.modelfile.ModelShape;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

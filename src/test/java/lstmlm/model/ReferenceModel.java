@@ -1,5 +1,8 @@
 package lstmlm.model;
 
+import lstmlm.modelfile.ModelShape;
+import lstmlm.modelfile.ParameterLayout;
+
 /**
  * The whole language model written out plainly in double precision, straight from the maths and
  * independent of the engine's buffers and kernels: the yardstick for the gradient checks.

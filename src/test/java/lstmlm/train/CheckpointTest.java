@@ -2,9 +2,9 @@ package lstmlm.train;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelFileException;
-import lstmlm.model.ModelShape;
-import lstmlm.model.ParameterLayout;
+import lstmlm.modelfile.ModelFileException;
+import lstmlm.modelfile.ModelShape;
+import lstmlm.modelfile.ParameterLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -203,7 +203,7 @@ class CheckpointTest {
         ByteBuffer b = ByteBuffer.allocate(8 + h.length + bytes.length - dataStart).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(h.length).put(h).put(bytes, dataStart, bytes.length - dataStart);
         // sealed again, as a crafted file would be: the checks behind the header checksum are what is tested here
-        return lstmlm.model.HeaderSeal.reseal(b.array());
+        return lstmlm.modelfile.HeaderSeal.reseal(b.array());
     }
 
     private void assertFails(String name, byte[] content, String fragment) throws IOException {
@@ -222,7 +222,7 @@ class CheckpointTest {
             Checkpoint.write(file, tied, lstmlm.data.Vocabulary.of(java.util.List.of("<unk>", "<eos>", "a", "b", "c", "d", "e")),
                     m, null, java.util.Map.of());
         }
-        try (lstmlm.model.SafetensorsFile f = lstmlm.model.SafetensorsFile.open(file)) {
+        try (lstmlm.modelfile.SafetensorsFile f = lstmlm.modelfile.SafetensorsFile.open(file)) {
             assertTrue(!f.tensors().containsKey("softmax.weight"), "stored once, as 'embedding'");
             assertTrue(f.metadata().get("softmax.weight").contains("transpose of 'embedding'"), f.metadata().toString());
         }

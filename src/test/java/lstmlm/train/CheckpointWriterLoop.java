@@ -2,7 +2,7 @@ package lstmlm.train;
 
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelShape;
+import lstmlm.modelfile.ModelShape;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

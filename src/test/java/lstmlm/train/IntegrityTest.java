@@ -1,11 +1,11 @@
 package lstmlm.train;
 
-import lstmlm.model.HeaderSeal;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelFile;
-import lstmlm.model.ModelFileException;
-import lstmlm.model.Quantizer;
-import lstmlm.model.WeightFormat;
+import lstmlm.modelfile.HeaderSeal;
+import lstmlm.modelfile.ModelFile;
+import lstmlm.modelfile.ModelFileException;
+import lstmlm.modelfile.Quantizer;
+import lstmlm.modelfile.WeightFormat;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -4,8 +4,8 @@ import lstmlm.data.BatchProducer;
 import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Engine;
-import lstmlm.model.ModelShape;
 import lstmlm.model.Window;
+import lstmlm.modelfile.ModelShape;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;

@@ -4,7 +4,7 @@ import lstmlm.data.Vocabulary;
 import lstmlm.infer.LatencyBenchmark;
 import lstmlm.infer.Model;
 import lstmlm.model.LanguageModel;
-import lstmlm.model.ModelShape;
+import lstmlm.modelfile.ModelShape;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -73,12 +73,12 @@ public class InferenceBench {
         } else {
             file = Path.of(model);
         }
-        lstmlm.model.WeightFormat f = lstmlm.model.WeightFormat.parse(format);
-        if (f != lstmlm.model.WeightFormat.FP32) {
+        lstmlm.modelfile.WeightFormat f = lstmlm.modelfile.WeightFormat.parse(format);
+        if (f != lstmlm.modelfile.WeightFormat.FP32) {
             if (tempDir == null) tempDir = Files.createTempDirectory("lstm-bench");
             Path compact = tempDir.resolve(format + ".safetensors");
-            try (lstmlm.model.ModelFile in = lstmlm.model.ModelFile.open(file)) {
-                lstmlm.model.Quantizer.write(in, compact, f);
+            try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
+                lstmlm.modelfile.Quantizer.write(in, compact, f);
             }
             file = compact;
         }

@@ -2,8 +2,8 @@ package lstmlm.bench;
 
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Engine;
-import lstmlm.model.ModelShape;
 import lstmlm.model.Window;
+import lstmlm.modelfile.ModelShape;
 import lstmlm.train.Config;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;

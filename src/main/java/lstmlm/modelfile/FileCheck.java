@@ -1,4 +1,4 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

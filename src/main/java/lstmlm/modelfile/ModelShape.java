@@ -1,4 +1,4 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
 /**
  * What fixes the parameter layout: vocabulary V, hidden (= embedding) size H, layers L, and whether

@@ -1,5 +1,6 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
+import lstmlm.model.LanguageModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,4 +1,4 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -1,4 +1,4 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
 /** The element types a model file's tensors may have, by their safetensors names. */
 public enum DType {

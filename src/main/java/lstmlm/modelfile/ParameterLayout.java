@@ -1,4 +1,4 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
 /**
  * Where each tensor lives inside the one parameter slab (and, identically, the gradient slab).

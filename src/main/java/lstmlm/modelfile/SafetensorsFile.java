@@ -1,4 +1,4 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;

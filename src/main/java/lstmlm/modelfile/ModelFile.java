@@ -1,4 +1,4 @@
-package lstmlm.model;
+package lstmlm.modelfile;
 
 import lstmlm.data.DataException;
 import lstmlm.data.Vocabulary;
@@ -179,18 +179,6 @@ public final class ModelFile implements AutoCloseable {
      */
     public MemorySegment tensor(String name) {
         return file.data(name);
-    }
-
-    /**
-     * Copies every weight into {@code model}'s float32 parameters (same shape), widening bf16 and
-     * scaling int8 back, and tells the model they changed.
-     */
-    public void copyInto(LanguageModel model) {
-        if (!model.shape.equals(shape)) {
-            throw new IllegalArgumentException("model file " + path() + " holds shape " + shape + ", not " + model.shape);
-        }
-        copyInto(model.params);
-        model.parametersChanged();
     }
 
     /** Every weight as float32 into {@code params} at the {@link #layout()}'s offsets (layout.size floats). */
