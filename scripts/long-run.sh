@@ -89,7 +89,7 @@ if [ "${1:-}" = --extend ]; then
   build_jar
   echo "long-run: $dir now runs jar $(cat "$dir/JAR_COMMIT") (was $was); engine changes between them:" >&2
   git -C "$here" diff --stat "${was%-dirty}" -- src/main/java/lstmlm/kernels src/main/java/lstmlm/model \
-    src/main/java/lstmlm/train src/main/java/lstmlm/blas >&2 || true
+    src/main/java/lstmlm/train src/main/java/lstmlm/natives src/main/java/lstmlm/blas src/main/java/lstmlm/modelfile >&2 || true
   # the options keep the last extension: every later start resumes with it (the checkpoints carry it too)
   # drop an earlier extension's "--set" "max_max_epoch=M" pair
   awk '$0 == "--set" && !held { held = 1; next }

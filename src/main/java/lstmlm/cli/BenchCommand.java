@@ -66,7 +66,7 @@ final class BenchCommand implements Callable<Integer> {
         int[] ids = dataPath != null ? Corpus.load(dataPath).train() : null;
         TrainingBenchmark.Result r;
         if (distributed) {
-            try (lstmlm.blas.Mpi mpi = lstmlm.blas.Mpi.init()) {
+            try (lstmlm.natives.Mpi mpi = lstmlm.natives.Mpi.init()) {
                 r = TrainingBenchmark.run(cfg, n, steps, ids, seed, mpi);
                 if (mpi.rank() != 0) return 0;
             }

@@ -1,10 +1,10 @@
 package lstmlm.cli;
 
-import lstmlm.blas.ThreadPolicy;
 import lstmlm.errors.UserException;
 import lstmlm.infer.BatchScorer;
 import lstmlm.infer.Model;
 import lstmlm.infer.SentenceScore;
+import lstmlm.natives.ThreadPolicy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

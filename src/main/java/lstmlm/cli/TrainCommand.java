@@ -1,18 +1,18 @@
 package lstmlm.cli;
 
-import lstmlm.blas.Communicator;
-import lstmlm.blas.Mpi;
 import lstmlm.data.Corpus;
 import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
 import lstmlm.errors.UserException;
 import lstmlm.model.Engine;
+import lstmlm.natives.Communicator;
+import lstmlm.natives.Mpi;
+import lstmlm.report.EpochProgressBar;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.CheckpointStore;
 import lstmlm.train.Config;
 import lstmlm.train.Trainer;
 import lstmlm.train.TrainingStoppedException;
-import lstmlm.report.EpochProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

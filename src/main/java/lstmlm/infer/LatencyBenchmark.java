@@ -1,8 +1,8 @@
 package lstmlm.infer;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import lstmlm.blas.ThreadPolicy;
 import lstmlm.model.ProcessMemory;
+import lstmlm.natives.ThreadPolicy;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.lang.foreign.Arena;

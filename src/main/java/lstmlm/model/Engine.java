@@ -1,12 +1,12 @@
 package lstmlm.model;
 
-import lstmlm.blas.Blas;
-import lstmlm.blas.OneDnn;
-import lstmlm.blas.ThreadPolicy;
 import lstmlm.data.BatchProducer;
 import lstmlm.errors.UserException;
 import lstmlm.kernels.VectorShapes;
 import lstmlm.modelfile.ModelShape;
+import lstmlm.natives.Blas;
+import lstmlm.natives.OneDnn;
+import lstmlm.natives.ThreadPolicy;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -221,7 +221,7 @@ public final class Engine implements AutoCloseable {
      *
      * @return the global norm before clipping
      */
-    public double update(float learningRate, float maxGradNorm, float weightDecay, lstmlm.blas.Communicator comm) {
+    public double update(float learningRate, float maxGradNorm, float weightDecay, lstmlm.natives.Communicator comm) {
         if (comm.size() == 1) return update(learningRate, maxGradNorm, weightDecay);
         long t0 = profile.start();
         comm.allreduceSum(model.grads, 0, model.layout.size);
@@ -234,12 +234,12 @@ public final class Engine implements AutoCloseable {
     /**
      * One step of SGD, as training and the training benchmark both run it: the window's forward and
      * backward ({@link #trainWindow(Window, Dropouts, long)}), then the update over the ranks of
-     * {@code comm} ({@link #update(float, float, float, lstmlm.blas.Communicator)}).
+     * {@code comm} ({@link #update(float, float, float, lstmlm.natives.Communicator)}).
      *
      * @return this rank's summed cross-entropy over its rows of the window (nats)
      */
     public double trainStep(Window w, Dropouts dropouts, long dropoutSeed, float learningRate, float maxGradNorm,
-                            float weightDecay, lstmlm.blas.Communicator comm) {
+                            float weightDecay, lstmlm.natives.Communicator comm) {
         double loss = trainWindow(w, dropouts, dropoutSeed);
         update(learningRate, maxGradNorm, weightDecay, comm);
         return loss;

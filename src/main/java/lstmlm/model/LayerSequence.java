@@ -1,6 +1,5 @@
 package lstmlm.model;
 
-import lstmlm.blas.Blas;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.FastExp;
 import lstmlm.kernels.Int8;
@@ -10,6 +9,7 @@ import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
 import lstmlm.modelfile.ModelShape;
 import lstmlm.modelfile.WeightFormat;
+import lstmlm.natives.Blas;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.Supplier;

@@ -1,12 +1,12 @@
 package lstmlm.model;
 
-import lstmlm.blas.OneDnn;
-import lstmlm.blas.PackedBf16Matmul;
 import lstmlm.modelfile.ModelShape;
+import lstmlm.natives.OneDnn;
+import lstmlm.natives.PackedBf16Matmul;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import lstmlm.blas.ThreadPolicy;
+import lstmlm.natives.ThreadPolicy;
 
 /**
  * A window's per-step recurrent products in bf16: for each layer, z_t += h_{t−1}·W_rec (forward)

@@ -1,6 +1,6 @@
 package lstmlm.model;
 
-import lstmlm.blas.Blas;
+import lstmlm.natives.Blas;
 
 /**
  * A window's per-step recurrent products, B rows each: z_t += h_{t−1}·W_rec forward and

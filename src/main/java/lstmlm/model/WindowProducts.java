@@ -1,7 +1,7 @@
 package lstmlm.model;
 
-import lstmlm.blas.Blas;
-import lstmlm.blas.OneDnn;
+import lstmlm.natives.Blas;
+import lstmlm.natives.OneDnn;
 
 import java.lang.foreign.MemorySegment;
 

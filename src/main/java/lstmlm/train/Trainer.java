@@ -1,6 +1,5 @@
 package lstmlm.train;
 
-import lstmlm.blas.Communicator;
 import lstmlm.data.BatchProducer;
 import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
@@ -9,6 +8,7 @@ import lstmlm.model.Engine;
 import lstmlm.model.LanguageModel;
 import lstmlm.model.Precision;
 import lstmlm.model.Window;
+import lstmlm.natives.Communicator;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,8 +1,5 @@
 package lstmlm.train;
 
-import lstmlm.blas.Blas;
-import lstmlm.blas.OneDnn;
-import lstmlm.blas.ThreadPolicy;
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
@@ -13,6 +10,9 @@ import lstmlm.model.ProcessMemory;
 import lstmlm.model.StepProfile;
 import lstmlm.model.Window;
 import lstmlm.modelfile.ModelShape;
+import lstmlm.natives.Blas;
+import lstmlm.natives.OneDnn;
+import lstmlm.natives.ThreadPolicy;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -173,16 +173,16 @@ public final class TrainingBenchmark {
      * @param trainIds the ids to train on (real text), or null for uniformly random ids
      */
     public static Result run(Config config, int threads, int steps, int[] trainIds, long seed) {
-        return run(config, threads, steps, trainIds, seed, lstmlm.blas.Communicator.SINGLE);
+        return run(config, threads, steps, trainIds, seed, lstmlm.natives.Communicator.SINGLE);
     }
 
     /**
      * The same, data-parallel over the ranks of {@code comm}: each rank trains its rows of every window
-     * and the gradients are summed ({@link Engine#update(float, float, float, lstmlm.blas.Communicator)});
+     * and the gradients are summed ({@link Engine#update(float, float, float, lstmlm.natives.Communicator)});
      * words/s count the whole global batch. The ranks run fixed window counts (a time-based warm-up
      * could differ between them and leave one waiting in a collective): twice the usual warm-up.
      */
-    public static Result run(Config config, int threads, int steps, int[] trainIds, long seed, lstmlm.blas.Communicator comm) {
+    public static Result run(Config config, int threads, int steps, int[] trainIds, long seed, lstmlm.natives.Communicator comm) {
         ModelShape shape = config.shape();
         int batch = config.batchSize(), numSteps = config.numSteps();
         int[] ids = trainIds;

@@ -1,7 +1,5 @@
 package lstmlm.dist;
 
-import lstmlm.blas.Communicator;
-import lstmlm.blas.Mpi;
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Dropout;
 import lstmlm.model.Dropouts;
@@ -9,6 +7,8 @@ import lstmlm.model.Engine;
 import lstmlm.model.Precision;
 import lstmlm.model.Window;
 import lstmlm.modelfile.ModelShape;
+import lstmlm.natives.Communicator;
+import lstmlm.natives.Mpi;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

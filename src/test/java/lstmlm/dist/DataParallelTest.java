@@ -1,6 +1,6 @@
 package lstmlm.dist;
 
-import lstmlm.blas.Communicator;
+import lstmlm.natives.Communicator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

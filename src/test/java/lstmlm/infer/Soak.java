@@ -185,7 +185,7 @@ public final class Soak {
         double seconds = Double.parseDouble(args[1]);
         int threads = Integer.parseInt(args[2]);
         double warmUp = args.length > 3 ? Double.parseDouble(args[3]) : 6;
-        lstmlm.blas.ThreadPolicy.useBlasThreads(1); // many scorers on many threads: one OpenBLAS thread each (BatchScorer's advice)
+        lstmlm.natives.ThreadPolicy.useBlasThreads(1); // many scorers on many threads: one OpenBLAS thread each (BatchScorer's advice)
         try (Model model = Model.load(file)) {
             Reference ref = Reference.of(model, 7);
             // warm-up: the same work on all threads, so the JIT has seen every path and every thread before we measure

@@ -51,7 +51,7 @@ public final class TinyRun {
     public static Trainer trainer(Config config, lstmlm.data.Corpus corpus, long seed, int threads,
                                   java.io.PrintStream out) {
         // the config's own precision, not gemmPrecisionOnThisCpu's: the bf16 tests exercise oneDNN's bf16 GEMM on any CPU
-        Trainer t = new Trainer(config, corpus, seed, threads, lstmlm.blas.Communicator.SINGLE, config.precision());
+        Trainer t = new Trainer(config, corpus, seed, threads, lstmlm.natives.Communicator.SINGLE, config.precision());
         t.listen(new TensorFlowLines(out));
         return t;
     }

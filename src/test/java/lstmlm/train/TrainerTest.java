@@ -103,7 +103,7 @@ class TrainerTest {
             t.run(1);
             a = t.model().params.toArray(JAVA_FLOAT);
         }
-        boolean nativeBf16 = lstmlm.blas.OneDnn.nativeBf16();
+        boolean nativeBf16 = lstmlm.natives.OneDnn.nativeBf16();
         try (Trainer t = new Trainer(bf16, corpus, 5, 2)) {
             assertEquals(nativeBf16 ? lstmlm.model.Precision.BF16 : lstmlm.model.Precision.FP32, t.engine().precision());
             assertEquals(lstmlm.model.Precision.BF16, t.config().precision(), "the run stays a bf16 run");

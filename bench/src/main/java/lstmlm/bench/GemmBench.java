@@ -1,6 +1,6 @@
 package lstmlm.bench;
 
-import lstmlm.blas.Blas;
+import lstmlm.natives.Blas;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

@@ -1,11 +1,11 @@
 package lstmlm.bench;
 
-import lstmlm.blas.Blas;
-import lstmlm.blas.OneDnn;
-import lstmlm.blas.PackedBf16Matmul;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.SkinnyGemm;
 import lstmlm.kernels.SkinnyGemmReference;
+import lstmlm.natives.Blas;
+import lstmlm.natives.OneDnn;
+import lstmlm.natives.PackedBf16Matmul;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -50,7 +50,7 @@ public class RecurrentBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        lstmlm.blas.ThreadPolicy.useBlasThreads(1);
+        lstmlm.natives.ThreadPolicy.useBlasThreads(1);
         hidden = Shapes.hidden(shape);
         gates = 4 * hidden;
         rows = Shapes.BATCH;
@@ -75,7 +75,7 @@ public class RecurrentBench {
         wRec16 = bf16(wRec, (long) hidden * gates);
         h16 = bf16(h, (long) rows * hidden);
         dz16 = bf16(dz, (long) rows * gates);
-        lstmlm.blas.ThreadPolicy.useOpenMpThreads(1);
+        lstmlm.natives.ThreadPolicy.useOpenMpThreads(1);
         forwardPacked = new PackedBf16Matmul(rows, gates, hidden, hidden, false, gates, gates);
         backwardPacked = new PackedBf16Matmul(rows, hidden, gates, gates, true, gates, hidden);
         forwardPacked.pack(wRec16, 0);

@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -65,12 +65,12 @@ public final class OneDnn {
                     FunctionDescriptor.of(ADDRESS)).invokeExact()).reinterpret(12);
             this.version = v.get(JAVA_INT, 0) + "." + v.get(JAVA_INT, 4) + "." + v.get(JAVA_INT, 8);
         } catch (Throwable t) {
-            throw new BlasUnavailableException("oneDNN at " + source + " did not answer its version and ISA queries: " + t, t);
+            throw new NativeLibraryException("oneDNN at " + source + " did not answer its version and ISA queries: " + t, t);
         }
     }
 
     private MemorySegment find(SymbolLookup lookup, String name) {
-        return lookup.find(name).orElseThrow(() -> new BlasUnavailableException(
+        return lookup.find(name).orElseThrow(() -> new NativeLibraryException(
                 "The oneDNN library " + source + " has no symbol " + name
                         + ": it is not a oneDNN 3.x built with OpenMP. Point -Dlstm.dnnl or LSTM_DNNL at libdnnl.so.3."));
     }
@@ -85,7 +85,7 @@ public final class OneDnn {
         return lib.find(lib.lookup, name);
     }
 
-    /** Loads the library now (it is otherwise loaded on first use); throws {@link BlasUnavailableException} when it cannot. */
+    /** Loads the library now (it is otherwise loaded on first use); throws {@link NativeLibraryException} when it cannot. */
     public static void load() {
         get();
     }

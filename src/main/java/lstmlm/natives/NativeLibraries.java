@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -91,7 +91,7 @@ final class NativeLibraries {
                 return new Loaded(SymbolLookup.libraryLookup(Path.of(explicit), Arena.global()),
                         explicit + " (" + how + ")");
             } catch (RuntimeException e) {
-                throw new BlasUnavailableException("Could not load the " + b.what() + " library given by " + how
+                throw new NativeLibraryException("Could not load the " + b.what() + " library given by " + how
                         + ": " + explicit + " (" + e.getMessage() + "). Point it at " + b.hint()
                         + ", or unset it to use the bundled one.", e);
             }
@@ -107,7 +107,7 @@ final class NativeLibraries {
             }
             return new Loaded(last, dir.resolve(b.files().getLast()) + " (bundled org.bytedeco:" + b.artifact() + ")");
         } catch (IOException | RuntimeException e) {
-            throw new BlasUnavailableException("No " + b.what() + " could be loaded. Tried: "
+            throw new NativeLibraryException("No " + b.what() + " could be loaded. Tried: "
                     + (tried.isEmpty() ? "the bundled " + b.resourceDir() + " on the class path" : String.join(", ", tried))
                     + " (" + e.getMessage() + "). Put " + b.hint() + " on the class path or point -D"
                     + b.property() + "=PATH or " + b.env() + "=PATH at it.", e);
@@ -147,7 +147,7 @@ final class NativeLibraries {
             }
             tried.add(name + ": " + error);
         }
-        throw new BlasUnavailableException("No MPI library could be loaded (" + String.join("; ", tried) + "). Install"
+        throw new NativeLibraryException("No MPI library could be loaded (" + String.join("; ", tried) + "). Install"
                 + " Open MPI (Debian: apt-get install openmpi-bin libopenmpi-dev) or point -Dlstm.mpi=PATH or"
                 + " LSTM_MPI=PATH at a libmpi.so, and start the ranks with mpirun.", null);
     }

@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 /**
  * The one owner of the native libraries' thread pools: nothing else sets them. OpenBLAS has one

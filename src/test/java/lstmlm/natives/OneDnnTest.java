@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 import lstmlm.kernels.Bf16;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;

@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -55,7 +55,7 @@ public final class Blas {
     }
 
     private MemorySegment find(SymbolLookup lookup, String name) {
-        return lookup.find(name).orElseThrow(() -> new BlasUnavailableException(
+        return lookup.find(name).orElseThrow(() -> new NativeLibraryException(
                 "The BLAS library " + source + " has no symbol " + name
                         + ": it is not an OpenBLAS build. Point -Dlstm.blas or LSTM_BLAS at libopenblas.so."));
     }

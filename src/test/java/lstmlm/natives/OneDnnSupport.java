@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 /**
  * What the loaded oneDNN can do on this CPU, for tests that need it. Its bf16 matmul primitive (what

@@ -1,4 +1,4 @@
-package lstmlm.blas;
+package lstmlm.natives;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -83,7 +83,7 @@ public final class Mpi implements Communicator {
                 check((int) initThread.invokeExact(MemorySegment.NULL, MemorySegment.NULL, MPI_THREAD_FUNNELED, provided),
                         "MPI_Init_thread");
                 if (provided.get(JAVA_INT, 0) < MPI_THREAD_FUNNELED) {
-                    throw new BlasUnavailableException(library + " gives thread level " + provided.get(JAVA_INT, 0)
+                    throw new NativeLibraryException(library + " gives thread level " + provided.get(JAVA_INT, 0)
                             + ", below MPI_THREAD_FUNNELED: build or configure MPI with thread support.");
                 }
             }
@@ -103,10 +103,10 @@ public final class Mpi implements Communicator {
         NativeLibraries.Loaded lib = NativeLibraries.mpi();
         try {
             return new Mpi(lib);
-        } catch (BlasUnavailableException e) {
+        } catch (NativeLibraryException e) {
             throw e;
         } catch (Throwable t) {
-            throw new BlasUnavailableException("MPI from " + lib.source() + " could not start: " + t.getMessage()
+            throw new NativeLibraryException("MPI from " + lib.source() + " could not start: " + t.getMessage()
                     + ". Start the ranks with mpirun (for example mpirun -np 2 ./lstm train ... --distributed).", t);
         }
     }
