@@ -4,7 +4,7 @@ import lstmlm.data.Corpus;
 import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
 import lstmlm.errors.UserException;
-import lstmlm.model.Dropouts;
+import lstmlm.model.DropoutPlan;
 import lstmlm.model.Engine;
 import lstmlm.model.Precision;
 import lstmlm.train.Checkpoint;
@@ -68,7 +68,7 @@ final class EvalCommand implements Callable<Integer> {
             if (gemm != p) System.err.println(Engine.fallbackWarning());
             try (Engine engine = new Engine(c.weights().shape(), n, gemm)) {
                 c.copyWeightsInto(engine.model());
-                double ppl = engine.perplexity(engine.newWindow(batch, steps, Dropouts.NONE), ids);
+                double ppl = engine.perplexity(engine.newWindow(batch, steps, DropoutPlan.NONE), ids);
                 System.out.printf(Locale.ROOT, "%s Perplexity: %.3f%n", split == Split.test ? "Test" : "Valid", ppl);
             }
             return 0;

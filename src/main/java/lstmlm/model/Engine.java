@@ -17,7 +17,7 @@ import java.util.Locale;
  * team of threads that splits their rows, and the thread policy. Training, evaluation, the
  * benchmarks and the tests all build one, so this wiring exists once.
  *
- * <p><b>Threads.</b> {@code threads} is both the size of the Java team ({@link RowWorkers}) and
+ * <p><b>Threads.</b> {@code threads} is both the size of the Java team ({@link WorkerTeam}) and
  * OpenBLAS's thread count. OpenBLAS's count is process-wide: the engine sets it when it is built
  * and is the only code that changes it afterwards ({@link #runSideBySide} runs two one-thread
  * GEMMs side by side and restores it). So one process runs one engine at a time; the inference
@@ -29,7 +29,7 @@ import java.util.Locale;
 public final class Engine implements AutoCloseable {
     public final ModelShape shape;
     final LanguageModel model;
-    final RowWorkers workers;
+    final WorkerTeam workers;
     final StepProfile profile;
     final Precision precision;
     /** precision == BF16. */
@@ -79,7 +79,7 @@ public final class Engine implements AutoCloseable {
         ThreadPolicy.useBlasThreads(threads);
         if (bf16) ThreadPolicy.useOpenMpThreads(threads);
         this.model = new LanguageModel(shape, bf16);
-        this.workers = new RowWorkers(threads);
+        this.workers = new WorkerTeam(threads);
     }
 
     /**
@@ -137,8 +137,8 @@ public final class Engine implements AutoCloseable {
         return stepWeights != null ? Precision.BF16 : Precision.FP32;
     }
 
-    /** A window with the buffers that training with {@code dropouts} needs (none for {@link Dropouts#NONE}). */
-    public Window newWindow(int batch, int steps, Dropouts dropouts) {
+    /** A window with the buffers that training with {@code dropouts} needs (none for {@link DropoutPlan#NONE}). */
+    public Window newWindow(int batch, int steps, DropoutPlan dropouts) {
         Window w = new Window(shape, batch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16, stepWeights);
         windows.add(w);
         return w;
@@ -149,7 +149,7 @@ public final class Engine implements AutoCloseable {
      * {@code globalBatch} sequences. Its loss is divided by globalBatch and its dropout masks are the
      * global window's at these rows, so the ranks' gradients sum to the whole window's.
      */
-    public Window newWindow(int firstRow, int batch, int globalBatch, int steps, Dropouts dropouts) {
+    public Window newWindow(int firstRow, int batch, int globalBatch, int steps, DropoutPlan dropouts) {
         Window w = new Window(shape, firstRow, batch, globalBatch, steps, dropouts.masksNeeded(), dropouts.recurrent() < 1f, threads, bf16, stepWeights);
         windows.add(w);
         return w;
@@ -161,11 +161,11 @@ public final class Engine implements AutoCloseable {
      *
      * @return the summed cross-entropy over the window's B·T tokens (nats)
      */
-    public double trainWindow(Window w, Dropouts dropouts, long dropoutSeed) {
+    public double trainWindow(Window w, DropoutPlan dropouts, long dropoutSeed) {
         Passes.checkBuffers(w, dropouts);
         int layers = shape.layers();
         for (int l = 0; l < layers; l++) w.outputDropped[l] = dropouts.outputKeep(l, layers) < 1f;
-        model.refreshShadow();
+        model.refreshBf16Mirror();
         profile.beginStage();
         Passes.embeddingForward(this, w, dropouts, dropoutSeed);
         profile.endStage(StepProfile.Part.OTHER_KERNELS);
@@ -191,9 +191,9 @@ public final class Engine implements AutoCloseable {
         return loss;
     }
 
-    /** {@link #trainWindow(Window, Dropouts, long)} with TensorFlow's dropout at {@code keepProb}. */
+    /** {@link #trainWindow(Window, DropoutPlan, long)} with TensorFlow's dropout at {@code keepProb}. */
     public double trainWindow(Window w, float keepProb, long dropoutSeed) {
-        return trainWindow(w, Dropouts.tensorFlow(keepProb), dropoutSeed);
+        return trainWindow(w, DropoutPlan.tensorFlow(keepProb), dropoutSeed);
     }
 
     /** Global-norm clipping then SGD over the gradients of the last training window; returns the norm before clipping. */
@@ -233,12 +233,12 @@ public final class Engine implements AutoCloseable {
 
     /**
      * One step of SGD, as training and the training benchmark both run it: the window's forward and
-     * backward ({@link #trainWindow(Window, Dropouts, long)}), then the update over the ranks of
+     * backward ({@link #trainWindow(Window, DropoutPlan, long)}), then the update over the ranks of
      * {@code comm} ({@link #update(float, float, float, lstmlm.natives.Communicator)}).
      *
      * @return this rank's summed cross-entropy over its rows of the window (nats)
      */
-    public double trainStep(Window w, Dropouts dropouts, long dropoutSeed, float learningRate, float maxGradNorm,
+    public double trainStep(Window w, DropoutPlan dropouts, long dropoutSeed, float learningRate, float maxGradNorm,
                             float weightDecay, lstmlm.natives.Communicator comm) {
         double loss = trainWindow(w, dropouts, dropoutSeed);
         update(learningRate, maxGradNorm, weightDecay, comm);
@@ -248,13 +248,13 @@ public final class Engine implements AutoCloseable {
     /** Forward only, no dropout: the summed loss of one window; its final state is carried. */
     public double evalWindow(Window w) {
         java.util.Arrays.fill(w.outputDropped, false);
-        model.refreshShadow();
+        model.refreshBf16Mirror();
         profile.beginStage();
-        Passes.embeddingForward(this, w, Dropouts.NONE, 0);
+        Passes.embeddingForward(this, w, DropoutPlan.NONE, 0);
         profile.endStage(StepProfile.Part.OTHER_KERNELS);
         for (int l = 0; l < shape.layers(); l++) {
             profile.beginStage();
-            Passes.lstmForward(this, w, l, Dropouts.NONE, 0);
+            Passes.lstmForward(this, w, l, DropoutPlan.NONE, 0);
             profile.endStage(StepProfile.Part.CELL);
         }
         profile.beginStage();
@@ -345,7 +345,7 @@ public final class Engine implements AutoCloseable {
      * Runs a two-chunk task on the team with OpenBLAS at one thread, then restores this engine's
      * count: only for {@link GemmPair}, and only when {@link #pairsSideBySide()}.
      */
-    void runSideBySide(RowWorkers.RangeTask pair) {
+    void runSideBySide(WorkerTeam.RangeTask pair) {
         if (bf16) {
             sideBySide = pair;
             workers.forRange(0, 2, oneOpenMpThreadEach);
@@ -359,9 +359,9 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private RowWorkers.RangeTask sideBySide;
+    private WorkerTeam.RangeTask sideBySide;
     /** bf16: OpenMP's team size is per thread, so each side sets its own to one and back. */
-    private final RowWorkers.RangeTask oneOpenMpThreadEach = this::withOneOpenMpThread;
+    private final WorkerTeam.RangeTask oneOpenMpThreadEach = this::withOneOpenMpThread;
 
     private void withOneOpenMpThread(int chunk, int from, int to) {
         ThreadPolicy.useOpenMpThreads(1);

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
  * only on the engine's thread count ({@link Engine#pairsSideBySide}): same seed and threads, same
  * bits. One reusable object: nothing is allocated per call.
  */
-final class GemmPair implements RowWorkers.RangeTask {
+final class GemmPair implements WorkerTeam.RangeTask {
     private final Call first = new Call(), second = new Call();
 
     /** The arguments of one {@link WindowProducts#gemm} call that overwrites C (beta = 0). */

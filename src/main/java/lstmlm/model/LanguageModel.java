@@ -29,11 +29,11 @@ public final class LanguageModel implements AutoCloseable {
     /**
      * bf16 mode: a bf16 mirror of {@link #params} at the same element offsets, the weights the bf16
      * GEMMs read (the embedding's part is unused: the gather reads float32 rows). Refreshed by the
-     * update and, after a direct write, by {@link #refreshShadow}. Null in fp32 mode.
+     * update and, after a direct write, by {@link #refreshBf16Mirror}. Null in fp32 mode.
      */
-    final MemorySegment shadow;
+    final MemorySegment bf16Mirror;
     final Slab slab;
-    private long shadowVersion = -1;
+    private long mirrorVersion = -1;
     /**
      * Per layer, W_rec [H × 4H] and W_recᵀ [4H × H] packed into column panels for the few-row
      * kernel ({@link lstmlm.kernels.SkinnyGemm}): the forward and the backward recurrent products.
@@ -54,16 +54,16 @@ public final class LanguageModel implements AutoCloseable {
         this(shape, false);
     }
 
-    /** @param bf16Shadow keep a bf16 copy of the weights for bf16 GEMMs */
-    public LanguageModel(ModelShape shape, boolean bf16Shadow) {
+    /** @param withBf16Mirror keep a bf16 mirror of the weights for bf16 GEMMs */
+    public LanguageModel(ModelShape shape, boolean withBf16Mirror) {
         this.shape = shape;
         this.layout = new ParameterLayout(shape);
         this.arena = Arena.ofShared();
         this.params = arena.allocate(layout.size * Float.BYTES, 64);
         this.grads = arena.allocate(layout.size * Float.BYTES, 64);
         this.recurrentPanels = arena.allocate(shape.layers() * (forwardPanelsSize() + backwardPanelsSize()) * Float.BYTES, 64);
-        this.shadow = bf16Shadow ? arena.allocate(layout.size * 2, 64) : null;
-        this.slab = new Slab(params, shadow);
+        this.bf16Mirror = withBf16Mirror ? arena.allocate(layout.size * 2, 64) : null;
+        this.slab = new Slab(params, bf16Mirror);
         this.forwardPackedAt = new long[shape.layers()];
         java.util.Arrays.fill(forwardPackedAt, -1);
         this.touchedRows = new int[shape.vocab()];
@@ -114,11 +114,11 @@ public final class LanguageModel implements AutoCloseable {
         return version;
     }
 
-    /** bf16 mode: converts the dense weights into the shadow unless it already holds these parameters. */
-    void refreshShadow() {
-        if (shadow == null || shadowVersion == version) return;
-        Bf16.fromFloats(params, layout.denseStart, shadow, layout.denseStart, layout.size - layout.denseStart);
-        shadowVersion = version;
+    /** bf16 mode: converts the dense weights into the bf16Mirror unless it already holds these parameters. */
+    void refreshBf16Mirror() {
+        if (bf16Mirror == null || mirrorVersion == version) return;
+        Bf16.fromFloats(params, layout.denseStart, bf16Mirror, layout.denseStart, layout.size - layout.denseStart);
+        mirrorVersion = version;
     }
 
     /**
@@ -181,12 +181,12 @@ public final class LanguageModel implements AutoCloseable {
      *
      * @return the global gradient norm before clipping
      */
-    double clipAndUpdate(float learningRate, float maxGradNorm, float weightDecay, RowWorkers workers) {
+    double clipAndUpdate(float learningRate, float maxGradNorm, float weightDecay, WorkerTeam workers) {
         return clipAndUpdate(learningRate, maxGradNorm, weightDecay, workers, false);
     }
 
     /** The same; {@code denseEmbedding} updates (and then zeroes) every embedding row, as data-parallel ranks need. */
-    double clipAndUpdate(float learningRate, float maxGradNorm, float weightDecay, RowWorkers workers, boolean denseEmbedding) {
+    double clipAndUpdate(float learningRate, float maxGradNorm, float weightDecay, WorkerTeam workers, boolean denseEmbedding) {
         long h = shape.hidden();
         boolean sparseEmbedding = !denseEmbedding && !shape.tied() && weightDecay == 0f;
         long start = sparseEmbedding ? layout.denseStart : 0;
@@ -204,14 +204,14 @@ public final class LanguageModel implements AutoCloseable {
         float step = learningRate * clip;
         workers.forRange(0, n, (chunk, from, to) -> {
             long lo = start + dense * from / n, hi = start + dense * to / n;
-            if (shadow == null) {
+            if (bf16Mirror == null) {
                 VectorMath.sgdStep(params, lo, grads, lo, hi - lo, step);
             } else {
-                // the shadow written while each block is still in L1: one pass over memory, not two
+                // the bf16Mirror written while each block is still in L1: one pass over memory, not two
                 for (long at = lo; at < hi; at += SHADOW_BLOCK) {
                     long len = Math.min(SHADOW_BLOCK, hi - at);
                     VectorMath.sgdStep(params, at, grads, at, len, step);
-                    Bf16.fromFloats(params, at, shadow, at, len);
+                    Bf16.fromFloats(params, at, bf16Mirror, at, len);
                 }
             }
         });
@@ -225,12 +225,12 @@ public final class LanguageModel implements AutoCloseable {
             VectorMath.fill(grads, layout.embedding, (long) shape.vocab() * h, 0f); // decay reached every row
         }
         parametersChanged();
-        if (shadow != null) shadowVersion = version; // the update wrote it (a sparse embedding's part is never read)
+        if (bf16Mirror != null) mirrorVersion = version; // the update wrote it (a sparse embedding's part is never read)
         return norm;
     }
 
     /** g += weightDecay·θ on every parameter (the gradient of the loss term weightDecay/2·‖θ‖²); nothing when 0. */
-    void addWeightDecay(float weightDecay, RowWorkers workers) {
+    void addWeightDecay(float weightDecay, WorkerTeam workers) {
         if (weightDecay == 0f) return;
         long size = layout.size;
         int n = workers.size();
@@ -247,7 +247,7 @@ public final class LanguageModel implements AutoCloseable {
     private double[] partialSums = new double[0];
 
     /** Σ g² over [start, size), split over the team in a fixed way. */
-    private double sumOfSquares(long start, RowWorkers workers) {
+    private double sumOfSquares(long start, WorkerTeam workers) {
         long dense = layout.size - start;
         int n = workers.size();
         if (partialSums.length < n) partialSums = new double[n];

@@ -14,13 +14,13 @@ import lstmlm.natives.ThreadPolicy;
  * oneDNN call on one OpenMP thread over its own columns. At B = 20 rows oneDNN runs a call on one
  * thread whatever its team, so the split is what puts every core to work (docs/performance.md). A large W_rec is packed: each thread keeps its
  * columns of W_rec (or W_recᵀ) in oneDNN's blocked layout ({@link PackedBf16Matmul}), reordered
- * from the model's bf16 shadow once per parameter version, and the steps read only that; a small
+ * from the model's bf16 mirror once per parameter version, and the steps read only that; a small
  * one is read in place ({@link #PACK_MIN_BYTES}).
  *
  * <p>The split is fixed by the team size (whole units of {@link #UNIT} columns), so a run with the
  * same thread count gives the same bits.
  */
-final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
+final class PackedSteps implements WorkerTeam.RangeTask, AutoCloseable {
     /** Columns per unit of the split: whole cache lines of C. */
     static final int UNIT = 64;
 
@@ -104,18 +104,18 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
         }
     }
 
-    /** Packs layer l's W_rec (forward) from the bf16 shadow {@code shadow} at {@code wRec}, unless it holds this version. */
-    void packForward(RowWorkers workers, int l, long version, MemorySegment shadow, long wRec) {
-        pack(workers, l, FORWARD, version, shadow, wRec);
+    /** Packs layer l's W_rec (forward) from the bf16 mirror {@code mirror} at {@code wRec}, unless it holds this version. */
+    void packForward(WorkerTeam workers, int l, long version, MemorySegment mirror, long wRec) {
+        pack(workers, l, FORWARD, version, mirror, wRec);
     }
 
     /** Packs layer l's W_recᵀ (backward), unless it holds this version. */
-    void packBackward(RowWorkers workers, int l, long version, MemorySegment shadow, long wRec) {
-        pack(workers, l, BACKWARD, version, shadow, wRec);
+    void packBackward(WorkerTeam workers, int l, long version, MemorySegment mirror, long wRec) {
+        pack(workers, l, BACKWARD, version, mirror, wRec);
     }
 
-    private void pack(RowWorkers workers, int l, int dir, long version, MemorySegment shadow, long wRec) {
-        weights[l][dir] = shadow;
+    private void pack(WorkerTeam workers, int l, int dir, long version, MemorySegment mirror, long wRec) {
+        weights[l][dir] = mirror;
         weightOffsets[l][dir] = wRec;
         if (!packed || packedAt[l][dir] == version) return;
         packing = true;
@@ -126,19 +126,19 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
     }
 
     /**
-     * z_t[B×4H] += h[B×H] · W_rec, h bf16 at {@code hOff} of {@code half}, z float32 at {@code zOff}
+     * z_t[B×4H] += h[B×H] · W_rec, h bf16 at {@code hOff} of {@code mirror}, z float32 at {@code zOff}
      * of {@code acts}; W_rec as the last {@link #packForward} for this layer gave it.
      */
-    void forward(RowWorkers workers, int l, MemorySegment half, long hOff, MemorySegment acts, long zOff) {
-        multiply(workers, l, FORWARD, half, hOff, acts, zOff);
+    void forward(WorkerTeam workers, int l, MemorySegment mirror, long hOff, MemorySegment acts, long zOff) {
+        multiply(workers, l, FORWARD, mirror, hOff, acts, zOff);
     }
 
-    /** dh[B×H] += dz[B×4H] · W_recᵀ, dz bf16 at {@code dzOff} of {@code half}, dh float32 at {@code dhOff} of {@code acts}. */
-    void backward(RowWorkers workers, int l, MemorySegment half, long dzOff, MemorySegment acts, long dhOff) {
-        multiply(workers, l, BACKWARD, half, dzOff, acts, dhOff);
+    /** dh[B×H] += dz[B×4H] · W_recᵀ, dz bf16 at {@code dzOff} of {@code mirror}, dh float32 at {@code dhOff} of {@code acts}. */
+    void backward(WorkerTeam workers, int l, MemorySegment mirror, long dzOff, MemorySegment acts, long dhOff) {
+        multiply(workers, l, BACKWARD, mirror, dzOff, acts, dhOff);
     }
 
-    private void multiply(RowWorkers workers, int l, int dir, MemorySegment a, long aOff, MemorySegment c, long cOff) {
+    private void multiply(WorkerTeam workers, int l, int dir, MemorySegment a, long aOff, MemorySegment c, long cOff) {
         packing = false;
         layer = l;
         direction = dir;
@@ -149,7 +149,7 @@ final class PackedSteps implements RowWorkers.RangeTask, AutoCloseable {
         run(workers);
     }
 
-    private void run(RowWorkers workers) {
+    private void run(WorkerTeam workers) {
         callerThreads = ThreadPolicy.openMpThreads();
         workers.forRange(0, columns[direction].length, this);
     }

@@ -21,7 +21,7 @@ import java.lang.foreign.MemorySegment;
  * time themselves when the engine profiles: the passes hold only the math.
  *
  * <p>In bf16 mode ({@link Precision#BF16}) every whole-window product reads bf16 inputs and
- * accumulates in float32 (oneDNN): the weights from the model's shadow, the activations from the
+ * accumulates in float32 (oneDNN): the weights from the model's bf16 mirror, the activations from the
  * window's mirror, which each producer below fills right after it writes the float32 values
  * ({@link #toBf16}). The per-step recurrent products go to oneDNN bf16 too where that is faster
  * (AVX-512 BF16 without AMX, {@link Engine#stepProductsInBf16OnThisCpu}; {@link PackedSteps}): then
@@ -30,7 +30,7 @@ import java.lang.foreign.MemorySegment;
  * (the few-row kernel, or OpenBLAS above its row limit). Everything else is the same code in both
  * modes.
  *
- * <p>Dropout ({@link Dropouts}): the embedding output (word rows, then units), each layer's output
+ * <p>Dropout ({@link DropoutPlan}): the embedding output (word rows, then units), each layer's output
  * and, per sequence, the recurrent input h<sub>t−1</sub>. Every mask is a counter-based function
  * of the window's seed and the place (stream 0 the input, l + 1 layer l's output, 1000 + l layer
  * l's recurrent input, 2000 the words), so a seed fixes them all. A variational mask is drawn for
@@ -47,7 +47,7 @@ public final class Passes {
     static final long WORD_STREAM = 2000, RECURRENT_STREAM = 1000;
 
     /** The training window's inputs must match the buffers it was made with. */
-    static void checkBuffers(Window w, Dropouts d) {
+    static void checkBuffers(Window w, DropoutPlan d) {
         if ((d.masksNeeded() && !w.dropout) || (d.recurrent() < 1f && !w.recurrentDropout)) {
             throw new IllegalArgumentException("this window was made without the buffers for " + d
                     + ": make it with Engine.newWindow(batch, steps, dropouts)");
@@ -85,7 +85,7 @@ public final class Passes {
     // ---------------------------------------------------------------- embedding
 
     /** x0[R x H] = dropout(words(E[inputs])). */
-    static void embeddingForward(Engine e, Window w, Dropouts d, long seed) {
+    static void embeddingForward(Engine e, Window w, DropoutPlan d, long seed) {
         LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden();
         Embedding.gather(m.params, m.layout.embedding, w.inputs, 0, rows, hid, w.acts, w.x0);
@@ -106,7 +106,7 @@ public final class Passes {
     }
 
     /** dE[inputs] += words'(dropout'(dx)): only the rows this window read. */
-    static void embeddingBackward(Engine e, Window w, Dropouts d) {
+    static void embeddingBackward(Engine e, Window w, DropoutPlan d) {
         LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden();
         if (d.input() < 1f) Dropout.apply(w.acts, w.dx, w.acts, w.mask0, w.acts, w.dx, rows * hid);
@@ -133,7 +133,7 @@ public final class Passes {
      * z_t += h_{t-1} · W_rec (h_{t-1} times the recurrent mask with recurrent dropout), and the fused
      * cell gives c_t, h_t. out = dropout(h[1..T]).
      */
-    static void lstmForward(Engine e, Window w, int l, Dropouts d, long seed) {
+    static void lstmForward(Engine e, Window w, int l, DropoutPlan d, long seed) {
         LanguageModel m = e.model;
         StepProducts steps = w.stepProducts;
         int b = w.batch, rows = b * w.steps, hid = m.shape.hidden(), g = 4 * hid;
@@ -182,7 +182,7 @@ public final class Passes {
      * whole-window products: dW_in = inᵀ·dz, dW_rec = h[0..T-1]ᵀ·dz (the masked h with recurrent
      * dropout), d in = dz · W_inᵀ (into dx, swapped with dxAlt).
      */
-    static void lstmBackward(Engine e, Window w, int l, Dropouts d) {
+    static void lstmBackward(Engine e, Window w, int l, DropoutPlan d) {
         LanguageModel m = e.model;
         StepProducts steps = w.stepProducts;
         int b = w.batch, rows = b * w.steps, hid = m.shape.hidden(), g = 4 * hid;
@@ -296,7 +296,7 @@ public final class Passes {
 
     /** bf16 mode: copies n floats at {@code off} of the window into its mirror, rounded; nothing in fp32 mode. */
     static void toBf16(Window w, long off, long n) {
-        if (w.half != null) Bf16.fromFloats(w.acts, off, w.half, off, n);
+        if (w.bf16Mirror != null) Bf16.fromFloats(w.acts, off, w.bf16Mirror, off, n);
     }
 
     private static double sum(double[] xs) {

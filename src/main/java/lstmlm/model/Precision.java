@@ -11,7 +11,7 @@ public enum Precision {
     FP32,
     /**
      * GEMM inputs rounded to bfloat16 (8-bit mantissa), accumulated and written in float32 by
-     * oneDNN: weights keep float32 masters with bf16 shadows the update refreshes; activations are
+     * oneDNN: weights keep float32 masters with bf16 mirrors the update refreshes; activations are
      * written in bf16 by the kernels that produce them, beside the float32 values backward needs.
      */
     BF16;

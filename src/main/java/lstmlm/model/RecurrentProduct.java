@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
  * ones only (so the result does not depend on the thread count). Packing runs on the workers too.
  * One reusable task object: nothing is allocated per step.
  */
-final class RecurrentProduct implements RowWorkers.RangeTask {
+final class RecurrentProduct implements WorkerTeam.RangeTask {
     /** Above this many rows OpenBLAS's blocking pays off again. */
     static final int MAX_ROWS = 32;
 
@@ -26,7 +26,7 @@ final class RecurrentProduct implements RowWorkers.RangeTask {
     private long scratchOff;
 
     /** C[m×n] += A[m×k] · B, with B packed by {@link #pack} or {@link #packTransposed}. */
-    void multiplyAdd(RowWorkers workers, int m, int k, MemorySegment a, long aOff, int lda,
+    void multiplyAdd(WorkerTeam workers, int m, int k, MemorySegment a, long aOff, int lda,
                      MemorySegment panels, long panelsOff, MemorySegment c, long cOff, int ldc, int n,
                      MemorySegment scratch, long scratchOff) {
         this.scratch = scratch;
@@ -47,16 +47,16 @@ final class RecurrentProduct implements RowWorkers.RangeTask {
     }
 
     /** dst = B[k×n] (row stride ldb) as panels. */
-    void pack(RowWorkers workers, MemorySegment src, long srcOff, int ldb, int k, int n, MemorySegment dst, long dstOff) {
+    void pack(WorkerTeam workers, MemorySegment src, long srcOff, int ldb, int k, int n, MemorySegment dst, long dstOff) {
         packing(Mode.PACK, workers, src, srcOff, ldb, k, n, dst, dstOff);
     }
 
     /** dst = Wᵀ [k×n] as panels, for W[n×k] with row stride ldw. */
-    void packTransposed(RowWorkers workers, MemorySegment w, long wOff, int ldw, int k, int n, MemorySegment dst, long dstOff) {
+    void packTransposed(WorkerTeam workers, MemorySegment w, long wOff, int ldw, int k, int n, MemorySegment dst, long dstOff) {
         packing(Mode.PACK_TRANSPOSED, workers, w, wOff, ldw, k, n, dst, dstOff);
     }
 
-    private void packing(Mode mode, RowWorkers workers, MemorySegment src, long srcOff, int ld, int k, int n,
+    private void packing(Mode mode, WorkerTeam workers, MemorySegment src, long srcOff, int ld, int k, int n,
                          MemorySegment dst, long dstOff) {
         this.mode = mode;
         this.a = src;

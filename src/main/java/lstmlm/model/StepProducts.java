@@ -73,7 +73,7 @@ abstract class StepProducts {
 
         @Override
         void multiplyForward(Engine e, Window w, int l, long hPrev, long zt) {
-            w.packedSteps.forward(e.workers, l, w.half, hPrev, w.acts, zt);
+            w.packedSteps.forward(e.workers, l, w.bf16Mirror, hPrev, w.acts, zt);
         }
 
         @Override
@@ -84,7 +84,7 @@ abstract class StepProducts {
 
         @Override
         void multiplyBackward(Engine e, Window w, int l, long dz, long into) {
-            w.packedSteps.backward(e.workers, l, w.half, dz, w.acts, into);
+            w.packedSteps.backward(e.workers, l, w.bf16Mirror, dz, w.acts, into);
         }
     }
 

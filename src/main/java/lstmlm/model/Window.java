@@ -52,7 +52,7 @@ public final class Window implements AutoCloseable {
 
     final MemorySegment acts;
     /** bf16 mirror of {@link #acts} at the same element offsets; null in fp32 mode. */
-    final MemorySegment half;
+    final MemorySegment bf16Mirror;
     final Slab slab;
     final long x0, mask0, logits, dc, dSoftmaxBias, softmaxScratch, stepScratch, recurrentGrad;
     /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
@@ -159,8 +159,8 @@ public final class Window implements AutoCloseable {
         this.arena = Arena.ofShared();
         // zero-filled by the allocation, which also touches every page now rather than mid-run
         this.acts = arena.allocate(at * Float.BYTES, 64);
-        this.half = bf16 ? arena.allocate(at * 2, 64) : null;
-        this.slab = new Slab(acts, half);
+        this.bf16Mirror = bf16 ? arena.allocate(at * 2, 64) : null;
+        this.slab = new Slab(acts, bf16Mirror);
         this.lossPartials = new double[workers];
         this.wordScale = new float[(int) rows];
         this.outputDropped = new boolean[layers];
@@ -170,7 +170,7 @@ public final class Window implements AutoCloseable {
 
     /** Bytes of activation memory (with the bf16 mirror). */
     public long bytes() {
-        return acts.byteSize() + (half != null ? half.byteSize() : 0) + (packedSteps != null ? packedSteps.packedBytes() : 0);
+        return acts.byteSize() + (bf16Mirror != null ? bf16Mirror.byteSize() : 0) + (packedSteps != null ? packedSteps.packedBytes() : 0);
     }
 
     void swapGradientBuffers() {

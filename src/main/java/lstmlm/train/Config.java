@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 
-import lstmlm.model.Dropouts;
+import lstmlm.model.DropoutPlan;
 import lstmlm.model.Precision;
 import lstmlm.modelfile.ModelShape;
 
@@ -105,8 +105,8 @@ public record Config(
     }
 
     /** Where training drops units, and how. */
-    public Dropouts dropouts() {
-        return new Dropouts((float) keepProbInput, (float) keepProbHidden, (float) keepProbOutput,
+    public DropoutPlan dropouts() {
+        return new DropoutPlan((float) keepProbInput, (float) keepProbHidden, (float) keepProbOutput,
                 (float) keepProbRecurrent, (float) keepProbWords, variationalDropout);
     }
 

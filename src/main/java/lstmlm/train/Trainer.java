@@ -3,7 +3,7 @@ package lstmlm.train;
 import lstmlm.data.BatchProducer;
 import lstmlm.data.Corpus;
 import lstmlm.kernels.Dropout;
-import lstmlm.model.Dropouts;
+import lstmlm.model.DropoutPlan;
 import lstmlm.model.Engine;
 import lstmlm.model.LanguageModel;
 import lstmlm.model.Precision;
@@ -108,7 +108,7 @@ public final class Trainer implements AutoCloseable {
         int b = config.batchSize(), first = comm.rank() * b / comm.size(), rows = (comm.rank() + 1) * b / comm.size() - first;
         this.trainWindow = comm.size() == 1 ? engine.newWindow(b, config.numSteps(), config.dropouts())
                 : engine.newWindow(first, rows, b, config.numSteps(), config.dropouts());
-        this.testWindow = engine.newWindow(1, 1, Dropouts.NONE);
+        this.testWindow = engine.newWindow(1, 1, DropoutPlan.NONE);
     }
 
     /** The config the run uses: the one given, with vocab_size the size of the data's vocabulary. */
@@ -342,7 +342,7 @@ public final class Trainer implements AutoCloseable {
         long itersBefore = iterations; // the speed counts only this process's windows
         lastEpochWordsPerSecond = Double.NaN; // unknown when a resume lands at an epoch's last window
         long start = System.nanoTime();
-        Dropouts dropouts = config.dropouts();
+        DropoutPlan dropouts = config.dropouts();
         float maxNorm = (float) config.maxGradNorm(), weightDecay = (float) config.weightDecay();
         double printedLr = config.learningRate(epoch, validHistory);
         int every = epochSize / 10;

@@ -3,7 +3,7 @@ package lstmlm.train;
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
-import lstmlm.model.Dropouts;
+import lstmlm.model.DropoutPlan;
 import lstmlm.model.Engine;
 import lstmlm.model.Precision;
 import lstmlm.model.ProcessMemory;
@@ -199,7 +199,7 @@ public final class TrainingBenchmark {
         // and at least WARMUP_NANOS: 25 small windows take 1.3 s, and C2 was still compiling the
         // few-row kernel four seconds later (-XX:+PrintCompilation), inside the measured windows
         float lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm(), decay = (float) config.weightDecay();
-        Dropouts dropouts = config.dropouts();
+        DropoutPlan dropouts = config.dropouts();
         StepProfile profile = StepProfile.on();
         try (Engine engine = new Engine(shape, threads, Engine.gemmPrecisionOnThisCpu(config.precision()), profile)) {
             double peak = measurePeakGflops();

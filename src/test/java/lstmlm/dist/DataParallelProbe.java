@@ -2,7 +2,7 @@ package lstmlm.dist;
 
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Dropout;
-import lstmlm.model.Dropouts;
+import lstmlm.model.DropoutPlan;
 import lstmlm.model.Engine;
 import lstmlm.model.Precision;
 import lstmlm.model.Window;
@@ -36,7 +36,7 @@ public final class DataParallelProbe {
     /** TensorFlow's dropout, untied ("tf"); or variational, recurrent and word dropout, tied, with weight decay ("vd"). */
     static Result run(Communicator comm, String variant, int windows) {
         boolean vd = variant.equals("vd");
-        Dropouts dropouts = vd ? new Dropouts(0.7f, 0.8f, 0.6f, 0.8f, 0.9f, true) : Dropouts.tensorFlow(0.7f);
+        DropoutPlan dropouts = vd ? new DropoutPlan(0.7f, 0.8f, 0.6f, 0.8f, 0.9f, true) : DropoutPlan.tensorFlow(0.7f);
         float weightDecay = vd ? 1e-3f : 0f;
         int first = comm.rank() * BATCH / comm.size(), rows = (comm.rank() + 1) * BATCH / comm.size() - first;
         int[] ids = new SplittableRandom(7).ints((long) BATCH * (windows * STEPS + 2), 0, VOCAB).toArray();

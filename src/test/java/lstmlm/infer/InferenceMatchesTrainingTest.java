@@ -74,7 +74,7 @@ class InferenceMatchesTrainingTest {
         try (Checkpoint c = Checkpoint.load(file);
              Engine engine = new Engine(c.weights().shape(), 2)) {
             c.copyWeightsInto(engine.model());
-            eval = engine.perplexity(engine.newWindow(1, 1, lstmlm.model.Dropouts.NONE), ids);
+            eval = engine.perplexity(engine.newWindow(1, 1, lstmlm.model.DropoutPlan.NONE), ids);
         }
         try (Model model = Model.load(file); Session session = model.newSession()) {
             long t0 = System.nanoTime();

@@ -61,7 +61,7 @@ public final class ClipNormProbe {
             if (ckpt != null) ckpt.copyWeightsInto(e.model);
             else e.model.initialize(seed, (float) config.initScale());
             int b = config.batchSize(), t = config.numSteps(), h = config.hiddenSize();
-            Dropouts d = config.dropouts();
+            DropoutPlan d = config.dropouts();
             Window w = e.newWindow(b, t, d);
             if (state != null) w.setState(state);
             else w.resetState();

@@ -39,7 +39,7 @@ class GradientCheckTest {
         SplittableRandom random = new SplittableRandom(vocab * 31L + hidden);
         try (Engine e = new Engine(shape, threads)) {
             LanguageModel m = e.model();
-            Window w = e.newWindow(batch, steps, Dropouts.tensorFlow(keep));
+            Window w = e.newWindow(batch, steps, DropoutPlan.tensorFlow(keep));
             m.initialize(5, 0.6f);
             // the LSTM biases start at zero; give them values so their gradient path is exercised
             for (int l = 0; l < layers; l++) {
@@ -125,7 +125,7 @@ class GradientCheckTest {
                                                          float recurrent, float words, boolean variational,
                                                          float decay, int threads) {
         ModelShape shape = new ModelShape(vocab, hidden, layers, tied);
-        Dropouts d = new Dropouts(input, hiddenKeep, output, recurrent, words, variational);
+        DropoutPlan d = new DropoutPlan(input, hiddenKeep, output, recurrent, words, variational);
         SplittableRandom random = new SplittableRandom(vocab * 37L + hidden + (tied ? 1 : 0));
         try (Engine e = new Engine(shape, threads)) {
             LanguageModel m = e.model();
@@ -220,7 +220,7 @@ class GradientCheckTest {
     })
     void bf16GradientsMatchFiniteDifferencesToTheirRounding(int vocab, int hidden, int layers, int batch, int steps,
                                                             float keep, float recurrentKeep, int threads) {
-        Dropouts d = recurrentKeep < 1f ? new Dropouts(keep, keep, keep, recurrentKeep, 1f, true) : Dropouts.tensorFlow(keep);
+        DropoutPlan d = recurrentKeep < 1f ? new DropoutPlan(keep, keep, keep, recurrentKeep, 1f, true) : DropoutPlan.tensorFlow(keep);
         PackedSteps.Weights[] stepModes = {null, null, PackedSteps.Weights.IN_PLACE, PackedSteps.Weights.PACKED};
         for (int mode = 0; mode < stepModes.length; mode++) {
             Precision precision = mode == 0 ? Precision.FP32 : Precision.BF16;
@@ -248,7 +248,7 @@ class GradientCheckTest {
      */
     @Test
     void bf16StepProductsChangeOnlyTheRounding() {
-        Dropouts d = new Dropouts(0.8f, 0.8f, 0.8f, 0.7f, 1f, true);
+        DropoutPlan d = new DropoutPlan(0.8f, 0.8f, 0.8f, 0.7f, 1f, true);
         double[] fp32Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, null);
         for (PackedSteps.Weights at : new PackedSteps.Weights[]{PackedSteps.Weights.IN_PLACE, PackedSteps.Weights.PACKED}) {
             if (at == PackedSteps.Weights.PACKED && !lstmlm.natives.OneDnnSupport.packedBf16Matmul()) continue; // none on this CPU
@@ -259,7 +259,7 @@ class GradientCheckTest {
     }
 
     /** {relative loss error, largest per-tensor relative L2 gradient error, the engine's loss} of one window. */
-    private static double[] bf16Check(int vocab, int hidden, int layers, int batch, int steps, Dropouts d, int threads,
+    private static double[] bf16Check(int vocab, int hidden, int layers, int batch, int steps, DropoutPlan d, int threads,
                                       Precision precision, PackedSteps.Weights stepWeights) {
         ModelShape shape = new ModelShape(vocab, hidden, layers);
         SplittableRandom random = new SplittableRandom(vocab * 31L + hidden);
@@ -324,7 +324,7 @@ class GradientCheckTest {
         ModelShape shape = new ModelShape(9, 4, 2);
         try (Engine e = new Engine(shape, 2)) {
             LanguageModel m = e.model();
-            Window w = e.newWindow(2, 3, Dropouts.NONE);
+            Window w = e.newWindow(2, 3, DropoutPlan.NONE);
             m.initialize(3, 0.5f);
             SplittableRandom random = new SplittableRandom(4);
             fillIds(random, w.inputs, 9);

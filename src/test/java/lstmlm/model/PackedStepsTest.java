@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * The bf16 per-step products over packed weights ({@link PackedSteps}), split by columns over a
  * team, against a double triple loop over the same bf16 inputs: hidden sizes that give one column
  * unit, several, and a partial last one, in both directions, teams of 1 to 3, W_rec at an offset
- * inside a larger shadow, packed and read in place. Every column is computed exactly once (a unit
+ * inside a larger bf16 mirror, packed and read in place. Every column is computed exactly once (a unit
  * dropped or done twice is off by whole terms), a pack is skipped while the version holds (so the
  * test sees the stale weights) and redone when it moves, and the caller's OpenMP team is restored.
  */
@@ -45,7 +45,7 @@ class PackedStepsTest {
         float[] h = random(r, (long) batch * hid + 5), dz = random(r, (long) batch * g + 5);
         float[] z = random(r, (long) batch * g + 9), dh = random(r, (long) batch * hid + 9);
         int l = layers - 1;
-        try (Arena arena = Arena.ofConfined(); RowWorkers workers = new RowWorkers(team);
+        try (Arena arena = Arena.ofConfined(); WorkerTeam workers = new WorkerTeam(team);
              PackedSteps steps = new PackedSteps(shape, batch, team, packed ? PackedSteps.Weights.PACKED : PackedSteps.Weights.IN_PLACE)) {
             MemorySegment s1 = bf16(arena, w1), s2 = bf16(arena, w2);
             MemorySegment half = arena.allocate(2L * (h.length + dz.length), 64);

@@ -26,7 +26,7 @@ class PackedWeightsTest {
         GradientCheckTest.fillIds(random, targets, 13);
         try (Engine e = new Engine(SHAPE, 2)) {
             LanguageModel m = e.model();
-            Window w = e.newWindow(2, 3, Dropouts.NONE);
+            Window w = e.newWindow(2, 3, DropoutPlan.NONE);
             m.initialize(1, 0.3f);
             double first = eval(e, w, inputs, targets);
             assertEquals(first, eval(e, w, inputs, targets), 0, "same weights, same loss");
@@ -43,7 +43,7 @@ class PackedWeightsTest {
             assertEquals(freshModelLoss(m, inputs, targets), afterWrite, 0);
 
             // a training update
-            Window tw = e.newWindow(2, 3, Dropouts.NONE);
+            Window tw = e.newWindow(2, 3, DropoutPlan.NONE);
             System.arraycopy(inputs, 0, tw.inputs, 0, inputs.length);
             System.arraycopy(targets, 0, tw.targets, 0, targets.length);
             e.trainWindow(tw, 1f, 1);
@@ -66,7 +66,7 @@ class PackedWeightsTest {
             LanguageModel m = e.model();
             MemorySegment.copy(source.params, 0, m.params, 0, m.params.byteSize());
             m.parametersChanged();
-            return eval(e, e.newWindow(2, 3, Dropouts.NONE), inputs, targets);
+            return eval(e, e.newWindow(2, 3, DropoutPlan.NONE), inputs, targets);
         }
     }
 }

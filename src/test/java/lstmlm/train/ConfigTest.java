@@ -36,7 +36,7 @@ class ConfigTest {
                         c.maxEpoch(), c.maxMaxEpoch(), c.keepProb(), c.lrDecay(), c.batchSize(), c.vocabSize()), name);
         // every key past TensorFlow's leaves its configs as they were
         assertEquals(lstmlm.model.Precision.FP32, c.precision(), name);
-        assertEquals(lstmlm.model.Dropouts.tensorFlow((float) keep), c.dropouts(), name);
+        assertEquals(lstmlm.model.DropoutPlan.tensorFlow((float) keep), c.dropouts(), name);
         assertEquals(lstmlm.data.VocabularyLimits.NONE, c.vocabularyLimits(), name);
         assertEquals(false, c.tieWeights(), name);
         assertEquals(0.0, c.weightDecay(), name);

@@ -33,7 +33,7 @@ class RealPtbTrainingTest {
         Config small = Config.load("small", Map.of());
         ModelShape shape = new ModelShape(small.vocabSize(), small.hiddenSize(), small.numLayers());
         try (Engine e = new Engine(shape, 2)) {
-            Window w = e.newWindow(small.batchSize(), small.numSteps(), lstmlm.model.Dropouts.NONE);
+            Window w = e.newWindow(small.batchSize(), small.numSteps(), lstmlm.model.DropoutPlan.NONE);
             e.model().initialize(1, (float) small.initScale());
             double costs = 0;
             long iters = 0;

@@ -14,18 +14,18 @@ package lstmlm.model;
  * @param recurrent  h<sub>t−1</sub> in z<sub>t</sub> += h<sub>t−1</sub>·W<sub>rec</sub>
  * @param words      word-level embedding dropout: a word's whole row, for every occurrence in a sequence
  */
-public record Dropouts(float input, float hidden, float output, float recurrent, float words, boolean variational) {
-    public static final Dropouts NONE = new Dropouts(1f, 1f, 1f, 1f, 1f, false);
+public record DropoutPlan(float input, float hidden, float output, float recurrent, float words, boolean variational) {
+    public static final DropoutPlan NONE = new DropoutPlan(1f, 1f, 1f, 1f, 1f, false);
 
-    public Dropouts {
+    public DropoutPlan {
         for (float k : new float[]{input, hidden, output, recurrent, words}) {
             if (!(k > 0f && k <= 1f)) throw new IllegalArgumentException("keep probabilities must be in (0, 1], got " + k);
         }
     }
 
     /** TensorFlow's: {@code keep} on the embedding output and on every layer's output, fresh masks at every step. */
-    public static Dropouts tensorFlow(float keep) {
-        return new Dropouts(keep, keep, keep, 1f, 1f, false);
+    public static DropoutPlan tensorFlow(float keep) {
+        return new DropoutPlan(keep, keep, keep, 1f, 1f, false);
     }
 
     /** Whether the input or a layer output is dropped, which needs the window's mask buffers. */

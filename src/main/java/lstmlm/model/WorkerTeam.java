@@ -13,7 +13,7 @@ import java.util.concurrent.locks.LockSupport;
  * {@link #SPIN_NANOS}; longer waits (a large OpenBLAS multiply runs for milliseconds) park, so
  * nobody spins on a core that OpenBLAS or the caller needs.
  */
-public final class RowWorkers implements AutoCloseable {
+public final class WorkerTeam implements AutoCloseable {
 
     /** Work on rows [from, to) as chunk {@code chunk} of the team. */
     @FunctionalInterface
@@ -34,7 +34,7 @@ public final class RowWorkers implements AutoCloseable {
     private volatile Thread caller;
     private volatile Throwable failure;
 
-    public RowWorkers(int size) {
+    public WorkerTeam(int size) {
         if (size < 1) throw new IllegalArgumentException("need at least one thread, got " + size);
         this.size = size;
         this.threads = new Thread[size - 1];
