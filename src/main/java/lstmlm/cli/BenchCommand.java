@@ -86,7 +86,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "bf16 GEMM 2048^3 peak (oneDNN): %.1f GFLOP/s (%.2fx sgemm)%n",
                     r.bf16PeakGflops(), r.bf16PeakGflops() / r.peakGflops());
         }
-        if (r.gemmPrecision() != r.precision()) System.out.println(lstmlm.model.Engine.fallbackWarning());
+        if (r.gemmPrecision() != r.precision()) System.out.println(lstmlm.model.ProductPolicy.fallbackWarning());
         if (r.gemmPrecision() == Precision.BF16) {
             System.out.println("per-step recurrent products in " + r.stepPrecision().key());
             System.out.printf(Locale.ROOT, "train: %.0f wps, %.1f GFLOP/s, %.3f of the sgemm peak, %.3f of the bf16 peak%n",

@@ -7,8 +7,10 @@ import lstmlm.errors.UserException;
 import lstmlm.model.DropoutPlan;
 import lstmlm.model.Engine;
 import lstmlm.model.Precision;
+import lstmlm.model.ProductPolicy;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
+import lstmlm.train.Evaluation;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -64,11 +66,11 @@ final class EvalCommand implements Callable<Integer> {
             if (precision != null) {
                 p = Options.choice("--precision", Precision::parse, precision);
             }
-            Precision gemm = Engine.gemmPrecisionOnThisCpu(p);
-            if (gemm != p) System.err.println(Engine.fallbackWarning());
+            Precision gemm = ProductPolicy.gemmPrecision(p);
+            if (gemm != p) System.err.println(ProductPolicy.fallbackWarning());
             try (Engine engine = new Engine(c.weights().shape(), n, gemm)) {
                 c.copyWeightsInto(engine.model());
-                double ppl = engine.perplexity(engine.newWindow(batch, steps, DropoutPlan.NONE), ids);
+                double ppl = Evaluation.perplexity(engine, engine.newWindow(batch, steps, DropoutPlan.NONE), ids);
                 System.out.printf(Locale.ROOT, "%s Perplexity: %.3f%n", split == Split.test ? "Test" : "Valid", ppl);
             }
             return 0;

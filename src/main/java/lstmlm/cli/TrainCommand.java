@@ -5,6 +5,7 @@ import lstmlm.data.CorpusFiles;
 import lstmlm.data.PtbDownloader;
 import lstmlm.errors.UserException;
 import lstmlm.model.Engine;
+import lstmlm.model.ProductPolicy;
 import lstmlm.natives.Communicator;
 import lstmlm.natives.Mpi;
 import lstmlm.report.EpochProgressBar;
@@ -160,10 +161,10 @@ final class TrainCommand implements Callable<Integer> {
             boolean showBar = lead && !noProgress && EpochProgressBar.stdoutIsTerminal();
             PrintStream lines = !lead ? quiet : showBar ? EpochProgressBar.linesAboveBar(System.out) : System.out;
             try (Trainer trainer = new Trainer(cfg, corpus, runSeed, n, comm)) {
-                List<String> banner = trainer.engine().banner();
+                List<String> banner = RunBanner.lines(trainer.engine());
                 lines.println(banner.get(0));
                 lines.println(banner.get(1));
-                if (trainer.engine().precision() != cfg.precision()) lines.println(Engine.fallbackWarning());
+                if (trainer.engine().precision() != cfg.precision()) lines.println(ProductPolicy.fallbackWarning());
                 if (comm.size() > 1) {
                     lines.printf(Locale.ROOT, "Data-parallel: %d ranks, each %d of the %d rows of a window, %d threads each (%s)%n",
                             comm.size(), cfg.batchSize() / comm.size(), cfg.batchSize(), n, comm.describe());

@@ -1,27 +1,23 @@
 package lstmlm.model;
 
-import lstmlm.data.BatchProducer;
-import lstmlm.errors.UserException;
-import lstmlm.kernels.VectorShapes;
 import lstmlm.modelfile.ModelShape;
-import lstmlm.natives.Blas;
-import lstmlm.natives.OneDnn;
 import lstmlm.natives.ThreadPolicy;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * One running engine: a model's parameters and gradients, the windows its passes run over, the
- * team of threads that splits their rows, and the thread policy. Training, evaluation, the
- * benchmarks and the tests all build one, so this wiring exists once.
+ * team of threads that splits their rows, and the products {@link ProductPolicy} chose for them;
+ * it runs a window's passes in order ({@link #trainWindow}, {@link #evalWindow}) and the update.
+ * Training, evaluation ({@code lstmlm.train.Evaluation}), the benchmarks and the tests all build
+ * one, so this wiring exists once.
  *
  * <p><b>Threads.</b> {@code threads} is both the size of the Java team ({@link WorkerTeam}) and
- * OpenBLAS's thread count. OpenBLAS's count is process-wide: the engine sets it when it is built
- * and is the only code that changes it afterwards ({@link #runSideBySide} runs two one-thread
- * GEMMs side by side and restores it). So one process runs one engine at a time; the inference
- * API ({@code lstmlm.infer}) never builds one and never touches the count.
+ * OpenBLAS's thread count, which the engine sets through {@link ThreadPolicy} when it is built
+ * ({@link #runSideBySide} runs two one-thread GEMMs side by side and restores it). So one process
+ * runs one engine at a time; the inference API ({@code lstmlm.infer}) never builds one and never
+ * touches the count.
  *
  * <p><b>Windows</b> are allocated once, here, sized for this engine's team (their per-thread
  * scratch must match the team that runs them), and freed with the engine.
@@ -39,7 +35,7 @@ public final class Engine implements AutoCloseable {
     /**
      * Non-null when bf16 mode runs the per-step recurrent products in oneDNN bf16 too (each window
      * then gets its {@link PackedSteps}), and where they read W_rec; null when they run in fp32 (the
-     * few-row kernel). See {@link #stepProductsInBf16OnThisCpu}.
+     * few-row kernel). See {@link ProductPolicy#bf16StepsOnThisCpu}.
      */
     private final PackedSteps.Weights stepWeights;
     private final int threads;
@@ -60,7 +56,7 @@ public final class Engine implements AutoCloseable {
      */
     public Engine(ModelShape shape, int threads, Precision precision, StepProfile profile) {
         this(shape, threads, precision, profile,
-                precision == Precision.BF16 && stepProductsInBf16OnThisCpu() ? PackedSteps.Weights.BY_SIZE : null);
+                precision == Precision.BF16 && ProductPolicy.bf16StepsOnThisCpu() ? PackedSteps.Weights.BY_SIZE : null);
     }
 
     /**
@@ -74,7 +70,7 @@ public final class Engine implements AutoCloseable {
         this.profile = profile;
         this.precision = precision;
         this.bf16 = precision == Precision.BF16;
-        this.products = WindowProducts.of(bf16);
+        this.products = ProductPolicy.windowProducts(bf16);
         this.stepWeights = bf16 ? stepWeights : null;
         ThreadPolicy.useBlasThreads(threads);
         if (bf16) ThreadPolicy.useOpenMpThreads(threads);
@@ -82,38 +78,9 @@ public final class Engine implements AutoCloseable {
         this.workers = new WorkerTeam(threads);
     }
 
-    /**
-     * The precision the GEMMs of a run that asks for {@code requested} compute in on this CPU: bf16
-     * only where oneDNN multiplies bf16 natively (AVX-512 BF16 or AMX). Elsewhere oneDNN has no fast
-     * path to give: on AVX2 it runs reference code over 100× slower than sgemm (docs/performance.md),
-     * and on AVX-512 without BF16 it emulates bf16 with fp32 arithmetic. So there a bf16 run computes its GEMMs in fp32, with fp32's
-     * bits, and says so ({@link #fallbackWarning}); its config, checkpoints and resumes stay bf16's. Training,
-     * evaluation and the benchmark build their engines with this; a test that must exercise
-     * oneDNN's bf16 GEMM on any CPU passes {@link Precision#BF16} to the constructor itself.
-     */
-    public static Precision gemmPrecisionOnThisCpu(Precision requested) {
-        return requested == Precision.BF16 && !OneDnn.nativeBf16() ? Precision.FP32 : requested;
-    }
-
-    /**
-     * Whether a bf16 engine runs the per-step recurrent products (B rows: z_t += h_{t−1}·W_rec and
-     * dh_{t−1} += dz_t·W_recᵀ) in oneDNN bf16 as well, rather than in fp32 with the few-row kernel:
-     * on AVX-512 BF16 without AMX ({@link PackedSteps}: columns split over the team, W_rec packed
-     * once per window when it is large): there they take about half the time of fp32's, while with
-     * AMX oneDNN's GEMM repacks into tiles at every call and was slower, so there they stay fp32
-     * (docs/performance.md). The choice is a fixed function of the CPU, so a run and
-     * its resumes on one machine give the same bits.
-     */
-    public static boolean stepProductsInBf16OnThisCpu() {
-        return OneDnn.nativeBf16() && !OneDnn.isa().toLowerCase(Locale.ROOT).contains("amx");
-    }
-
-    /** The start-up warning of a run that asked for bf16 and computes in fp32 ({@link #gemmPrecisionOnThisCpu}). */
-    public static String fallbackWarning() {
-        return "warning: precision bf16 asked for, but this CPU has no AVX-512 BF16 or AMX (oneDNN " + OneDnn.version()
-                + ": " + OneDnn.isa() + "), where oneDNN's bf16 GEMM is no faster than fp32 and on AVX2 over 100x slower."
-                + " The GEMMs run in fp32 instead: fp32's speed and numbers; the config and checkpoints stay bf16."
-                + " (A new run with --precision fp32 does the same without this warning.)";
+    /** Bytes of the largest window's activations (both slabs and its packed weights). */
+    public long activationBytes() {
+        return windows.stream().mapToLong(Window::bytes).max().orElse(0);
     }
 
     public LanguageModel model() {
@@ -132,7 +99,7 @@ public final class Engine implements AutoCloseable {
         return precision;
     }
 
-    /** What the per-step recurrent products compute in: bf16 only in bf16 mode where {@link #stepProductsInBf16OnThisCpu}. */
+    /** What the per-step recurrent products compute in: bf16 only in bf16 mode where {@link ProductPolicy#bf16StepsOnThisCpu}. */
     public Precision stepPrecision() {
         return stepWeights != null ? Precision.BF16 : Precision.FP32;
     }
@@ -264,76 +231,6 @@ public final class Engine implements AutoCloseable {
         w.carryState();
         profile.endStage(StepProfile.Part.OTHER_KERNELS);
         return loss;
-    }
-
-    /**
-     * Perplexity over a stream of ids, as TensorFlow's {@code run_epoch} without training: state
-     * zeroed at the start and carried from window to window, exp(Σ cost / Σ steps) where cost is a
-     * window's summed batch-mean cross-entropy. Training's valid and test passes and {@code lstm
-     * eval} all use this, so they print the same number.
-     */
-    public double perplexity(Window w, int[] ids) {
-        return perplexity(w, ids, () -> false);
-    }
-
-    /** The same, given up between two windows (NaN returned) once {@code cancelled} says so. */
-    public double perplexity(Window w, int[] ids, java.util.function.BooleanSupplier cancelled) {
-        BatchProducer producer = new BatchProducer(ids, w.batch, w.steps);
-        int epochSize = producer.epochSize();
-        w.resetState();
-        double costs = 0;
-        long iters = 0;
-        for (int step = 0; step < epochSize; step++) {
-            if (cancelled.getAsBoolean()) return Double.NaN;
-            producer.window(step, w.inputs, w.targets);
-            double loss = evalWindow(w);
-            checkFiniteEvaluation(loss, step);
-            costs += loss / w.batch;
-            iters += w.steps;
-        }
-        return Math.exp(costs / iters);
-    }
-
-    /** An evaluation's loss that is not a number: the weights themselves are not all finite. */
-    public static void checkFiniteEvaluation(double loss, int step) {
-        if (!Double.isFinite(loss)) {
-            throw new UserException("The evaluation's loss is " + loss + " at window " + (step + 1) + ": the model's"
-                    + " weights are not all finite numbers (saved from a run that diverged?). Use an earlier checkpoint.");
-        }
-    }
-
-    /** What runs where, for a start-up banner: OpenBLAS's core and threads, the vector shape, the sizes. */
-    public List<String> banner() {
-        long activations = windows.stream().mapToLong(Window::bytes).max().orElse(0);
-        List<String> lines = new ArrayList<>();
-        lines.add(String.format(Locale.ROOT, "OpenBLAS: core %s, %d threads (%s)", Blas.coreName(), Blas.threads(), Blas.config()));
-        if (bf16) {
-            lines.add(String.format(Locale.ROOT, "Precision bf16: oneDNN %s GEMMs on %s, %d OpenMP threads; per-step recurrent products in %s",
-                    OneDnn.version(), OneDnn.isa(), threads, stepPrecision() == Precision.BF16 ? "bf16 too" : "fp32 (few-row kernel)"));
-            if (!OneDnn.nativeBf16()) {
-                lines.add("warning: this CPU has no AVX-512 BF16 or AMX: oneDNN's bf16 GEMM is no faster than fp32 here,"
-                        + " and over 100x slower on AVX2 (Engine.gemmPrecisionOnThisCpu picks fp32 on such CPUs).");
-            }
-        }
-        lines.add(String.format(Locale.ROOT, "Vector species: %s", VectorShapes.F));
-        if (profiledLoopPredication()) {
-            lines.add("note: C2's profiled loop predication is on; it can put the LSTM kernels into a cycle of"
-                    + " deoptimisation (cells 8x slower, seen in bf16 runs). ./lstm turns it off; with java -jar,"
-                    + " add -XX:-UseProfiledLoopPredicate.");
-        }
-        lines.add(String.format(Locale.ROOT, "Parameters: %,d (%.1f MB); activations per window: %.1f MB",
-                model.parameterCount(), model.parameterCount() * 4 / 1e6, activations / 1e6));
-        return lines;
-    }
-
-    /** Whether this JVM runs with C2's -XX:+UseProfiledLoopPredicate (the default); false when it cannot tell. */
-    static boolean profiledLoopPredication() {
-        try {
-            var hotspot = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
-            return Boolean.parseBoolean(hotspot.getVMOption("UseProfiledLoopPredicate").getValue());
-        } catch (RuntimeException | LinkageError e) {
-            return false;
-        }
     }
 
     /** Whether two independent GEMMs run faster side by side, one OpenBLAS thread each, than one after the other. */

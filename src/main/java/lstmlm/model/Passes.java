@@ -24,7 +24,7 @@ import java.lang.foreign.MemorySegment;
  * accumulates in float32 (oneDNN): the weights from the model's bf16 mirror, the activations from the
  * window's mirror, which each producer below fills right after it writes the float32 values
  * ({@link #toBf16}). The per-step recurrent products go to oneDNN bf16 too where that is faster
- * (AVX-512 BF16 without AMX, {@link Engine#stepProductsInBf16OnThisCpu}; {@link PackedSteps}): then
+ * (AVX-512 BF16 without AMX, {@link ProductPolicy#bf16StepsOnThisCpu}; {@link PackedSteps}): then
  * h_{t−1} and dz_t are rounded into the mirror one step at a time, as the cell writes them, and
  * W_rec is read from its packed copy, refreshed once per parameter version. Elsewhere they stay float32
  * (the few-row kernel, or OpenBLAS above its row limit). Everything else is the same code in both

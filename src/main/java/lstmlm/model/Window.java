@@ -165,7 +165,7 @@ public final class Window implements AutoCloseable {
         this.wordScale = new float[(int) rows];
         this.outputDropped = new boolean[layers];
         this.packedSteps = stepWeights != null ? new PackedSteps(shape, batch, workers, stepWeights) : null;
-        this.stepProducts = StepProducts.choose(this);
+        this.stepProducts = ProductPolicy.stepProducts(this);
     }
 
     /** Bytes of activation memory (with the bf16 mirror). */

@@ -143,7 +143,7 @@ public final class OneDnn {
     /**
      * Whether this CPU multiplies bf16 natively (AVX-512 BF16 or AMX). Without it bf16 saves no time:
      * on AVX2 ({@code cpu_isa_avx2}) oneDNN's bf16 GEMM is reference code, over 100× slower than
-     * sgemm ({@code Engine.gemmPrecisionOnThisCpu} then runs fp32; docs/performance.md).
+     * sgemm ({@code ProductPolicy.gemmPrecision} then runs fp32; docs/performance.md).
      */
     public static boolean nativeBf16() {
         String s = isa().toLowerCase(java.util.Locale.ROOT);

@@ -7,6 +7,7 @@ import lstmlm.model.DropoutPlan;
 import lstmlm.model.Engine;
 import lstmlm.model.LanguageModel;
 import lstmlm.model.Precision;
+import lstmlm.model.ProductPolicy;
 import lstmlm.model.Window;
 import lstmlm.natives.Communicator;
 
@@ -82,12 +83,12 @@ public final class Trainer implements AutoCloseable {
      * Every rank must make the same calls; only rank 0 writes checkpoints, and listeners belong on rank 0.
      */
     public Trainer(Config config, Corpus corpus, long seed, int threads, Communicator comm) {
-        this(config, corpus, seed, threads, comm, Engine.gemmPrecisionOnThisCpu(config.precision()));
+        this(config, corpus, seed, threads, comm, ProductPolicy.gemmPrecision(config.precision()));
     }
 
     /**
      * The same with the GEMMs computing in {@code gemmPrecision} whatever this CPU: the constructors
-     * above pass {@link Engine#gemmPrecisionOnThisCpu}, which runs a bf16 config's GEMMs in fp32 on a
+     * above pass {@link ProductPolicy#gemmPrecision}, which runs a bf16 config's GEMMs in fp32 on a
      * CPU without native bf16; the tests pass the config's own to exercise oneDNN's bf16 GEMM anywhere.
      */
     Trainer(Config config, Corpus corpus, long seed, int threads, Communicator comm, Precision gemmPrecision) {
@@ -242,7 +243,7 @@ public final class Trainer implements AutoCloseable {
             }
             phase = Phase.TESTING;
             // every rank evaluates the whole test stream (batch 1 cannot be split): the same numbers on each
-            double test = engine.perplexity(testWindow, corpus.test(), () -> comm.size() == 1 && stopRequested);
+            double test = Evaluation.perplexity(engine, testWindow, corpus.test(), () -> comm.size() == 1 && stopRequested);
             if (stopAgreed()) throw stop();
             lastTestPerplexity = test;
             listener.onTest(new TrainingListener.TestEnd(epoch, test, elapsedSeconds()));
@@ -259,7 +260,7 @@ public final class Trainer implements AutoCloseable {
      * the loss sums added in double; not cancelled midway (the ranks could not agree where).
      */
     private double validate() {
-        if (comm.size() == 1) return engine.perplexity(trainWindow, corpus.valid(), () -> stopRequested);
+        if (comm.size() == 1) return Evaluation.perplexity(engine, trainWindow, corpus.valid(), () -> stopRequested);
         Window w = trainWindow;
         BatchProducer producer = new BatchProducer(corpus.valid(), w.globalBatch, w.steps);
         w.resetState();
@@ -267,7 +268,7 @@ public final class Trainer implements AutoCloseable {
         for (int step = 0; step < producer.epochSize(); step++) {
             producer.window(step, w.firstRow, w.batch, w.inputs, w.targets);
             double l = engine.evalWindow(w);
-            Engine.checkFiniteEvaluation(l, step);
+            Evaluation.checkFiniteEvaluation(l, step);
             loss[0] += l;
         }
         comm.allreduceSum(loss);

@@ -7,6 +7,7 @@ import lstmlm.model.DropoutPlan;
 import lstmlm.model.Engine;
 import lstmlm.model.Precision;
 import lstmlm.model.ProcessMemory;
+import lstmlm.model.ProductPolicy;
 import lstmlm.model.StepProfile;
 import lstmlm.model.Window;
 import lstmlm.modelfile.ModelShape;
@@ -37,7 +38,7 @@ public final class TrainingBenchmark {
      * Fractions are of the sgemm peak ({@code peakGflops}); in bf16 mode {@code bf16PeakGflops} is
      * the 2048³ bf16 GEMM's and the {@code *OfBf16Peak} fractions are of it (NaN in fp32 mode).
      * {@code gemmPrecision} is what the GEMMs ran in: fp32 for a bf16 config on a CPU without native
-     * bf16, as training runs it there ({@link Engine#gemmPrecisionOnThisCpu}); {@code stepPrecision}
+     * bf16, as training runs it there ({@link ProductPolicy#gemmPrecision}); {@code stepPrecision}
      * what the per-step recurrent products ran in ({@link Engine#stepPrecision}).
      */
     public record Result(String config, Precision precision, Precision gemmPrecision, Precision stepPrecision, int threads, String blasCore, double peakGflops,
@@ -201,7 +202,7 @@ public final class TrainingBenchmark {
         float lr = (float) config.learningRate(), maxNorm = (float) config.maxGradNorm(), decay = (float) config.weightDecay();
         DropoutPlan dropouts = config.dropouts();
         StepProfile profile = StepProfile.on();
-        try (Engine engine = new Engine(shape, threads, Engine.gemmPrecisionOnThisCpu(config.precision()), profile)) {
+        try (Engine engine = new Engine(shape, threads, ProductPolicy.gemmPrecision(config.precision()), profile)) {
             double peak = measurePeakGflops();
             double bf16Peak = Double.NaN;
             if (config.precision() == Precision.BF16) {

@@ -114,7 +114,7 @@ class CheckpointCliTest {
                 "--seed", "9", "--threads", "1", "--max-epochs", "1", "--precision", "bf16",
                 "--set", "vocab_size=31"); // the corpus's 30 words and <eos>: inference wants a word per class
         assertEquals(0, train.exit(), train.err());
-        // with native bf16 the GEMMs run in oneDNN; without, in fp32, and the run says so (Engine.gemmPrecisionOnThisCpu)
+        // with native bf16 the GEMMs run in oneDNN; without, in fp32, and the run says so (ProductPolicy.gemmPrecision)
         assertTrue(train.out().contains(lstmlm.natives.OneDnn.nativeBf16() ? "Precision bf16: oneDNN"
                 : "warning: precision bf16 asked for, but this CPU has no AVX-512 BF16 or AMX"), train.out());
         String model = dir.resolve("model.safetensors").toString();

@@ -4,6 +4,7 @@ import lstmlm.data.Corpus;
 import lstmlm.model.Engine;
 import lstmlm.train.Checkpoint;
 import lstmlm.train.Config;
+import lstmlm.train.Evaluation;
 import lstmlm.train.TinyRun;
 import lstmlm.train.Trainer;
 import org.junit.jupiter.api.Test;
@@ -74,7 +75,7 @@ class InferenceMatchesTrainingTest {
         try (Checkpoint c = Checkpoint.load(file);
              Engine engine = new Engine(c.weights().shape(), 2)) {
             c.copyWeightsInto(engine.model());
-            eval = engine.perplexity(engine.newWindow(1, 1, lstmlm.model.DropoutPlan.NONE), ids);
+            eval = Evaluation.perplexity(engine, engine.newWindow(1, 1, lstmlm.model.DropoutPlan.NONE), ids);
         }
         try (Model model = Model.load(file); Session session = model.newSession()) {
             long t0 = System.nanoTime();

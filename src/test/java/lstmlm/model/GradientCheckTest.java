@@ -207,7 +207,7 @@ class GradientCheckTest {
      * tens of percent; the fp32 engine on the same windows is within 1e-4. bf16 runs three times:
      * with the per-step recurrent products in fp32 (the few-row kernel), and in oneDNN bf16 reading
      * W_rec in place and packed ({@link PackedSteps}), whichever this CPU's default is
-     * ({@link Engine#stepProductsInBf16OnThisCpu}); a row with variational recurrent dropout covers
+     * ({@link ProductPolicy#bf16StepsOnThisCpu}); a row with variational recurrent dropout covers
      * the masked h_{t−1} rounded one step at a time.
      */
     @ParameterizedTest(name = "bf16 V={0} H={1} L={2} B={3} T={4} keep={5} recurrent keep={6} workers={7}")

@@ -50,7 +50,7 @@ public final class TinyRun {
     /** A trainer whose TensorFlow lines go to {@code out}, as {@code lstm train} wires it. */
     public static Trainer trainer(Config config, lstmlm.data.Corpus corpus, long seed, int threads,
                                   java.io.PrintStream out) {
-        // the config's own precision, not gemmPrecisionOnThisCpu's: the bf16 tests exercise oneDNN's bf16 GEMM on any CPU
+        // the config's own precision, not ProductPolicy.gemmPrecision's: the bf16 tests exercise oneDNN's bf16 GEMM on any CPU
         Trainer t = new Trainer(config, corpus, seed, threads, lstmlm.natives.Communicator.SINGLE, config.precision());
         t.listen(new TensorFlowLines(out));
         return t;
