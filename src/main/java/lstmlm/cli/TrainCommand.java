@@ -143,6 +143,8 @@ final class TrainCommand implements Callable<Integer> {
             }
             int n = Options.threads(threads, Math.max(1, Runtime.getRuntime().availableProcessors() / ranksOnThisMachine(comm)));
             if (maxEpochs != null) Options.atLeast("--max-epochs", maxEpochs, 1);
+            Options.atLeast("--keep", keep, 1);
+            Options.atLeast("--checkpoint-every", checkpointEvery, 0);
             // options and output paths are checked before the data loads: a typo should not wait for a download or an epoch
             if (lead) RunWatchers.checkOutputs(metrics, plot, resume != null);
             CorpusFiles files = corpusFiles(dataPath, trainFile, validFile, testFile);

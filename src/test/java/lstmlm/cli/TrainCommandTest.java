@@ -45,7 +45,9 @@ class TrainCommandTest {
                 new String[]{"eval", "--model", model, "--threads", "0"},
                 new String[]{"score", "--model", model, "--threads", "-2"},
                 new String[]{"train", "--config", "test", "--data-path", nowhere, "--threads", "0"},
-                new String[]{"train", "--config", "test", "--data-path", nowhere, "--max-epochs", "0"})) {
+                new String[]{"train", "--config", "test", "--data-path", nowhere, "--max-epochs", "0"},
+                new String[]{"train", "--config", "test", "--data-path", nowhere, "--keep", "0"},
+                new String[]{"train", "--config", "test", "--data-path", nowhere, "--checkpoint-every", "-5"})) {
             CliRun r = CliRun.of(args);
             String what = String.join(" ", args) + ": " + r.err();
             assertEquals(2, r.exit(), what);
