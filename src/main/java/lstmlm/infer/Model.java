@@ -205,6 +205,12 @@ public final class Model implements AutoCloseable {
         return new Session(this);
     }
 
+    /** A batch of up to {@code capacity} streams stepped together ({@link StepBatch}). */
+    public StepBatch newStepBatch(int capacity) {
+        checkOpen();
+        return new StepBatch(this, capacity);
+    }
+
     /** A scorer that runs up to {@code maxBatch} sentences at once through the GEMMs. */
     public BatchScorer newBatchScorer(int maxBatch) {
         checkOpen();

@@ -133,6 +133,25 @@ public final class LayerSequence {
             parity = other.parity;
         }
 
+        /**
+         * Rows [0, n) of this state become rows {@code from[0..n)} of {@code src} (same shape, another
+         * state): each row's LSTM state in every layer and its logits. What a beam search does with
+         * the survivors of a step; rows of {@code src} may be taken several times or not at all.
+         */
+        public void selectRows(State src, int[] from, int n) {
+            if (src == this) throw new IllegalArgumentException("select from another state: rows would overwrite each other");
+            for (int r = 0; r < n; r++) {
+                int f = from[r];
+                for (int l = 0; l < layers; l++) {
+                    MemorySegment.copy(src.xh, 4 * src.xhRow(l, f), xh, 4 * xhRow(l, r), 8L * hidden);
+                    MemorySegment.copy(src.cells, 4 * (src.cellsAt(src.parity, l) + (long) f * hidden), cells,
+                            4 * (cellsAt(src.parity, l) + (long) r * hidden), 4L * hidden);
+                }
+                MemorySegment.copy(src.logits, 4 * src.logitsRow(f), logits, 4 * logitsRow(r), 4L * vocab);
+            }
+            parity = src.parity;
+        }
+
         /** Floats from xh's start to row r of layer l's [x | h]. */
         long xhRow(int l, int r) {
             return ((long) l * rows + r) * 2 * hidden;

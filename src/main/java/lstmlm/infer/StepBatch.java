@@ -1,0 +1,153 @@
+package lstmlm.infer;
+
+import lstmlm.model.LayerSequence;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+/**
+ * Up to {@code capacity} streams (a decoder's hypotheses, many users' sessions) advanced together,
+ * one word each per {@link #step}, in one pass over the weights: {@link LayerSequence#stepForward}
+ * over the batch's rows, the products as GEMMs. Rows are selected, repeated and reordered by index
+ * ({@link #select}, a beam's survivors) without copying weights. Nothing is allocated once built.
+ * One thread at a time.
+ *
+ * <p>A row's results equal a {@link Session}'s fed the same words to float rounding (the GEMMs sum
+ * in another order than the one-row kernels); a batch of capacity 1 runs the one-row kernels and
+ * equals a session bit for bit.
+ */
+public final class StepBatch {
+    private final Model model;
+    private final int capacity, vocab;
+    private final LayerSequence.Product product;
+    /** The live state and a second one that {@link #select} fills and then swaps in. */
+    private LayerSequence.State state, spare;
+    private final MemorySegment exps;
+    private final double[] logNormalizer;
+    private final boolean[] normalized;
+    private int rows;
+    private boolean hasPrediction;
+
+    StepBatch(Model model, int capacity) {
+        if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
+        this.model = model;
+        this.capacity = capacity;
+        this.vocab = model.vocab;
+        long stateBytes = LayerSequence.State.bytes(capacity, model.layers, model.hidden, vocab);
+        // GC-managed memory, like the scorers' pools: no arena close to stall other threads
+        MemorySegment slab = Arena.ofAuto().allocate(2 * stateBytes + 4L * vocab, 64);
+        this.state = new LayerSequence.State(slab.asSlice(0, stateBytes), capacity, model.layers, model.hidden, vocab);
+        this.spare = new LayerSequence.State(slab.asSlice(stateBytes, stateBytes), capacity, model.layers, model.hidden, vocab);
+        this.exps = slab.asSlice(2 * stateBytes, 4L * vocab);
+        this.product = LayerSequence.product(model.weights, capacity, model::fp32);
+        this.logNormalizer = new double[capacity];
+        this.normalized = new boolean[capacity];
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+
+    /** The rows in use. */
+    public int rows() {
+        return rows;
+    }
+
+    /** {@code rows} streams from the zero state, with no prediction yet. */
+    public void start(int rows) {
+        model.checkOpen();
+        checkRows(rows);
+        state.reset();
+        this.rows = rows;
+        hasPrediction = false;
+    }
+
+    /** Feeds word {@code ids[r]} to row r for every row in use: every row's next-word distribution is ready. */
+    public void step(int[] ids) {
+        model.checkOpen();
+        if (rows == 0) throw new IllegalStateException("No rows: call start(rows) first.");
+        if (ids.length < rows) throw new IllegalArgumentException(ids.length + " ids for " + rows + " rows.");
+        for (int r = 0; r < rows; r++) model.checkId(ids[r]);
+        LayerSequence.stepForward(model.weights, product, state, ids, rows);
+        java.util.Arrays.fill(normalized, false);
+        hasPrediction = true;
+    }
+
+    /** Natural log of P(next word of row {@code row} = id). */
+    public float logProbability(int row, int id) {
+        checkPrediction(row);
+        model.checkId(id);
+        return (float) (state.logits().getAtIndex(JAVA_FLOAT, state.logitsRow(row) + id) - logNormalizer(row));
+    }
+
+    /** Row {@code row}'s whole next-word distribution as log-probabilities, into {@code out[0..V)}. */
+    public void logProbabilities(int row, float[] out) {
+        checkPrediction(row);
+        if (out.length < vocab) {
+            throw new IllegalArgumentException("The output array has " + out.length + " elements; the vocabulary has "
+                    + vocab + " words.");
+        }
+        double logZ = logNormalizer(row);
+        long at = state.logitsRow(row);
+        for (int j = 0; j < vocab; j++) out[j] = (float) (state.logits().getAtIndex(JAVA_FLOAT, at + j) - logZ);
+    }
+
+    /** Row {@code row}'s most likely next word (the lowest id among equals). */
+    public int argmax(int row) {
+        checkPrediction(row);
+        long at = state.logitsRow(row);
+        int best = 0;
+        float bestLogit = state.logits().getAtIndex(JAVA_FLOAT, at);
+        for (int j = 1; j < vocab; j++) {
+            float v = state.logits().getAtIndex(JAVA_FLOAT, at + j);
+            if (v > bestLogit) {
+                bestLogit = v;
+                best = j;
+            }
+        }
+        return best;
+    }
+
+    /**
+     * The rows become rows {@code from[0..rows)} of the rows now in use, state and prediction alike: a
+     * beam's survivors (a row may be taken several times, forking it, or dropped). Allocates nothing.
+     */
+    public void select(int[] from, int rows) {
+        model.checkOpen();
+        checkRows(rows);
+        if (from.length < rows) throw new IllegalArgumentException(from.length + " indices for " + rows + " rows.");
+        for (int r = 0; r < rows; r++) {
+            if (from[r] < 0 || from[r] >= this.rows) {
+                throw new IndexOutOfBoundsException("Row " + from[r] + " is not in use (rows 0.." + (this.rows - 1) + ").");
+            }
+        }
+        spare.selectRows(state, from, rows);
+        LayerSequence.State s = state;
+        state = spare;
+        spare = s;
+        for (int r = 0; r < rows; r++) normalized[r] = false;
+        this.rows = rows;
+    }
+
+    private double logNormalizer(int row) {
+        if (!normalized[row]) {
+            logNormalizer[row] = LayerSequence.logNormalizer(state.logits(), state.logitsRow(row), vocab, model.zeros, exps);
+            normalized[row] = true;
+        }
+        return logNormalizer[row];
+    }
+
+    private void checkRows(int rows) {
+        if (rows < 1 || rows > capacity) {
+            throw new IllegalArgumentException("rows must be 1.." + capacity + " (the capacity), got " + rows);
+        }
+    }
+
+    private void checkPrediction(int row) {
+        model.checkOpen();
+        if (!hasPrediction) throw new IllegalStateException("No prediction yet: step first (e.g. with <eos> in every row).");
+        if (row < 0 || row >= rows) throw new IndexOutOfBoundsException("Row " + row + " is not in use (rows 0.." + (rows - 1) + ").");
+    }
+}

@@ -1,0 +1,142 @@
+package lstmlm.infer;
+
+import lstmlm.modelfile.WeightFormat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Rows of a {@link StepBatch} against {@link Session}s fed the same words, through steps and beam
+ * selections (rows repeated, dropped and reordered), in every weight format; capacity 1 bit for bit.
+ */
+class StepBatchTest {
+    @TempDir
+    Path dir;
+
+    @ParameterizedTest
+    @EnumSource(WeightFormat.class)
+    void eachRowIsTheSessionOfItsWordsThroughStepsAndSelections(WeightFormat format) {
+        int vocab = 50, n = 6;
+        Path file = TestModels.write(dir, vocab, 12, 2, false, 31, 0.6f, format);
+        SplittableRandom random = new SplittableRandom(5);
+        try (Model model = Model.load(file)) {
+            StepBatch batch = model.newStepBatch(8);
+            Session[] sessions = new Session[n], spare = new Session[n];
+            for (int r = 0; r < n; r++) {
+                sessions[r] = model.newSession();
+                spare[r] = model.newSession();
+            }
+            batch.start(n);
+            int[] ids = new int[8];
+            float[] all = new float[vocab];
+            for (int step = 0; step < 12; step++) {
+                for (int r = 0; r < n; r++) {
+                    ids[r] = random.nextInt(vocab);
+                    sessions[r].feed(ids[r]);
+                }
+                batch.step(ids);
+                for (int r = 0; r < n; r++) {
+                    batch.logProbabilities(r, all);
+                    for (int w = 0; w < vocab; w++) {
+                        assertEquals(sessions[r].logProbability(w), all[w], 2e-5, format + " step " + step + " row " + r + " word " + w);
+                    }
+                    assertEquals(sessions[r].logProbability(7), batch.logProbability(r, 7), 2e-5);
+                    assertEquals(sessions[r].argmax(), batch.argmax(r), "argmax, row " + r);
+                }
+                if (step % 3 == 2) { // a beam's survivors: rows repeated, dropped and reordered
+                    int[] from = new int[n];
+                    for (int r = 0; r < n; r++) from[r] = random.nextInt(n);
+                    batch.select(from, n);
+                    for (int r = 0; r < n; r++) spare[r].copyStateFrom(sessions[from[r]]);
+                    Session[] t = sessions;
+                    sessions = spare;
+                    spare = t;
+                }
+            }
+            for (int r = 0; r < n; r++) {
+                sessions[r].close();
+                spare[r].close();
+            }
+        }
+    }
+
+    @Test
+    void capacityOneRunsTheSessionsKernelsBitForBit() {
+        Path file = TestModels.write(dir, 40, 10, 2, 17, 0.5f);
+        try (Model model = Model.load(file); Session session = model.newSession()) {
+            StepBatch batch = model.newStepBatch(1);
+            batch.start(1);
+            int[] id = new int[1];
+            for (int t = 0; t < 10; t++) {
+                id[0] = (t * 7) % 40;
+                session.feed(id[0]);
+                batch.step(id);
+                for (int w = 0; w < 40; w++) assertEquals(session.logProbability(w), batch.logProbability(0, w));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(WeightFormat.class)
+    void steadyStateStepsAndSelectionsAllocateNothing(WeightFormat format) {
+        Path file = TestModels.write(dir, 300, 24, 2, false, 13, 0.3f, format);
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        try (Model model = Model.load(file)) {
+            StepBatch batch = model.newStepBatch(16);
+            batch.start(16);
+            int[] ids = new int[16], from = new int[16];
+            float[] all = new float[300];
+            var random = new SplittableRandom(4);
+            Runnable step = () -> {
+                for (int r = 0; r < 16; r++) {
+                    ids[r] = random.nextInt(300);
+                    from[r] = random.nextInt(16);
+                }
+                batch.step(ids);
+                batch.logProbabilities(3, all);
+                batch.logProbability(5, 9);
+                batch.argmax(7);
+                batch.select(from, 16);
+            };
+            for (int i = 0; i < 5_000; i++) step.run(); // through C2
+            long bytes = Long.MAX_VALUE;
+            for (int round = 0; round < 4 && bytes >= 2000; round++) { // the least of a few rounds, as SessionTest
+                long before = mx.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < 2000; i++) step.run();
+                bytes = Math.min(bytes, mx.getCurrentThreadAllocatedBytes() - before);
+            }
+            assertTrue(bytes < 2000, format + ": steady-state steps allocated " + bytes + " bytes over 2000 steps");
+        }
+    }
+
+    @Test
+    void badCallsAreClearErrors() {
+        Path file = TestModels.write(dir, 20, 4, 1, 3, 0.5f);
+        try (Model model = Model.load(file)) {
+            StepBatch batch = model.newStepBatch(4);
+            assertThrows(IllegalArgumentException.class, () -> model.newStepBatch(0));
+            assertThrows(IllegalStateException.class, () -> batch.step(new int[4]));
+            assertThrows(IllegalArgumentException.class, () -> batch.start(5));
+            batch.start(2);
+            assertThrows(IllegalStateException.class, () -> batch.logProbability(0, 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> batch.step(new int[]{0, 20}));
+            batch.step(new int[]{1, 2});
+            assertThrows(IndexOutOfBoundsException.class, () -> batch.logProbability(2, 1));
+            assertThrows(IndexOutOfBoundsException.class, () -> batch.select(new int[]{0, 2}, 2));
+            assertThrows(IllegalArgumentException.class, () -> batch.step(new int[]{1}));
+        }
+        StepBatch closedModel;
+        try (Model model = Model.load(file)) {
+            closedModel = model.newStepBatch(2);
+        }
+        assertThrows(IllegalStateException.class, () -> closedModel.start(1));
+    }
+}
