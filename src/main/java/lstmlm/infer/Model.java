@@ -43,17 +43,12 @@ public final class Model implements AutoCloseable {
     final int vocab, hidden, layers;
     /** How the weight matrices are stored: fp32, bf16 or int8 ({@link WeightFormat}). */
     final WeightFormat format;
-    /** The weight matrices in {@link #format}, and for int8 their per-output scales (null otherwise). */
-    final MemorySegment embedding, embeddingScale;
-    final MemorySegment[] lstmWeight, lstmScale, lstmBias;
-    final MemorySegment softmaxWeight, softmaxScale, softmaxBias;
     /** fp32 weights for the batch scorer's GEMMs: the mapped ones, or a dequantized copy made on first use. */
     private volatile LayerSequence.Fp32 fp32;
-    /** The weights as the layer sequence reads them: the fields above, in one record. */
+    /** The weight matrices in {@link #format} (int8 with their per-output scales), as the layer sequence reads them. */
     final LayerSequence.Weights weights;
     /** max(4H, V) zeros, read-only: the "no bias" of the kernels that take one. */
     final MemorySegment zeros;
-    final boolean transposedSoftmax;
     final int unkId, eosId;
     private volatile boolean closed;
     /** Native scratch of sessions, and of batch scorers per batch size, reused as they close. */
@@ -81,28 +76,27 @@ public final class Model implements AutoCloseable {
                 throw new IllegalArgumentException("SoftmaxLayout.TRANSPOSED_COPY copies fp32 weights; " + file.path()
                         + " is " + format.key() + ". Load it with SoftmaxLayout.MAPPED.");
             }
-            this.embedding = tensor("embedding");
-            this.embeddingScale = scale("embedding");
-            this.lstmWeight = new MemorySegment[layers];
-            this.lstmScale = new MemorySegment[layers];
-            this.lstmBias = new MemorySegment[layers];
+            MemorySegment embedding = tensor("embedding"), embeddingScale = scale("embedding");
+            MemorySegment[] lstmWeight = new MemorySegment[layers], lstmScale = new MemorySegment[layers];
+            MemorySegment[] lstmBias = new MemorySegment[layers];
             for (int i = 0; i < layers; i++) {
                 lstmWeight[i] = tensor("lstm." + i + ".weight");
                 lstmScale[i] = scale("lstm." + i + ".weight");
                 lstmBias[i] = tensor("lstm." + i + ".bias");
             }
-            this.softmaxBias = tensor("softmax.bias");
+            MemorySegment softmaxBias = tensor("softmax.bias"), softmaxWeight, softmaxScale;
+            boolean transposedSoftmax;
             if (shape.tied()) {
                 // the output projection is the embedding [V×H]: already the transposed layout, one dot product a
                 // logit; its per-row int8 scales are per output there too
-                this.transposedSoftmax = true;
-                this.softmaxWeight = embedding;
-                this.softmaxScale = embeddingScale;
+                transposedSoftmax = true;
+                softmaxWeight = embedding;
+                softmaxScale = embeddingScale;
             } else {
                 MemorySegment sw = tensor("softmax.weight");
-                this.transposedSoftmax = softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY;
-                this.softmaxWeight = transposedSoftmax ? transpose(sw, hidden, vocab) : sw;
-                this.softmaxScale = scale("softmax.weight");
+                transposedSoftmax = softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY;
+                softmaxWeight = transposedSoftmax ? transpose(sw, hidden, vocab) : sw;
+                softmaxScale = scale("softmax.weight");
             }
             this.zeros = copies.allocate(4L * Math.max(4L * hidden, vocab), 64).asReadOnly();
             this.weights = new LayerSequence.Weights(format, vocab, hidden, layers, embedding, embeddingScale, lstmWeight,
@@ -178,7 +172,8 @@ public final class Model implements AutoCloseable {
             checkOpen();
             if (fp32 != null) return fp32;
             if (format == WeightFormat.FP32) {
-                fp32 = new LayerSequence.Fp32(embedding, lstmWeight, softmaxWeight, transposedSoftmax);
+                fp32 = new LayerSequence.Fp32(weights.embedding(), weights.lstmWeight(), weights.softmaxWeight(),
+                        weights.transposedSoftmax());
             } else {
                 lstmlm.modelfile.ParameterLayout layout = file.layout();
                 MemorySegment all = copies.allocate(layout.size * 4, 64);
@@ -258,7 +253,7 @@ public final class Model implements AutoCloseable {
     }
 
     public boolean softmaxTransposed() {
-        return transposedSoftmax;
+        return weights.transposedSoftmax();
     }
 
     /** The id of a word; words outside the vocabulary map to {@code <unk>} (an error when there is none). */

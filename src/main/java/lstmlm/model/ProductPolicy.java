@@ -52,11 +52,12 @@ public final class ProductPolicy {
 
     /** The whole-window GEMMs of an engine computing in bf16 or fp32. */
     static WindowProducts windowProducts(boolean bf16) {
-        return WindowProducts.of(bf16);
+        return bf16 ? new WindowProducts.Bf16() : new WindowProducts.Fp32();
     }
 
     /** The per-step products of window {@code w}: bf16 when it has its packed steps, else by its row count. */
     static StepProducts stepProducts(Window w) {
-        return StepProducts.choose(w);
+        if (w.packedSteps != null) return new StepProducts.Bf16Steps();
+        return w.batch <= RecurrentProduct.MAX_ROWS ? new StepProducts.FewRows() : new StepProducts.OpenBlas();
     }
 }

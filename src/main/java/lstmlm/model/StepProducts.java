@@ -5,18 +5,12 @@ import lstmlm.natives.Blas;
 /**
  * A window's per-step recurrent products, B rows each: z_t += h_{t−1}·W_rec forward and
  * dh_{t−1} += dz_t·W_recᵀ backward. How they run is chosen once, when the window is built
- * ({@link #choose}): in bf16 on CPUs that multiply bf16 ({@link PackedSteps}), on the Java few-row
+ * ({@link ProductPolicy#stepProducts}): in bf16 on CPUs that multiply bf16 ({@link PackedSteps}), on the Java few-row
  * kernel up to {@link RecurrentProduct#MAX_ROWS} rows, on OpenBLAS above. The public methods time
  * themselves as {@link StepProfile.Part#GEMM_STEP} when the engine profiles, so the passes hold
  * only the math.
  */
 abstract class StepProducts {
-    /** The back end for window {@code w}: bf16 when it has its packed steps, else by its row count. */
-    static StepProducts choose(Window w) {
-        if (w.packedSteps != null) return new Bf16Steps();
-        return w.batch <= RecurrentProduct.MAX_ROWS ? new FewRows() : new OpenBlas();
-    }
-
     /** Whether the steps read h_{t−1} and dz_t from the bf16 mirror, which the passes must fill step by step. */
     boolean bf16() {
         return false;
@@ -59,7 +53,7 @@ abstract class StepProducts {
     abstract void multiplyBackward(Engine e, Window w, int l, long dz, long into);
 
     /** oneDNN bf16 over columns split across the team, W_rec packed once per parameter version. */
-    private static final class Bf16Steps extends StepProducts {
+    static final class Bf16Steps extends StepProducts {
         @Override
         boolean bf16() {
             return true;
@@ -89,7 +83,7 @@ abstract class StepProducts {
     }
 
     /** The Java few-row kernel over W_rec packed into column panels (forward once per version, Wᵀ every window). */
-    private static final class FewRows extends StepProducts {
+    static final class FewRows extends StepProducts {
         @Override
         void packForward(Engine e, Window w, int l) {
             LanguageModel m = e.model;
@@ -126,7 +120,7 @@ abstract class StepProducts {
     }
 
     /** OpenBLAS on W_rec in place: past the few-row kernel's rows its blocking pays again. */
-    private static final class OpenBlas extends StepProducts {
+    static final class OpenBlas extends StepProducts {
         @Override
         void packForward(Engine e, Window w, int l) {}
 

@@ -9,14 +9,10 @@ import java.lang.foreign.MemorySegment;
  * A window's whole-window GEMMs (input projections, logits, every weight gradient), in the engine's
  * precision, chosen once when the engine is built: float32 operands from the slabs' float32 side
  * (OpenBLAS), or bf16 operands from their mirrors at the same offsets (oneDNN), accumulated in
- * float32 either way. {@link #multiply} and {@link #pair} time themselves as
+ * float32 either way ({@link ProductPolicy#windowProducts}). {@link #multiply} and {@link #pair} time themselves as
  * {@link StepProfile.Part#GEMM_WINDOW} when the engine profiles.
  */
 abstract class WindowProducts {
-    static WindowProducts of(boolean bf16) {
-        return bf16 ? new Bf16() : new Fp32();
-    }
-
     /** C[m×n] = op(A)·op(B) + beta·C. */
     final void multiply(Engine e, boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
                         Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
@@ -36,7 +32,7 @@ abstract class WindowProducts {
     abstract void gemm(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
                        Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc);
 
-    private static final class Fp32 extends WindowProducts {
+    static final class Fp32 extends WindowProducts {
         @Override
         void gemm(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
                   Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
@@ -44,7 +40,7 @@ abstract class WindowProducts {
         }
     }
 
-    private static final class Bf16 extends WindowProducts {
+    static final class Bf16 extends WindowProducts {
         @Override
         void gemm(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
                   Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
