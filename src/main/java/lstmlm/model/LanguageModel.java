@@ -33,6 +33,8 @@ public final class LanguageModel implements AutoCloseable {
      */
     final MemorySegment bf16Mirror;
     final Slab slab;
+    /** The gradients as a product's output (float32 only). */
+    final Slab gradSlab;
     private long mirrorVersion = -1;
     /**
      * Per layer, W_rec [H × 4H] and W_recᵀ [4H × H] packed into column panels for the few-row
@@ -64,6 +66,7 @@ public final class LanguageModel implements AutoCloseable {
         this.recurrentPanels = arena.allocate(shape.layers() * (forwardPanelsSize() + backwardPanelsSize()) * Float.BYTES, 64);
         this.bf16Mirror = withBf16Mirror ? arena.allocate(layout.size * 2, 64) : null;
         this.slab = new Slab(params, bf16Mirror);
+        this.gradSlab = new Slab(grads, null);
         this.forwardPackedAt = new long[shape.layers()];
         java.util.Arrays.fill(forwardPackedAt, -1);
         this.touchedRows = new int[shape.vocab()];

@@ -141,8 +141,8 @@ public final class Passes {
         long bias = m.layout.bias(l);
         long step = (long) b * hid, zStep = (long) b * g;
         boolean recurrentDrop = d.recurrent() < 1f, bf16Steps = steps.bf16();
-        e.products.multiply(e, false, false, rows, g, hid, w.slab, layerInput(w, l), hid, m.slab, m.layout.weight(l), g,
-                0f, acts, w.z[l], g);
+        e.products.multiply(e, Matrix.of(w.slab, layerInput(w, l), rows, hid), Matrix.of(m.slab, m.layout.weight(l), hid, g),
+                0f, Matrix.of(w.slab, w.z[l], rows, g));
         steps.prepareForward(e, w, l);
         if (recurrentDrop) {
             Dropout.mask(acts, w.recMask[l], Math.toIntExact(step), d.recurrent(), Dropout.splitSeed(seed, RECURRENT_STREAM + l),
@@ -212,11 +212,12 @@ public final class Passes {
             if (bf16Steps) toBf16(w, zt, zStep); // dz_t, for the next step's dz_t · W_recᵀ
         }
         if (!bf16Steps) toBf16(w, w.z[l], (long) rows * g); // dz, for the three weight- and input-gradient products
+        Matrix dz = Matrix.of(w.slab, w.z[l], rows, g);
         long recurrentInput = recurrentDrop ? w.hm[l] : w.h[l];
-        w.gemmPair.first().set(true, false, hid, g, rows, w.slab, layerInput(w, l), hid, w.slab, w.z[l], g, grads, wIn, g);
-        w.gemmPair.second().set(true, false, hid, g, rows, w.slab, recurrentInput, hid, w.slab, w.z[l], g, grads, wRec, g);
+        w.gemmPair.first().set(Matrix.of(w.slab, layerInput(w, l), rows, hid).t(), dz, Matrix.of(m.gradSlab, wIn, hid, g));
+        w.gemmPair.second().set(Matrix.of(w.slab, recurrentInput, rows, hid).t(), dz, Matrix.of(m.gradSlab, wRec, hid, g));
         e.products.pair(e, w.gemmPair);
-        e.products.multiply(e, false, true, rows, hid, g, w.slab, w.z[l], g, m.slab, wIn, g, 0f, acts, w.dxAlt, hid);
+        e.products.multiply(e, dz, Matrix.of(m.slab, wIn, hid, g).t(), 0f, Matrix.of(w.slab, w.dxAlt, rows, hid));
         w.swapGradientBuffers();
     }
 
@@ -229,12 +230,8 @@ public final class Passes {
     static void logitsForward(Engine e, Window w) {
         LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
-        long top = layerOutput(w, m.shape.layers() - 1);
-        if (m.shape.tied()) {
-            e.products.multiply(e, false, true, rows, v, hid, w.slab, top, hid, m.slab, m.layout.embedding, hid, 0f, w.acts, w.logits, v);
-        } else {
-            e.products.multiply(e, false, false, rows, v, hid, w.slab, top, hid, m.slab, m.layout.softmaxWeight, v, 0f, w.acts, w.logits, v);
-        }
+        e.products.multiply(e, Matrix.of(w.slab, layerOutput(w, m.shape.layers() - 1), rows, hid), outputWeights(m),
+                0f, Matrix.of(w.slab, w.logits, rows, v));
     }
 
     /**
@@ -264,23 +261,25 @@ public final class Passes {
     static void softmaxBackward(Engine e, Window w) {
         LanguageModel m = e.model;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
-        long top = layerOutput(w, m.shape.layers() - 1);
         VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, m.layout.softmaxBias, v);
         for (int k = 1; k < w.workers; k++) {
             VectorMath.add(m.grads, m.layout.softmaxBias, w.acts, w.dSoftmaxBias + (long) k * v, v);
         }
+        Matrix top = Matrix.of(w.slab, layerOutput(w, m.shape.layers() - 1), rows, hid);
+        Matrix dLogits = Matrix.of(w.slab, w.logits, rows, v);
         if (m.shape.tied()) {
-            w.gemmPair.first().set(true, false, v, hid, rows, w.slab, w.logits, v, w.slab, top, hid,
-                    m.grads, m.layout.embedding, hid);
-            w.gemmPair.second().set(false, false, rows, hid, v, w.slab, w.logits, v, m.slab, m.layout.embedding, hid,
-                    w.acts, w.dx, hid);
+            w.gemmPair.first().set(dLogits.t(), top, Matrix.of(m.gradSlab, m.layout.embedding, v, hid));
         } else {
-            w.gemmPair.first().set(true, false, hid, v, rows, w.slab, top, hid, w.slab, w.logits, v,
-                    m.grads, m.layout.softmaxWeight, v);
-            w.gemmPair.second().set(false, true, rows, hid, v, w.slab, w.logits, v, m.slab, m.layout.softmaxWeight, v,
-                    w.acts, w.dx, hid);
+            w.gemmPair.first().set(top.t(), dLogits, Matrix.of(m.gradSlab, m.layout.softmaxWeight, hid, v));
         }
+        w.gemmPair.second().set(dLogits, outputWeights(m).t(), Matrix.of(w.slab, w.dx, rows, hid));
         e.products.pair(e, w.gemmPair);
+    }
+
+    /** The output layer's weights as the logits product reads them, [H × V]: S_w, or Eᵀ when tied. */
+    private static Matrix outputWeights(LanguageModel m) {
+        int hid = m.shape.hidden(), v = m.shape.vocab();
+        return m.shape.tied() ? Matrix.of(m.slab, m.layout.embedding, v, hid).t() : Matrix.of(m.slab, m.layout.softmaxWeight, hid, v);
     }
 
     static double softmaxForwardLoss(Engine e, Window w) {

@@ -13,11 +13,10 @@ import java.lang.foreign.MemorySegment;
  * {@link StepProfile.Part#GEMM_WINDOW} when the engine profiles.
  */
 abstract class WindowProducts {
-    /** C[m×n] = op(A)·op(B) + beta·C. */
-    final void multiply(Engine e, boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
-                        Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc) {
+    /** C = A·B + beta·C, A {@code m × k}, B {@code k × n}, C {@code m × n} (each as the product reads it). */
+    final void multiply(Engine e, Matrix a, Matrix b, float beta, Matrix c) {
         long t0 = e.profile.start();
-        gemm(transA, transB, m, n, k, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        gemm(a, b, beta, c);
         e.profile.stopGemm(StepProfile.Part.GEMM_WINDOW, t0);
     }
 
@@ -28,7 +27,16 @@ abstract class WindowProducts {
         e.profile.stopGemm(StepProfile.Part.GEMM_WINDOW, t0);
     }
 
-    /** The product itself, untimed: the pair's two calls, which may run on two threads, use this. */
+    /** The product itself, untimed (the pair's two calls, which may run on two threads, use this); shapes checked. */
+    final void gemm(Matrix a, Matrix b, float beta, Matrix c) {
+        if (a.cols() != b.rows() || c.rows() != a.rows() || c.cols() != b.cols() || c.transposed()) {
+            throw new IllegalArgumentException("shapes do not multiply: " + a + " · " + b + " into " + c);
+        }
+        gemm(a.transposed(), b.transposed(), a.rows(), b.cols(), a.cols(), a.slab(), a.offset(), a.ld(),
+                b.slab(), b.offset(), b.ld(), beta, c.slab().f32(), c.offset(), c.ld());
+    }
+
+    /** C[m×n] = op(A)·op(B) + beta·C in this precision. */
     abstract void gemm(boolean transA, boolean transB, int m, int n, int k, Slab a, long aOff, int lda,
                        Slab b, long bOff, int ldb, float beta, MemorySegment c, long cOff, int ldc);
 
