@@ -17,7 +17,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  *
  * <p>A step is {@link LayerSequence#stepForward} on one row: the products run on the one-row
  * kernels of the file's format (which stream the weights once), the cell and the normaliser are the
- * kernels training evaluates with.
+ * kernels training evaluates with. A session from a {@link DynamicBatcher} hands each step to the
+ * batcher instead, which runs it in one batched step with other sessions' and wakes this thread.
  *
  * <p>A new or {@link #reset} session has a zero state and no prediction yet: feed a word first.
  * Sentences are best started by feeding {@code <eos>}, as in training, where every sentence
@@ -25,6 +26,9 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  */
 public final class Session implements AutoCloseable {
     private final Model model;
+    /** Runs this session's steps batched with other sessions' (null: alone, on the calling thread). */
+    private final DynamicBatcher batcher;
+    private final DynamicBatcher.Request request;
     private final int vocab;
     private final LayerSequence.Weights weights;
     /** One row: the one-row kernels of the file's format, chosen once. */
@@ -45,12 +49,17 @@ public final class Session implements AutoCloseable {
     private boolean expsHoldNormaliser;
     private boolean closed;
 
-    // top-k's heap, grown on first use
-    private int[] heapIds = new int[0];
-    private float[] heapLogits = new float[0];
+    /** Argmax, top-k and draws over the logits. */
+    private final NextWords next;
 
     Session(Model model) {
+        this(model, null);
+    }
+
+    Session(Model model, DynamicBatcher batcher) {
         this.model = model;
+        this.batcher = batcher;
+        this.request = batcher == null ? null : new DynamicBatcher.Request(this);
         this.vocab = model.vocab;
         this.weights = model.weights;
         this.zeros = model.zeros;
@@ -62,6 +71,12 @@ public final class Session implements AutoCloseable {
         this.state = new LayerSequence.State(slab.asSlice(0, stateBytes), 1, model.layers, model.hidden, vocab);
         this.logits = state.logits();
         this.exps = slab.asSlice(stateBytes, 4L * vocab);
+        this.next = new NextWords(vocab, zeros, exps);
+    }
+
+    /** The LSTM state and logits, which a {@link DynamicBatcher} gathers into its batch and scatters back. */
+    LayerSequence.State state() {
+        return state;
     }
 
     /** The slab bytes a session of this shape needs: its state, then the exponentials. */
@@ -87,8 +102,12 @@ public final class Session implements AutoCloseable {
     }
 
     private void step(int id) {
-        word[0] = id;
-        LayerSequence.stepForward(weights, product, state, word, 1);
+        if (batcher != null) {
+            batcher.step(request, id);
+        } else {
+            word[0] = id;
+            LayerSequence.stepForward(weights, product, state, word, 1);
+        }
         hasPrediction = true;
         normalized = false;
     }
@@ -159,31 +178,13 @@ public final class Session implements AutoCloseable {
     /** Fills {@code into} with its capacity's worth of most likely next words, best first; returns it. */
     public TopK topK(TopK into) {
         checkPrediction();
-        int k = Math.min(into.capacity(), vocab);
-        selectTop(k);
-        double logZ = logNormalizer();
-        for (int i = 0; i < k; i++) {
-            into.ids[i] = heapIds[i];
-            into.probabilities[i] = (float) StrictMath.exp(heapLogits[i] - logZ);
-        }
-        into.size = k;
-        into.vocabulary = model.vocabulary();
-        return into;
+        return next.topK(logits, 0, logNormalizer(), into, model.vocabulary());
     }
 
-    /** The most likely next word. */
+    /** The most likely next word (the lowest id among equals). */
     public int argmax() {
         checkPrediction();
-        int best = 0;
-        float bestLogit = logits.getAtIndex(JAVA_FLOAT, 0);
-        for (int i = 1; i < vocab; i++) {
-            float v = logits.getAtIndex(JAVA_FLOAT, i);
-            if (v > bestLogit) {
-                bestLogit = v;
-                best = i;
-            }
-        }
-        return best;
+        return next.argmax(logits, 0);
     }
 
     /**
@@ -193,106 +194,9 @@ public final class Session implements AutoCloseable {
      */
     public int sample(float temperature, int topK, RandomGenerator random) {
         checkPrediction();
-        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
-            throw new IllegalArgumentException("temperature must be a finite number >= 0, got " + temperature);
-        }
-        if (topK < 0) throw new IllegalArgumentException("top-k must be >= 0 (0: the whole vocabulary), got " + topK);
-        if (temperature == 0f) return argmax();
-        float inverse = 1f / temperature;
-        if (topK > 0 && topK < vocab) {
-            selectTop(topK);
-            float max = heapLogits[0];
-            double total = 0;
-            for (int i = 0; i < topK; i++) total += StrictMath.exp((heapLogits[i] - max) * inverse);
-            double u = random.nextDouble() * total, cumulative = 0;
-            for (int i = 0; i < topK; i++) {
-                cumulative += StrictMath.exp((heapLogits[i] - max) * inverse);
-                if (u < cumulative) return heapIds[i];
-            }
-            return heapIds[topK - 1];
-        }
-        // exp((logit − max) / temperature), the largest exactly 1
-        float shift = LayerSequence.max(logits, 0, vocab, zeros) * inverse;
-        LayerSequence.expSum(inverse, logits, 0, vocab, zeros, shift, exps);
-        expsHoldNormaliser = false;
-        double total = 0;
-        for (int i = 0; i < vocab; i++) total += exps.getAtIndex(JAVA_FLOAT, i);
-        double u = random.nextDouble() * total, cumulative = 0;
-        int last = 0;
-        for (int i = 0; i < vocab; i++) {
-            float weight = exps.getAtIndex(JAVA_FLOAT, i);
-            if (weight > 0) {
-                cumulative += weight;
-                last = i;
-                if (u < cumulative) return i;
-            }
-        }
-        return last; // rounding left u at the very top: the last word with any weight
-    }
-
-    /**
-     * The k largest logits into heapIds/heapLogits[0..k), best first (ties: lower id first). A min-heap
-     * of size k over one pass of the logits, then heap-sorted in place.
-     */
-    private void selectTop(int k) {
-        if (heapIds.length < k) {
-            heapIds = new int[k];
-            heapLogits = new float[k];
-        }
-        int[] ids = heapIds;
-        float[] vals = heapLogits;
-        int size = 0;
-        for (int i = 0; i < vocab; i++) {
-            float v = logits.getAtIndex(JAVA_FLOAT, i);
-            if (size < k) {
-                ids[size] = i;
-                vals[size] = v;
-                siftUp(ids, vals, size++);
-            } else if (v > vals[0]) { // equal logits keep the earlier (lower) id
-                ids[0] = i;
-                vals[0] = v;
-                siftDown(ids, vals, 0, size);
-            }
-        }
-        // pop the worst to the end until sorted best first
-        for (int end = size - 1; end > 0; end--) {
-            swap(ids, vals, 0, end);
-            siftDown(ids, vals, 0, end);
-        }
-    }
-
-    /** Heap order: a is "worse" than b when its logit is lower, or equal with a higher id. */
-    private static boolean worse(int[] ids, float[] vals, int a, int b) {
-        return vals[a] < vals[b] || (vals[a] == vals[b] && ids[a] > ids[b]);
-    }
-
-    private static void siftUp(int[] ids, float[] vals, int i) {
-        while (i > 0) {
-            int parent = (i - 1) >>> 1;
-            if (!worse(ids, vals, i, parent)) return;
-            swap(ids, vals, i, parent);
-            i = parent;
-        }
-    }
-
-    private static void siftDown(int[] ids, float[] vals, int i, int size) {
-        while (true) {
-            int left = 2 * i + 1, right = left + 1, worst = i;
-            if (left < size && worse(ids, vals, left, worst)) worst = left;
-            if (right < size && worse(ids, vals, right, worst)) worst = right;
-            if (worst == i) return;
-            swap(ids, vals, i, worst);
-            i = worst;
-        }
-    }
-
-    private static void swap(int[] ids, float[] vals, int a, int b) {
-        int id = ids[a];
-        ids[a] = ids[b];
-        ids[b] = id;
-        float v = vals[a];
-        vals[a] = vals[b];
-        vals[b] = v;
+        int id = next.sample(logits, 0, temperature, topK, random);
+        if (temperature > 0f && (topK == 0 || topK >= vocab)) expsHoldNormaliser = false; // the draw used them
+        return id;
     }
 
     /** Back to the zero state, with no prediction. */
@@ -306,7 +210,7 @@ public final class Session implements AutoCloseable {
     /** A new session in exactly this session's state (fork a hypothesis). */
     public Session copy() {
         checkUsable();
-        Session s = new Session(model);
+        Session s = new Session(model, batcher);
         s.copyStateFrom(this);
         return s;
     }

@@ -4,6 +4,7 @@ import lstmlm.model.LayerSequence;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.random.RandomGenerator;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
@@ -25,6 +26,7 @@ public final class StepBatch {
     /** The live state and a second one that {@link #select} fills and then swaps in. */
     private LayerSequence.State state, spare;
     private final MemorySegment exps;
+    private final NextWords next;
     private final double[] logNormalizer;
     private final boolean[] normalized;
     private int rows;
@@ -41,6 +43,7 @@ public final class StepBatch {
         this.state = new LayerSequence.State(slab.asSlice(0, stateBytes), capacity, model.layers, model.hidden, vocab);
         this.spare = new LayerSequence.State(slab.asSlice(stateBytes, stateBytes), capacity, model.layers, model.hidden, vocab);
         this.exps = slab.asSlice(2 * stateBytes, 4L * vocab);
+        this.next = new NextWords(vocab, model.zeros, exps);
         this.product = LayerSequence.product(model.weights, capacity, model::fp32);
         this.logNormalizer = new double[capacity];
         this.normalized = new boolean[capacity];
@@ -97,17 +100,19 @@ public final class StepBatch {
     /** Row {@code row}'s most likely next word (the lowest id among equals). */
     public int argmax(int row) {
         checkPrediction(row);
-        long at = state.logitsRow(row);
-        int best = 0;
-        float bestLogit = state.logits().getAtIndex(JAVA_FLOAT, at);
-        for (int j = 1; j < vocab; j++) {
-            float v = state.logits().getAtIndex(JAVA_FLOAT, at + j);
-            if (v > bestLogit) {
-                bestLogit = v;
-                best = j;
-            }
-        }
-        return best;
+        return next.argmax(state.logits(), state.logitsRow(row));
+    }
+
+    /** Fills {@code into} with row {@code row}'s most likely next words, best first, as {@link Session#topK(TopK)}; returns it. */
+    public TopK topK(int row, TopK into) {
+        checkPrediction(row);
+        return next.topK(state.logits(), state.logitsRow(row), logNormalizer(row), into, model.vocabulary());
+    }
+
+    /** Draws row {@code row}'s next word as {@link Session#sample} does: the same draw for the same logits and generator. */
+    public int sample(int row, float temperature, int topK, RandomGenerator random) {
+        checkPrediction(row);
+        return next.sample(state.logits(), state.logitsRow(row), temperature, topK, random);
     }
 
     /**

@@ -141,15 +141,36 @@ public final class LayerSequence {
         public void selectRows(State src, int[] from, int n) {
             if (src == this) throw new IllegalArgumentException("select from another state: rows would overwrite each other");
             for (int r = 0; r < n; r++) {
-                int f = from[r];
-                for (int l = 0; l < layers; l++) {
-                    MemorySegment.copy(src.xh, 4 * src.xhRow(l, f), xh, 4 * xhRow(l, r), 8L * hidden);
-                    MemorySegment.copy(src.cells, 4 * (src.cellsAt(src.parity, l) + (long) f * hidden), cells,
-                            4 * (cellsAt(src.parity, l) + (long) r * hidden), 4L * hidden);
-                }
-                MemorySegment.copy(src.logits, 4 * src.logitsRow(f), logits, 4 * logitsRow(r), 4L * vocab);
+                copyRow(src, from[r], r);
+                copyLogitsRow(src, from[r], r);
             }
-            parity = src.parity;
+        }
+
+        /**
+         * Row {@code to} of this state takes row {@code from} of {@code src}'s LSTM state in every layer
+         * (the states may hold different numbers of rows; layers and sizes must match). What gathers a
+         * session's state into a batch's row and scatters it back.
+         */
+        public void copyRow(State src, int from, int to) {
+            checkSameShape(src);
+            for (int l = 0; l < layers; l++) {
+                MemorySegment.copy(src.xh, 4 * src.xhRow(l, from), xh, 4 * xhRow(l, to), 8L * hidden);
+                MemorySegment.copy(src.cells, 4 * (src.cellsAt(src.parity, l) + (long) from * hidden), cells,
+                        4 * (cellsAt(parity, l) + (long) to * hidden), 4L * hidden);
+            }
+        }
+
+        /** Row {@code to} of this state's logits becomes row {@code from} of {@code src}'s. */
+        public void copyLogitsRow(State src, int from, int to) {
+            checkSameShape(src);
+            MemorySegment.copy(src.logits, 4 * src.logitsRow(from), logits, 4 * logitsRow(to), 4L * vocab);
+        }
+
+        private void checkSameShape(State src) {
+            if (src.layers != layers || src.hidden != hidden || src.vocab != vocab) {
+                throw new IllegalArgumentException("states of different models: " + src.layers + "x" + src.hidden + "x"
+                        + src.vocab + " vs " + layers + "x" + hidden + "x" + vocab);
+            }
         }
 
         /** Floats from xh's start to row r of layer l's [x | h]. */

@@ -50,6 +50,11 @@ class StepBatchTest {
                     }
                     assertEquals(sessions[r].logProbability(7), batch.logProbability(r, 7), 2e-5);
                     assertEquals(sessions[r].argmax(), batch.argmax(r), "argmax, row " + r);
+                    TopK expected = sessions[r].topK(5), got = batch.topK(r, new TopK(5));
+                    for (int k = 0; k < 5; k++) {
+                        assertEquals(expected.id(k), got.id(k), "top-5 rank " + k + ", row " + r);
+                        assertEquals(expected.probability(k), got.probability(k), 2e-5);
+                    }
                 }
                 if (step % 3 == 2) { // a beam's survivors: rows repeated, dropped and reordered
                     int[] from = new int[n];
@@ -80,6 +85,10 @@ class StepBatchTest {
                 session.feed(id[0]);
                 batch.step(id);
                 for (int w = 0; w < 40; w++) assertEquals(session.logProbability(w), batch.logProbability(0, w));
+                assertEquals(session.topK(6).toString(), batch.topK(0, new TopK(6)).toString());
+                // the same logits and generator state give the same draw, whole vocabulary or top-k
+                assertEquals(session.sample(0.8f, 0, new SplittableRandom(t)), batch.sample(0, 0.8f, 0, new SplittableRandom(t)));
+                assertEquals(session.sample(1.3f, 7, new SplittableRandom(t)), batch.sample(0, 1.3f, 7, new SplittableRandom(t)));
             }
         }
     }
@@ -95,6 +104,7 @@ class StepBatchTest {
             int[] ids = new int[16], from = new int[16];
             float[] all = new float[300];
             var random = new SplittableRandom(4);
+            TopK top = new TopK(8);
             Runnable step = () -> {
                 for (int r = 0; r < 16; r++) {
                     ids[r] = random.nextInt(300);
@@ -104,6 +114,9 @@ class StepBatchTest {
                 batch.logProbabilities(3, all);
                 batch.logProbability(5, 9);
                 batch.argmax(7);
+                batch.topK(2, top);
+                batch.sample(4, 0.9f, 0, random);
+                batch.sample(6, 1.1f, 5, random);
                 batch.select(from, 16);
             };
             for (int i = 0; i < 5_000; i++) step.run(); // through C2

@@ -31,6 +31,16 @@ final class TestModels {
 
     /** The same, tied or not. */
     static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale) {
+        return write(dir, vocab, hidden, layers, tied, seed, scale, -1, 0f);
+    }
+
+    /** The same, untied, with output bias {@code bias} for word {@code favoured}: a model that predicts it often. */
+    static Path writeFavouring(Path dir, int vocab, int hidden, int layers, long seed, float scale, int favoured, float bias) {
+        return write(dir, vocab, hidden, layers, false, seed, scale, favoured, bias);
+    }
+
+    private static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale,
+                              int favoured, float bias) {
         ModelShape shape = new ModelShape(vocab, hidden, layers, tied);
         try (LanguageModel m = new LanguageModel(shape)) {
             m.initialize(seed, scale);
@@ -42,10 +52,14 @@ final class TestModels {
                             (float) (rnd.nextDouble() - 0.5));
                 }
             }
+            if (favoured >= 0) {
+                m.params.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, m.layout.softmaxBias + favoured, bias);
+            }
             Config config = Config.load("test", Map.of("vocab_size", Integer.toString(vocab),
                     "hidden_size", Integer.toString(hidden), "num_layers", Integer.toString(layers),
                     "tie_weights", Boolean.toString(tied)));
-            Path file = dir.resolve("model-" + vocab + "-" + hidden + "-" + layers + (tied ? "-tied-" : "-") + seed + ".safetensors");
+            Path file = dir.resolve("model-" + vocab + "-" + hidden + "-" + layers + (tied ? "-tied-" : "-") + seed
+                    + (favoured >= 0 ? "-favouring-" + favoured : "") + ".safetensors");
             Checkpoint.write(file, config, Vocabulary.of(words(vocab)), m, null, Map.of());
             return file;
         } catch (IOException e) {
