@@ -3,8 +3,12 @@ package lstmlm.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import lstmlm.data.Corpus;
 import lstmlm.errors.UserException;
+import lstmlm.infer.BatchBenchmark;
+import lstmlm.infer.DynamicBatcher;
+import lstmlm.infer.Model;
 import lstmlm.model.Precision;
 import lstmlm.model.StepProfile;
+import lstmlm.natives.ThreadPolicy;
 import lstmlm.train.Config;
 import lstmlm.train.TrainingBenchmark;
 import picocli.CommandLine.Command;
@@ -55,6 +59,28 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "FILE", description = "The model for --latency (a .safetensors from train).")
     Path model;
+
+    @Option(names = "--batch", split = ",", paramLabel = "N[,N...]",
+            description = "With --latency, instead: N streams stepped together (a StepBatch), for each N: tokens/s and"
+                    + " per-step p50/p99; each token is a feed and a log-probability. N = 1 is the single stream.")
+    int[] batch;
+
+    @Option(names = "--sessions", split = ",", paramLabel = "C[,C...]",
+            description = "With --latency: C threads each stepping its own session through one dynamic batcher"
+                    + " (--max-batch, --max-wait-us), for each C: tokens/s, per-feed p50/p99 and the mean batch.")
+    int[] sessions;
+
+    @Option(names = "--max-batch", defaultValue = "64", paramLabel = "N",
+            description = "The dynamic batcher's largest batch (default: ${DEFAULT-VALUE}).")
+    int maxBatch;
+
+    @Option(names = "--max-wait-us", defaultValue = "200", paramLabel = "US",
+            description = "How long the batcher's oldest step waits for others, in microseconds (default: ${DEFAULT-VALUE}).")
+    long maxWaitMicros;
+
+    @Option(names = "--seconds", defaultValue = "2", paramLabel = "S",
+            description = "Measured seconds per --batch or --sessions point, after a warm-up as long (default: ${DEFAULT-VALUE}).")
+    double seconds;
 
     @Override
     public Integer call() throws Exception {
@@ -119,10 +145,52 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** The embedded-use benchmark: one thread, one session, feed + full distribution per token. */
-    private int latency() {
+    private int latency() throws InterruptedException {
         if (model == null) throw new UserException("--latency needs --model FILE (a model written by train --save-path).");
+        if (batch != null || sessions != null) return manyStreams();
         lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(model);
         System.out.println(json ? r.toJson() : r.toText());
+        return 0;
+    }
+
+    /** --batch and --sessions: many streams' throughput and step latency, OpenBLAS on --threads threads. */
+    private int manyStreams() throws InterruptedException {
+        for (int n : batch != null ? batch : new int[0]) Options.atLeast("--batch", n, 1);
+        for (int c : sessions != null ? sessions : new int[0]) Options.atLeast("--sessions", c, 1);
+        Options.atLeast("--max-batch", maxBatch, 1);
+        if (maxWaitMicros < 0) throw new UserException("--max-wait-us must be at least 0, got " + maxWaitMicros);
+        if (!(seconds > 0) || seconds > 600) throw new UserException("--seconds must be more than 0 and at most 600, got " + seconds);
+        int n = Options.threads(threads);
+        ThreadPolicy.useBlasThreads(n);
+        var rows = new java.util.ArrayList<BatchBenchmark.Row>();
+        try (Model m = Model.load(model)) {
+            Main.noteUnverifiedHeader(model, m.headerVerified());
+            if (!json) {
+                System.out.printf(Locale.ROOT, "%s (%s), OpenBLAS on %d threads; each token: feed + log-probability%n",
+                        model.getFileName(), m.weightFormat().name().toLowerCase(Locale.ROOT), n);
+            }
+            for (int b : batch != null ? batch : new int[0]) {
+                rows.add(BatchBenchmark.batch(m, b, seconds, seed));
+                if (!json) System.out.println(rows.getLast().toText());
+            }
+            for (int c : sessions != null ? sessions : new int[0]) {
+                try (DynamicBatcher batcher = new DynamicBatcher(m, maxBatch, maxWaitMicros)) {
+                    rows.add(BatchBenchmark.sessions(batcher, c, seconds, seed));
+                }
+                if (!json) System.out.println(rows.getLast().toText());
+            }
+            if (json) {
+                var o = new ObjectMapper().createObjectNode();
+                o.put("model", model.getFileName().toString());
+                o.put("format", m.weightFormat().name().toLowerCase(Locale.ROOT));
+                o.put("threads", n);
+                o.put("max_batch", maxBatch);
+                o.put("max_wait_us", maxWaitMicros);
+                var a = o.putArray("rows");
+                for (BatchBenchmark.Row r : rows) a.add(r.toJson());
+                System.out.println(o);
+            }
+        }
         return 0;
     }
 }

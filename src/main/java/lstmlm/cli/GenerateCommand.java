@@ -1,6 +1,7 @@
 package lstmlm.cli;
 
 import lstmlm.errors.UserException;
+import lstmlm.infer.BeamSearch;
 import lstmlm.infer.Model;
 import lstmlm.infer.Session;
 import picocli.CommandLine.Command;
@@ -10,6 +11,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
@@ -37,6 +39,11 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Draw only among the K most likely words; 0: all (default: ${DEFAULT-VALUE}).")
     int topK;
 
+    @Option(names = "--beam", paramLabel = "N", defaultValue = "0",
+            description = "Instead of sampling: beam search of width N for the most likely sentence (log-probability per word;"
+                    + " <eos> ends it, --words bounds it); --temperature, --top-k and --seed do not apply. 0: sample (default).")
+    int beam;
+
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Seed of the sampler (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -47,7 +54,9 @@ final class GenerateCommand implements Callable<Integer> {
             throw new UserException("--temperature must be a number >= 0, got " + temperature);
         }
         if (topK < 0) throw new UserException("--top-k must be >= 0 (0: the whole vocabulary), got " + topK);
+        if (beam < 0) throw new UserException("--beam must be >= 0 (0: sample instead), got " + beam);
         PrintWriter out = spec.commandLine().getOut();
+        if (beam > 0) return beamSearch(out);
         try (Model m = Model.load(model); Session session = m.newSession()) {
             Main.noteUnverifiedHeader(model, m.headerVerified());
             SplittableRandom random = new SplittableRandom(seed);
@@ -75,6 +84,36 @@ final class GenerateCommand implements Callable<Integer> {
                 session.feed(next);
             }
             if (!line.isEmpty()) out.println(line.toString().stripTrailing());
+            if (unknown > 0) spec.commandLine().getErr().println("note: " + unknown + " prompt word(s) outside the vocabulary were fed as <unk>");
+            out.flush();
+        }
+        return 0;
+    }
+
+    /** The prompt and its most likely continuation to the first {@code <eos>} (at most --words words), on one line. */
+    private int beamSearch(PrintWriter out) {
+        if (words < 1) throw new UserException("--words must be >= 1 with --beam, got " + words);
+        try (Model m = Model.load(model)) {
+            Main.noteUnverifiedHeader(model, m.headerVerified());
+            int eos = m.vocabulary().eosId();
+            if (eos < 0) throw new UserException("The vocabulary has no <eos>, which --beam needs to end a sentence: sample instead.");
+            List<String> promptWords = prompt.isBlank() ? List.of() : List.of(prompt.trim().split("\\s+"));
+            int[] ids = new int[promptWords.size() + 1];
+            ids[0] = eos;
+            int unknown = 0;
+            for (int i = 0; i < promptWords.size(); i++) {
+                if (m.vocabulary().id(promptWords.get(i)) < 0) unknown++;
+                ids[i + 1] = m.idOrUnk(promptWords.get(i));
+            }
+            BeamSearch.Hypothesis best = new BeamSearch(m, beam)
+                    .search(ids, new BeamSearch.Options(words, true, true)).getFirst();
+            StringBuilder line = new StringBuilder(String.join(" ", promptWords));
+            for (int id : best.ids()) {
+                if (id == eos) break;
+                if (!line.isEmpty()) line.append(' ');
+                line.append(m.vocabulary().word(id));
+            }
+            out.println(line);
             if (unknown > 0) spec.commandLine().getErr().println("note: " + unknown + " prompt word(s) outside the vocabulary were fed as <unk>");
             out.flush();
         }

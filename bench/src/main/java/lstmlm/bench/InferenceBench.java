@@ -1,12 +1,7 @@
 package lstmlm.bench;
 
-import lstmlm.data.Vocabulary;
 import lstmlm.infer.LatencyBenchmark;
 import lstmlm.infer.Model;
-import lstmlm.model.LanguageModel;
-import lstmlm.modelfile.ModelShape;
-import lstmlm.train.Checkpoint;
-import lstmlm.train.Config;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -24,9 +19,6 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -57,32 +49,8 @@ public class InferenceBench {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        Path file;
-        if (model.isEmpty()) {
-            tempDir = Files.createTempDirectory("lstm-bench");
-            file = tempDir.resolve(config + ".safetensors");
-            Config cfg = Config.load(config, Map.of());
-            List<String> words = new ArrayList<>();
-            for (int i = 0; i < cfg.vocabSize() - 2; i++) words.add("w" + i);
-            words.add("<unk>");
-            words.add("<eos>");
-            try (LanguageModel m = new LanguageModel(new ModelShape(cfg.vocabSize(), cfg.hiddenSize(), cfg.numLayers()))) {
-                m.initialize(1, (float) cfg.initScale());
-                Checkpoint.write(file, cfg, Vocabulary.of(words), m, null, Map.of());
-            }
-        } else {
-            file = Path.of(model);
-        }
-        lstmlm.modelfile.WeightFormat f = lstmlm.modelfile.WeightFormat.parse(format);
-        if (f != lstmlm.modelfile.WeightFormat.FP32) {
-            if (tempDir == null) tempDir = Files.createTempDirectory("lstm-bench");
-            Path compact = tempDir.resolve(format + ".safetensors");
-            try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
-                lstmlm.modelfile.Quantizer.write(in, compact, f);
-            }
-            file = compact;
-        }
-        loaded = Model.load(file);
+        tempDir = Files.createTempDirectory("lstm-bench");
+        loaded = Model.load(BenchModels.write(tempDir, config, model, format));
         ops = new LatencyBenchmark(loaded, 1);
     }
 
@@ -90,12 +58,7 @@ public class InferenceBench {
     public void tearDown() throws IOException {
         ops.close();
         loaded.close();
-        if (tempDir != null) {
-            try (var files = Files.list(tempDir)) {
-                for (Path p : files.toList()) Files.delete(p);
-            }
-            Files.delete(tempDir);
-        }
+        BenchModels.delete(tempDir);
     }
 
     @Benchmark
