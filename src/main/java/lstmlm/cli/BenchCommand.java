@@ -6,6 +6,9 @@ import lstmlm.errors.UserException;
 import lstmlm.infer.BatchBenchmark;
 import lstmlm.infer.DynamicBatcher;
 import lstmlm.infer.Model;
+import lstmlm.serve.Limits;
+import lstmlm.serve.LoadGenerator;
+import lstmlm.serve.Server;
 import lstmlm.model.Precision;
 import lstmlm.model.StepProfile;
 import lstmlm.natives.ThreadPolicy;
@@ -78,6 +81,14 @@ final class BenchCommand implements Callable<Integer> {
             description = "How long the batcher's oldest step waits for others, in microseconds (default: ${DEFAULT-VALUE}).")
     long maxWaitMicros;
 
+    @Option(names = "--serve", split = ",", paramLabel = "C[,C...]",
+            description = "With --latency: start the HTTP server on loopback (--max-batch, --max-wait-us, --max-queue) and"
+                    + " drive it with C clients each sending /v1/next requests; for each C: tokens/s, request p50/p99, 503s.")
+    int[] serveClients;
+
+    @Option(names = "--max-queue", defaultValue = "256", paramLabel = "N", description = "The server's requests in flight for --serve (default: ${DEFAULT-VALUE}).")
+    int maxQueue;
+
     @Option(names = "--seconds", defaultValue = "2", paramLabel = "S",
             description = "Measured seconds per --batch or --sessions point, after a warm-up as long (default: ${DEFAULT-VALUE}).")
     double seconds;
@@ -147,7 +158,7 @@ final class BenchCommand implements Callable<Integer> {
     /** The embedded-use benchmark: one thread, one session, feed + full distribution per token. */
     private int latency() throws InterruptedException {
         if (model == null) throw new UserException("--latency needs --model FILE (a model written by train --save-path).");
-        if (batch != null || sessions != null) return manyStreams();
+        if (batch != null || sessions != null || serveClients != null) return manyStreams();
         lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(model);
         System.out.println(json ? r.toJson() : r.toText());
         return 0;
@@ -179,6 +190,19 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 if (!json) System.out.println(rows.getLast().toText());
             }
+            var served = new java.util.ArrayList<LoadGenerator.Result>();
+            if (serveClients != null) {
+                Options.atLeast("--max-queue", maxQueue, 1);
+                try (Server server = Server.start(m, new Server.Options("127.0.0.1", 0, maxBatch, maxWaitMicros, maxQueue, Limits.DEFAULT, 5))) {
+                    for (int c : serveClients) {
+                        Options.atLeast("--serve", c, 1);
+                        served.add(LoadGenerator.run(m, server.port(), c, seconds, seed));
+                        if (!json) System.out.println("serve    " + served.getLast().toText());
+                    }
+                } catch (java.io.IOException e) {
+                    throw new UserException("Cannot start the server on loopback: " + e.getMessage());
+                }
+            }
             if (json) {
                 var o = new ObjectMapper().createObjectNode();
                 o.put("model", model.getFileName().toString());
@@ -188,6 +212,8 @@ final class BenchCommand implements Callable<Integer> {
                 o.put("max_wait_us", maxWaitMicros);
                 var a = o.putArray("rows");
                 for (BatchBenchmark.Row r : rows) a.add(r.toJson());
+                var sv = o.putArray("serve");
+                for (LoadGenerator.Result r : served) sv.add(r.toJson());
                 System.out.println(o);
             }
         }

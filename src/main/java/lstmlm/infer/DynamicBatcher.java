@@ -42,7 +42,13 @@ public final class DynamicBatcher implements AutoCloseable {
         }
     }
 
+    /** Told of every batched step the worker runs, on the worker thread (a server's metrics, say): keep it short. */
+    public interface Observer {
+        void batchRan(int rows, long nanos);
+    }
+
     private final Model model;
+    private final Observer observer;
     private final int maxBatch;
     private final long maxWaitNanos;
     private final LayerSequence.State batch;
@@ -61,10 +67,16 @@ public final class DynamicBatcher implements AutoCloseable {
      * @param maxWaitMicros longest the oldest queued step waits for others to join it (0: run whatever is queued)
      */
     public DynamicBatcher(Model model, int maxBatch, long maxWaitMicros) {
+        this(model, maxBatch, maxWaitMicros, (rows, nanos) -> {});
+    }
+
+    /** The same, telling {@code observer} of each batched step. */
+    public DynamicBatcher(Model model, int maxBatch, long maxWaitMicros, Observer observer) {
         if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be >= 1, got " + maxBatch);
         if (maxWaitMicros < 0) throw new IllegalArgumentException("maxWaitMicros must be >= 0, got " + maxWaitMicros);
         model.checkOpen();
         this.model = model;
+        this.observer = observer;
         this.maxBatch = maxBatch;
         this.maxWaitNanos = TimeUnit.MICROSECONDS.toNanos(maxWaitMicros);
         long bytes = LayerSequence.State.bytes(maxBatch, model.layers, model.hidden, model.vocab);
@@ -104,6 +116,16 @@ public final class DynamicBatcher implements AutoCloseable {
     /** Session steps run so far: {@code steps() / batches()} is the mean batch. */
     public long steps() {
         return steps;
+    }
+
+    /** Steps queued now, waiting for a batch. */
+    public int queued() {
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** On the session's thread: queues the step and waits until the worker has run it. */
@@ -165,6 +187,7 @@ public final class DynamicBatcher implements AutoCloseable {
     /** Gathers the sessions' states into the batch's rows, steps them together, scatters states and logits back. */
     private void runBatch(int n) {
         RuntimeException failure = null;
+        long t0 = System.nanoTime();
         try {
             model.checkOpen();
             for (int i = 0; i < n; i++) {
@@ -191,6 +214,13 @@ public final class DynamicBatcher implements AutoCloseable {
             r.failure = failure;
             r.status = failure == null ? DONE : FAILED;
             LockSupport.unpark(waiter);
+        }
+        if (failure == null) {
+            try {
+                observer.batchRan(n, System.nanoTime() - t0);
+            } catch (RuntimeException e) {
+                // an observer's failure is not the streams': they already have their results
+            }
         }
     }
 

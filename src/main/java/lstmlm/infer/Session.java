@@ -249,7 +249,26 @@ public final class Session implements AutoCloseable {
         return score(ids, 0);
     }
 
+    /**
+     * {@link #score(List)}, also writing each token's log-probability into {@code tokenLogProbabilities}
+     * (the words', then {@code <eos>}'s: words + 1 entries); the sum is the same.
+     */
+    public SentenceScore score(List<String> words, float[] tokenLogProbabilities) {
+        checkUsable();
+        if (words.isEmpty()) throw new IllegalArgumentException("Cannot score an empty sentence.");
+        if (tokenLogProbabilities.length < words.size() + 1) {
+            throw new IllegalArgumentException("The array has " + tokenLogProbabilities.length + " elements; a sentence of "
+                    + words.size() + " words has " + (words.size() + 1) + " tokens.");
+        }
+        Model.Ids ids = model.ids(words);
+        return score(ids.ids(), ids.unknown(), tokenLogProbabilities);
+    }
+
     private SentenceScore score(int[] ids, int unknown) {
+        return score(ids, unknown, null);
+    }
+
+    private SentenceScore score(int[] ids, int unknown, float[] perToken) {
         checkUsable();
         if (ids.length == 0) throw new IllegalArgumentException("Cannot score an empty sentence.");
         for (int id : ids) model.checkId(id);
@@ -257,11 +276,15 @@ public final class Session implements AutoCloseable {
         reset();
         step(eos);
         double sum = 0;
-        for (int id : ids) {
-            sum += logProb(id);
-            step(id);
+        for (int i = 0; i < ids.length; i++) {
+            double lp = logProb(ids[i]);
+            if (perToken != null) perToken[i] = (float) lp;
+            sum += lp;
+            step(ids[i]);
         }
-        sum += logProb(eos);
+        double end = logProb(eos);
+        if (perToken != null) perToken[ids.length] = (float) end;
+        sum += end;
         return new SentenceScore(sum, ids.length + 1, unknown);
     }
 

@@ -45,7 +45,7 @@ class SignalTest {
         List<String> common = List.of("--data-path", data.toString(), "--checkpoint-every", "20", "--keep", "2",
                 "--threads", "1", "--set", "hidden_size=32", "--set", "max_max_epoch=" + (3 + rounds / 5));
         boolean intWorks = defaultSignalsAvailable();
-        Child reference = Child.start(intWorks, args(common, "--config", config.toString(), "--save-path", tmp.resolve("ref").toString()));
+        ChildJvm reference = ChildJvm.start(intWorks, args(common, "--config", config.toString(), "--save-path", tmp.resolve("ref").toString()));
         assertEquals(0, reference.waitFor(), reference.err());
 
         SplittableRandom random = new SplittableRandom(Long.getLong("lstm.signal.seed", 5));
@@ -56,7 +56,7 @@ class SignalTest {
         while (true) {
             List<String> a = started ? args(common, "--resume", run.toString())
                     : args(common, "--config", config.toString(), "--save-path", run.toString());
-            Child child = Child.start(intWorks, a);
+            ChildJvm child = ChildJvm.start(intWorks, a);
             if (started) resumes++;
             started = true;
             if (signals >= rounds) {
@@ -142,54 +142,4 @@ class SignalTest {
     }
 
     /** A child JVM running the lstm command, its stdout read line by line as it comes. */
-    private record Child(Process process, LinkedBlockingQueue<String> lines, Path errFile) {
-        static Child start(boolean defaultSignals, List<String> args) throws IOException {
-            String java = ProcessHandle.current().info().command().orElse(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            List<String> cmd = new ArrayList<>();
-            if (defaultSignals) cmd.addAll(List.of("env", "--default-signal=INT,TERM"));
-            cmd.addAll(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                    "-XX:-UseProfiledLoopPredicate", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-            cmd.addAll(args);
-            Path err = Files.createTempFile("signal-child", ".err");
-            Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
-            LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
-            Thread reader = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String l; (l = r.readLine()) != null; ) lines.add(l);
-                } catch (IOException ignored) {
-                    // the child is gone
-                }
-            });
-            reader.setDaemon(true);
-            reader.start();
-            return new Child(p, lines, err);
-        }
-
-        boolean awaitLine(java.util.function.Predicate<String> wanted, int seconds) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-            while (System.nanoTime() < deadline) {
-                String l = lines.poll(50, TimeUnit.MILLISECONDS);
-                if (l != null && wanted.test(l)) return true;
-                if (l == null && !process.isAlive()) return false;
-            }
-            return false;
-        }
-
-        void signal(String name) throws IOException, InterruptedException {
-            new ProcessBuilder("kill", "-s", name, Long.toString(process.pid())).start().waitFor();
-        }
-
-        int waitFor() throws InterruptedException {
-            if (!process.waitFor(120, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                throw new AssertionError("the child did not exit in 120 s");
-            }
-            return process.exitValue();
-        }
-
-        String err() throws IOException {
-            return Files.readString(errFile, StandardCharsets.UTF_8);
-        }
-    }
 }

@@ -29,7 +29,8 @@ public final class FuzzRunner {
             "lstmlm.fuzz.ConfigFuzzTest#configFile",
             "lstmlm.fuzz.CorpusFuzzTest#corpusFiles",
             "lstmlm.data.TarFuzzTest#tarEntries",
-            "lstmlm.data.TarFuzzTest#ptbArchive");
+            "lstmlm.data.TarFuzzTest#ptbArchive",
+            "lstmlm.fuzz.RequestFuzzTest#requestBodies");
 
     /** What one run did: libFuzzer's figures (cov: edges covered, ft: features) and, on a finding, the input. */
     public record Result(String target, int exitCode, long executions, int coverage, int features, int corpus,
@@ -112,7 +113,8 @@ public final class FuzzRunner {
 
     /** Targets whose inputs hold numbers in text get a dictionary of the format's keys and edge integers. */
     static final java.util.Map<String, String> DICTIONARIES = java.util.Map.of(
-            "lstmlm.fuzz.ModelFileFuzzTest", "safetensors.dict");
+            "lstmlm.fuzz.ModelFileFuzzTest", "safetensors.dict",
+            "lstmlm.fuzz.RequestFuzzTest", "requests.dict");
 
     /** The target class's libFuzzer dictionary as a file, or null: copied out of the test resources. */
     private static Path dictionary(String cls) throws IOException {

@@ -14,33 +14,44 @@ import java.util.List;
 import java.util.Map;
 
 /** Random-weight models written the way the trainer writes them (weights-only checkpoints), for tests and measurements. */
-final class TestModels {
+public final class TestModels {
     private TestModels() {}
 
     /** Words "<unk>", "<eos>", then "w2", "w3", ...: V words in all. */
-    static List<String> words(int vocab) {
+    public static List<String> words(int vocab) {
         List<String> words = new ArrayList<>(List.of("<unk>", "<eos>"));
         for (int i = 2; i < vocab; i++) words.add("w" + i);
         return words.subList(0, vocab);
     }
 
     /** Writes a model with uniform(−scale, scale) weights and nonzero LSTM biases; returns its path. */
-    static Path write(Path dir, int vocab, int hidden, int layers, long seed, float scale) {
+    public static Path write(Path dir, int vocab, int hidden, int layers, long seed, float scale) {
         return write(dir, vocab, hidden, layers, false, seed, scale);
     }
 
     /** The same, tied or not. */
-    static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale) {
+    public static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale) {
         return write(dir, vocab, hidden, layers, tied, seed, scale, -1, 0f);
     }
 
+    /** The same with these words as the vocabulary (it must hold {@code <unk>} and {@code <eos>}). */
+    public static Path writeWords(Path dir, List<String> words, int hidden, int layers, long seed, float scale) {
+        return write(dir, words, hidden, layers, false, seed, scale, -1, 0f);
+    }
+
     /** The same, untied, with output bias {@code bias} for word {@code favoured}: a model that predicts it often. */
-    static Path writeFavouring(Path dir, int vocab, int hidden, int layers, long seed, float scale, int favoured, float bias) {
+    public static Path writeFavouring(Path dir, int vocab, int hidden, int layers, long seed, float scale, int favoured, float bias) {
         return write(dir, vocab, hidden, layers, false, seed, scale, favoured, bias);
     }
 
     private static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale,
                               int favoured, float bias) {
+        return write(dir, words(vocab), hidden, layers, tied, seed, scale, favoured, bias);
+    }
+
+    private static Path write(Path dir, List<String> words, int hidden, int layers, boolean tied, long seed, float scale,
+                              int favoured, float bias) {
+        int vocab = words.size();
         ModelShape shape = new ModelShape(vocab, hidden, layers, tied);
         try (LanguageModel m = new LanguageModel(shape)) {
             m.initialize(seed, scale);
@@ -58,9 +69,9 @@ final class TestModels {
             Config config = Config.load("test", Map.of("vocab_size", Integer.toString(vocab),
                     "hidden_size", Integer.toString(hidden), "num_layers", Integer.toString(layers),
                     "tie_weights", Boolean.toString(tied)));
-            Path file = dir.resolve("model-" + vocab + "-" + hidden + "-" + layers + (tied ? "-tied-" : "-") + seed
+            Path file = dir.resolve("model-" + Integer.toHexString(words.hashCode()) + "-" + vocab + "-" + hidden + "-" + layers + (tied ? "-tied-" : "-") + seed
                     + (favoured >= 0 ? "-favouring-" + favoured : "") + ".safetensors");
-            Checkpoint.write(file, config, Vocabulary.of(words(vocab)), m, null, Map.of());
+            Checkpoint.write(file, config, Vocabulary.of(words), m, null, Map.of());
             return file;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -68,7 +79,7 @@ final class TestModels {
     }
 
     /** {@code write}, then quantized to {@code format} (fp32: the file itself). */
-    static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale,
+    public static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale,
                       lstmlm.modelfile.WeightFormat format) {
         Path fp32 = write(dir, vocab, hidden, layers, tied, seed, scale);
         if (format == lstmlm.modelfile.WeightFormat.FP32) return fp32;
