@@ -17,8 +17,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * session). Programs keep their one-session-per-stream code and get the batched throughput.
  *
  * <p>Oldest first: the queue is FIFO, so no stream starves. A row's results equal the same
- * session's stepped alone to float rounding (the GEMMs sum in another order than the one-row
- * kernels; 2e-5 in the tests). A step that fails (the model closed under it) fails with its
+ * session's stepped alone as a {@link StepBatch} row's do: bit for bit in batches the one-row and
+ * few-row kernels run, else to float rounding (the GEMMs sum in another order; 2e-5 in the tests). A step that fails (the model closed under it) fails with its
  * exception on every thread whose step was in that batch; the worker goes on. {@link #close} stops
  * new steps, completes every queued one and waits for the worker; a feed after it throws.
  *

@@ -15,9 +15,10 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * ({@link #select}, a beam's survivors) without copying weights. Nothing is allocated once built.
  * One thread at a time.
  *
- * <p>A row's results equal a {@link Session}'s fed the same words to float rounding (the GEMMs sum
- * in another order than the one-row kernels); a batch of capacity 1 runs the one-row kernels and
- * equals a session bit for bit.
+ * <p>A row's results equal a {@link Session}'s fed the same words bit for bit while one row, or up to
+ * {@link LayerSequence#FEW_ROWS} rows of fp32 weights, are in use (the one-row and few-row kernels
+ * give the same bits); with more rows, or compact weights, to float rounding (the GEMMs sum in
+ * another order).
  */
 public final class StepBatch {
     private final Model model;

@@ -43,20 +43,56 @@ public final class RowKernels {
         for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
             addFourRows(x.getAtIndex(FLOAT, xOff + k), x.getAtIndex(FLOAT, xOff + k + 1),
                     x.getAtIndex(FLOAT, xOff + k + 2), x.getAtIndex(FLOAT, xOff + k + 3),
-                    w, (wOff + (long) k * cols) * 4, cols, y, yOff * 4);
+                    w, (wOff + (long) k * cols) * 4, cols, cols, y, yOff * 4);
         }
         for (; k < rows; k++) { // leftover rows, one at a time
             addOneRow(x.getAtIndex(FLOAT, xOff + k), w, (wOff + (long) k * cols) * 4, cols, y, yOff * 4);
         }
     }
 
-    /** y = fma(W[k+3], x3, fma(W[k+2], x2, fma(W[k+1], x1, fma(W[k], x0, y)))); byte offsets; rows contiguous. */
-    private static void addFourRows(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int cols,
+    /** Columns of a tile of {@link #rowsTimesMatrix}: four weight rows of it (16 KB) stay in L1 while every input row uses them. */
+    private static final int COLUMN_TILE = 1024;
+
+    /**
+     * {@link #vectorTimesMatrix} for n input rows at once: y_r = bias + x_r·W for r in [0, n), x_r at
+     * {@code xOff + r·xStride}, y_r at {@code yOff + r·yStride}. W is read from memory once for all n
+     * rows: each block of four W rows is taken a column tile at a time, and every input row uses the
+     * tile while it is in L1. Each y_r[j] is the same FMA chain as {@link #vectorTimesMatrix} gives
+     * row r alone, so the results are bit-identical to n one-row calls.
+     */
+    public static void rowsTimesMatrix(MemorySegment x, long xOff, int xStride, int n, int rows, MemorySegment w, long wOff,
+                                       int cols, MemorySegment bias, long biasOff, MemorySegment y, long yOff, int yStride) {
+        for (int r = 0; r < n; r++) MemorySegment.copy(bias, biasOff * 4, y, (yOff + (long) r * yStride) * 4, (long) cols * 4);
+        int k = 0;
+        for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
+            long wk = (wOff + (long) k * cols) * 4;
+            for (int j0 = 0; j0 < cols; j0 += COLUMN_TILE) {
+                int width = Math.min(COLUMN_TILE, cols - j0);
+                for (int r = 0; r < n; r++) {
+                    long xr = xOff + (long) r * xStride + k;
+                    addFourRows(x.getAtIndex(FLOAT, xr), x.getAtIndex(FLOAT, xr + 1), x.getAtIndex(FLOAT, xr + 2),
+                            x.getAtIndex(FLOAT, xr + 3), w, wk + 4L * j0, cols, width, y, (yOff + (long) r * yStride + j0) * 4);
+                }
+            }
+        }
+        for (; k < rows; k++) { // leftover rows, one at a time, as the one-row kernel takes them
+            for (int r = 0; r < n; r++) {
+                addOneRow(x.getAtIndex(FLOAT, xOff + (long) r * xStride + k), w, (wOff + (long) k * cols) * 4, cols, y,
+                        (yOff + (long) r * yStride) * 4);
+            }
+        }
+    }
+
+    /**
+     * y[0..width) = fma(W[k+3], x3, fma(W[k+2], x2, fma(W[k+1], x1, fma(W[k], x0, y)))) over the first
+     * {@code width} columns of four W rows {@code stride} floats apart; byte offsets.
+     */
+    private static void addFourRows(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int stride, int width,
                                     MemorySegment y, long yb) {
         final FloatVector v0 = FloatVector.broadcast(F, x0), v1 = FloatVector.broadcast(F, x1);
         final FloatVector v2 = FloatVector.broadcast(F, x2), v3 = FloatVector.broadcast(F, x3);
-        final long rowBytes = (long) cols * 4, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
-        final int upper = F.loopBound(cols);
+        final long rowBytes = (long) stride * 4, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        final int cols = width, upper = F.loopBound(cols);
         int j = 0;
         for (; j < upper; j += F.length()) {
             final long jb = 4L * j;

@@ -60,17 +60,44 @@ public final class LayerSequence {
     }
 
     /**
-     * The product for {@code rows} streams stepped together: one row streams each weight once through
-     * the Java one-row kernel of the file's format (the matrices are read where they lie, compact or
-     * not); more rows multiply with OpenBLAS on fp32 weights ({@code fp32}, asked for on first use).
+     * Rows stepped together up to which fp32 weights are multiplied by the few-row kernel, which reads
+     * each weight once for all rows (bit for bit the one-row kernel's results); above, OpenBLAS.
+     */
+    public static final int FEW_ROWS = 8;
+
+    /**
+     * The product for up to {@code rows} streams stepped together, chosen per call by the rows in use:
+     * one row streams each weight once through the Java one-row kernel of the file's format (the
+     * matrices read where they lie, compact or not); a few rows of fp32 weights the few-row kernel
+     * (the same bits as one row at a time); more rows, or compact weights, OpenBLAS GEMMs on fp32
+     * weights ({@code fp32}, asked for on first use).
      */
     public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
         if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
-        if (rows > 1) return new Gemm(w, fp32);
-        return switch (w.format()) {
+        Product one = switch (w.format()) {
             case FP32 -> new OneRowFp32(w);
             case BF16, INT8 -> new OneRowCompact(w);
         };
+        if (rows == 1) return one;
+        Product few = w.format() == WeightFormat.FP32 && !w.transposedSoftmax() ? new FewRowsFp32(w) : null;
+        return new ByRows(one, few, new Gemm(w, fp32));
+    }
+
+    /** The product for the rows of each call: one, a few (when there is a few-row kernel for the format), or many. */
+    private record ByRows(Product one, Product few, Product many) implements Product {
+        private Product of(int rows) {
+            return rows == 1 ? one : few != null && rows <= FEW_ROWS ? few : many;
+        }
+
+        @Override
+        public void gates(int l, int rows, State s) {
+            of(rows).gates(l, rows, s);
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            of(rows).logits(rows, s);
+        }
     }
 
     /** The buffers of up to {@code rows} streams (see the class comment), cut from one caller-owned slab. */
@@ -271,6 +298,23 @@ public final class LayerSequence {
             } else {
                 RowKernels.vectorTimesMatrix(s.xh, top, w.hidden(), w.softmaxWeight(), 0, w.vocab(), w.softmaxBias(), 0, s.logits, 0);
             }
+        }
+    }
+
+    /** A few rows, fp32 weights [H × V] (not transposed): the few-row kernel, each weight read once for all rows. */
+    private record FewRowsFp32(Weights w) implements Product {
+        @Override
+        public void gates(int l, int rows, State s) {
+            int H = w.hidden();
+            RowKernels.rowsTimesMatrix(s.xh, s.xhRow(l, 0), 2 * H, rows, 2 * H, w.lstmWeight()[l], 0, 4 * H,
+                    w.zeros(), 0, s.gates, 0, 4 * H);
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            int H = w.hidden(), V = w.vocab();
+            RowKernels.rowsTimesMatrix(s.xh, s.xhRow(w.layers() - 1, 0) + H, 2 * H, rows, H, w.softmaxWeight(), 0, V,
+                    w.softmaxBias(), 0, s.logits, 0, V);
         }
     }
 

@@ -93,6 +93,36 @@ class StepBatchTest {
         }
     }
 
+    @Test
+    void upToTheFewRowLimitFp32RowsAreTheSessionsBitForBit() {
+        int vocab = 1100, rows = lstmlm.model.LayerSequence.FEW_ROWS; // more columns than one tile of the few-row kernel
+        Path file = TestModels.write(dir, vocab, 12, 2, 21, 0.5f);
+        try (Model model = Model.load(file)) {
+            StepBatch batch = model.newStepBatch(32);
+            Session[] sessions = new Session[rows];
+            for (int r = 0; r < rows; r++) sessions[r] = model.newSession();
+            SplittableRandom random = new SplittableRandom(9);
+            int[] ids = new int[32];
+            for (int n : new int[]{rows, 3, 2}) {
+                batch.start(n);
+                for (int r = 0; r < n; r++) sessions[r].reset();
+                for (int t = 0; t < 6; t++) {
+                    for (int r = 0; r < n; r++) {
+                        ids[r] = random.nextInt(vocab);
+                        sessions[r].feed(ids[r]);
+                    }
+                    batch.step(ids);
+                    for (int r = 0; r < n; r++) {
+                        for (int w = 0; w < vocab; w += 7) {
+                            assertEquals(sessions[r].logProbability(w), batch.logProbability(r, w), n + " rows, row " + r + " word " + w);
+                        }
+                    }
+                }
+            }
+            for (Session s : sessions) s.close();
+        }
+    }
+
     @ParameterizedTest
     @EnumSource(WeightFormat.class)
     void steadyStateStepsAndSelectionsAllocateNothing(WeightFormat format) {

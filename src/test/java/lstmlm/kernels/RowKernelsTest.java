@@ -46,6 +46,31 @@ class RowKernelsTest {
     }
 
     @ParameterizedTest
+    @CsvSource({"1,1,1", "2,1,17", "3,3,7", "4,4,16", "5,5,33", "2,7,3", "6,13,37", "3,400,800", "7,200,1003",
+            "4,9,2100", "16,8,1025"})
+    void rowsTimesMatrixIsBitIdenticalToOneRowAtATime(int n, int rows, int cols) {
+        try (Arena arena = Arena.ofConfined()) {
+            SplittableRandom rnd = new SplittableRandom(n * 131L + rows * 31L + cols);
+            int xStride = rows + 3, yStride = cols + 5;
+            long xOff = 3, wOff = 5, bOff = 2, yOff = 7;
+            MemorySegment x = random(arena, xOff + (long) n * xStride, rnd), w = random(arena, wOff + (long) rows * cols, rnd);
+            MemorySegment b = random(arena, bOff + cols, rnd);
+            MemorySegment y = random(arena, yOff + (long) n * yStride, rnd), expected = arena.allocate(y.byteSize(), 64);
+            expected.copyFrom(y); // the gaps between output rows must stay as they were
+            RowKernels.rowsTimesMatrix(x, xOff, xStride, n, rows, w, wOff, cols, b, bOff, y, yOff, yStride);
+            for (int r = 0; r < n; r++) {
+                RowKernelsReference.vectorTimesMatrix(x, xOff + (long) r * xStride, rows, w, wOff, cols, b, bOff,
+                        expected, yOff + (long) r * yStride);
+            }
+            for (long i = 0; i < y.byteSize() / 4; i++) {
+                if (Float.floatToIntBits(get(expected, i)) != Float.floatToIntBits(get(y, i))) {
+                    fail("element " + i + ": expected " + get(expected, i) + " but was " + get(y, i));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
     @CsvSource({"1,1", "1,17", "3,7", "4,16", "5,33", "7,3", "13,37", "37,200", "10,650"})
     void matrixTimesVectorMatchesTheDoubleReference(int rows, int cols) {
         try (Arena arena = Arena.ofConfined()) {
