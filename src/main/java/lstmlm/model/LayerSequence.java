@@ -63,7 +63,7 @@ public final class LayerSequence {
      * Rows stepped together up to which fp32 weights are multiplied by the few-row kernel, which reads
      * each weight once for all rows (bit for bit the one-row kernel's results); above, OpenBLAS.
      */
-    public static final int FEW_ROWS = 8;
+    public static final int FEW_ROWS = 4;
 
     /**
      * The product for up to {@code rows} streams stepped together, chosen per call by the rows in use:
