@@ -11,10 +11,11 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Coalesces the steps of many sessions, fed on many threads, into batched steps: each
  * {@link Session#feed} of a session from {@link #newSession} queues its word and waits; one worker
- * thread takes the oldest queued steps, up to {@code maxBatch}, once that many are queued or the
- * oldest has waited {@code maxWaitMicros}, and runs them as one {@link LayerSequence#stepForward}
- * over their rows (the products as GEMMs; a lone step runs the one-row kernels, exactly as a plain
- * session). Programs keep their one-session-per-stream code and get the batched throughput.
+ * thread takes the oldest queued steps, up to {@code maxBatch}, once as many are queued as the last
+ * batch had (so a lone stream never waits) or the oldest has waited {@code maxWaitMicros}, and runs
+ * them as one {@link LayerSequence#stepForward} over their rows (the products as GEMMs; a lone step
+ * runs the one-row kernels, exactly as a plain session). Programs keep their one-session-per-stream
+ * code and get the batched throughput.
  *
  * <p>Oldest first: the queue is FIFO, so no stream starves. A row's results equal the same
  * session's stepped alone as a {@link StepBatch} row's do: bit for bit in batches the one-row and
@@ -60,6 +61,8 @@ public final class DynamicBatcher implements AutoCloseable {
     private final Condition arrived = lock.newCondition();
     private final Thread worker;
     private boolean closed;
+    /** Rows of the last batch: how many queued steps the next one waits for (guarded by the lock). */
+    private int lastBatch = 1;
     private volatile long batches, steps;
 
     /**
@@ -141,7 +144,7 @@ public final class DynamicBatcher implements AutoCloseable {
                 throw new IllegalStateException("This batcher is closed: the step did not run.");
             }
             queue.addLast(r);
-            if (queue.size() == 1 || queue.size() >= maxBatch) arrived.signal();
+            if (queue.size() == 1 || queue.size() >= Math.min(maxBatch, lastBatch)) arrived.signal();
         } finally {
             lock.unlock();
         }
@@ -165,8 +168,11 @@ public final class DynamicBatcher implements AutoCloseable {
             try {
                 while (queue.isEmpty() && !closed) arrived.awaitUninterruptibly();
                 if (queue.isEmpty()) return; // closed, and nothing left to complete
+                // wait for as many streams as the last batch had, no more: a lone stream never waits,
+                // and streams that arrive meanwhile join whatever batch they find
+                int expected = Math.min(maxBatch, lastBatch);
                 long deadline = System.nanoTime() + maxWaitNanos;
-                while (queue.size() < maxBatch && !closed) {
+                while (queue.size() < expected && !closed) {
                     long left = deadline - System.nanoTime();
                     if (left <= 0) break;
                     try {
@@ -177,6 +183,7 @@ public final class DynamicBatcher implements AutoCloseable {
                 }
                 n = Math.min(maxBatch, queue.size());
                 for (int i = 0; i < n; i++) taken[i] = queue.pollFirst();
+                lastBatch = n;
             } finally {
                 lock.unlock();
             }
