@@ -9,6 +9,7 @@ import lstmlm.infer.Model;
 import lstmlm.serve.Limits;
 import lstmlm.serve.LoadGenerator;
 import lstmlm.serve.Server;
+import lstmlm.serve.Soak;
 import lstmlm.model.Precision;
 import lstmlm.model.StepProfile;
 import lstmlm.natives.ThreadPolicy;
@@ -85,6 +86,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "With --latency: start the HTTP server on loopback (--max-batch, --max-wait-us, --max-queue) and"
                     + " drive it with C clients each sending /v1/next requests; for each C: tokens/s, request p50/p99, 503s.")
     int[] serveClients;
+
+    @Option(names = "--soak", paramLabel = "SECONDS",
+            description = "With --serve C: instead, a mixed load (next, score, generate, health, metrics) from C clients for"
+                    + " SECONDS, answers sampled against the library; prints statuses, mismatches and resident memory.")
+    Integer soakSeconds;
 
     @Option(names = "--max-queue", defaultValue = "256", paramLabel = "N", description = "The server's requests in flight for --serve (default: ${DEFAULT-VALUE}).")
     int maxQueue;
@@ -194,6 +200,12 @@ final class BenchCommand implements Callable<Integer> {
             if (serveClients != null) {
                 Options.atLeast("--max-queue", maxQueue, 1);
                 try (Server server = Server.start(m, new Server.Options("127.0.0.1", 0, maxBatch, maxWaitMicros, maxQueue, Limits.DEFAULT, 5))) {
+                    if (soakSeconds != null) {
+                        Options.atLeast("--soak", soakSeconds, 1);
+                        Soak.Result r = Soak.run(m, server.port(), serveClients[0], soakSeconds, seed, System.out::println);
+                        System.out.println(r.toJson());
+                        return 0;
+                    }
                     for (int c : serveClients) {
                         Options.atLeast("--serve", c, 1);
                         served.add(LoadGenerator.run(m, server.port(), c, seconds, seed));
