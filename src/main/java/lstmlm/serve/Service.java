@@ -17,8 +17,8 @@ import java.util.function.Consumer;
 /**
  * What each endpoint computes, on the library: every word is fed to a session of the shared
  * {@link DynamicBatcher}, so concurrent requests share each batched step; the numbers are the
- * library's for the same input (a session's score, top-k and draws). Beam search runs its own
- * batched steps over its hypotheses ({@link BeamSearch}).
+ * library's for the same input (a session's score, top-k and draws). A beam's hypotheses are
+ * batcher sessions too ({@link BeamSearch#search(DynamicBatcher, int, int[], BeamSearch.Options)}).
  */
 final class Service {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -96,8 +96,8 @@ final class Service {
                 if (model.vocabulary().id(w) < 0) unknown++;
                 ids[i + 1] = model.idOrUnk(w);
             }
-            BeamSearch.Hypothesis best = new BeamSearch(model, r.beam())
-                    .search(ids, new BeamSearch.Options(r.words(), true, true)).getFirst();
+            BeamSearch.Hypothesis best = BeamSearch.search(batcher, r.beam(), ids, new BeamSearch.Options(r.words(), true, true))
+                    .getFirst();
             metrics.tokens(ids.length + best.ids().length * r.beam());
             for (int id : best.ids()) words.add(model.word(id));
             out.put("log_prob", best.logProbability());

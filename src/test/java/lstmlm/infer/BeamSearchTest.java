@@ -151,6 +151,31 @@ class BeamSearchTest {
     }
 
     @Test
+    void aBeamOfBatcherSessionsFindsWhatTheStepBatchFinds() {
+        int vocab = 50;
+        Path file = TestModels.write(dir, vocab, 16, 2, false, 37, 1.5f, WeightFormat.FP32);
+        SplittableRandom random = new SplittableRandom(12);
+        try (Model model = Model.load(file); DynamicBatcher batcher = new DynamicBatcher(model, 8, 100)) {
+            for (int width : new int[]{1, 3, lstmlm.model.LayerSequence.FEW_ROWS}) {
+                BeamSearch onRows = new BeamSearch(model, width);
+                for (int trial = 0; trial < 6; trial++) {
+                    int[] prompt = prompt(random, vocab);
+                    BeamSearch.Options options = new BeamSearch.Options(10, trial % 2 == 0, trial % 3 == 0);
+                    List<BeamSearch.Hypothesis> expected = onRows.search(prompt, options);
+                    List<BeamSearch.Hypothesis> got = BeamSearch.search(batcher, width, prompt, options);
+                    assertEquals(expected.size(), got.size());
+                    // up to FEW_ROWS fp32 rows, batched or not, give the one-row kernel's bits: the same search
+                    for (int i = 0; i < expected.size(); i++) {
+                        assertArrayEquals(expected.get(i).ids(), got.get(i).ids(), "width " + width + " trial " + trial + " rank " + i);
+                        assertEquals(expected.get(i).logProbability(), got.get(i).logProbability(), 0.0);
+                        assertEquals(expected.get(i).ended(), got.get(i).ended());
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void badArgumentsAreClearErrors() {
         Path file = TestModels.write(dir, 10, 4, 1, 3, 0.5f);
         try (Model model = Model.load(file)) {
