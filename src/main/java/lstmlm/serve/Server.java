@@ -20,7 +20,8 @@ import java.util.concurrent.Semaphore;
 /**
  * The HTTP service over one model: the JDK's own HTTP server (no dependency), a virtual thread per
  * exchange, every word fed through one {@link DynamicBatcher}. Admission is bounded: at most
- * {@code maxQueue} requests in flight, beyond that a 503 with {@code Retry-After} at once, so memory
+ * {@code maxQueue} requests computing at once (a slot is freed before the answer is written),
+ * beyond that a 503 with {@code Retry-After} at once, so memory
  * never grows with load. A request body is read (bounded by the limits) before the request is
  * admitted to the model, so a slow client holds no batch slot. Bad input is a 4xx with a one-line
  * JSON message; anything else a 500 with a one-line message, never a stack trace.
@@ -151,23 +152,29 @@ public final class Server implements AutoCloseable {
                 byte[] body = readBody(x);
                 if (stopping) return busy(x, "The server is stopping");
                 if (!admission.tryAcquire()) return busy(x, "The server is busy: " + options.maxQueue() + " requests are in flight");
+                ObjectNode result;
                 try {
-                    return switch (endpoint) {
-                        case "score" -> sendJson(x, 200, service.score(Requests.score(body, options.limits())));
-                        case "next" -> sendJson(x, 200, service.next(Requests.next(body, options.limits())));
-                        default -> generate(x, Requests.generate(body, options.limits()));
-                    };
+                    if (endpoint.equals("generate")) {
+                        Requests.Generate g = Requests.generate(body, options.limits());
+                        if (g.stream()) return streamGenerate(x, g); // holds its slot while it streams
+                        result = service.generate(g, null);
+                    } else if (endpoint.equals("score")) {
+                        result = service.score(Requests.score(body, options.limits()));
+                    } else {
+                        result = service.next(Requests.next(body, options.limits()));
+                    }
                 } finally {
                     admission.release();
                 }
+                // the slot is free before the answer leaves: a client that sends its next request at once finds it free
+                return sendJson(x, 200, result);
             }
             default -> throw new BadRequest(404, "No such endpoint: POST /v1/score, /v1/next, /v1/generate; GET /health, /metrics");
         }
     }
 
-    private int generate(HttpExchange x, Requests.Generate r) {
-        if (!r.stream()) return sendJson(x, 200, service.generate(r, null));
-        // server-sent events: one per word, then the whole result
+    /** Server-sent events: one per word, then the whole result. */
+    private int streamGenerate(HttpExchange x, Requests.Generate r) {
         try {
             x.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
             x.getResponseHeaders().set("Cache-Control", "no-cache");
