@@ -205,6 +205,29 @@ class ServerTest {
     }
 
     @Test
+    void aSlowOrVanishedClientHoldsNoSlot() throws Exception {
+        try (Model m = Model.load(TestModels.write(dir, 60, 16, 2, false, 9, 0.8f));
+             Server one = Server.start(m, new Server.Options("127.0.0.1", 0, 8, 100, 1, Limits.DEFAULT, 2))) {
+            URI next = URI.create("http://127.0.0.1:" + one.port() + "/v1/next");
+            // a client that sends half a body and stalls, and one that vanishes mid-body
+            java.net.Socket slow = new java.net.Socket("127.0.0.1", one.port()), gone = new java.net.Socket("127.0.0.1", one.port());
+            for (java.net.Socket s : List.of(slow, gone)) {
+                s.getOutputStream().write(("POST /v1/next HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{\"context\": \"w").getBytes());
+                s.getOutputStream().flush();
+            }
+            gone.close();
+            Thread.sleep(200);
+            // with one slot in all, the next request is served: neither of them holds it
+            for (int i = 0; i < 3; i++) {
+                HttpResponse<String> r = client.send(HttpRequest.newBuilder(next).POST(HttpRequest.BodyPublishers.ofString("{\"context\": \"w3\"}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, r.statusCode(), r.body());
+            }
+            slow.close();
+        }
+    }
+
+    @Test
     void beyondTheQueueIs503WithRetryAfterAndClosingAnswersEveryAdmittedRequest() throws Exception {
         try (Model m = Model.load(TestModels.write(dir, 60, 16, 2, false, 8, 0.8f));
              ExecutorService clients = Executors.newFixedThreadPool(24)) {
