@@ -153,10 +153,14 @@ public final class Server implements AutoCloseable {
                 if (stopping) return busy(x, "The server is stopping");
                 if (!admission.tryAcquire()) return busy(x, "The server is busy: " + options.maxQueue() + " requests are in flight");
                 ObjectNode result;
+                boolean held = true;
                 try {
                     if (endpoint.equals("generate")) {
                         Requests.Generate g = Requests.generate(body, options.limits());
-                        if (g.stream()) return streamGenerate(x, g); // holds its slot while it streams
+                        if (g.stream()) { // holds its slot while it computes, not for its last event
+                            held = false;
+                            return streamGenerate(x, g);
+                        }
                         result = service.generate(g, null);
                     } else if (endpoint.equals("score")) {
                         result = service.score(Requests.score(body, options.limits()));
@@ -164,7 +168,7 @@ public final class Server implements AutoCloseable {
                         result = service.next(Requests.next(body, options.limits()));
                     }
                 } finally {
-                    admission.release();
+                    if (held) admission.release();
                 }
                 // the slot is free before the answer leaves: a client that sends its next request at once finds it free
                 return sendJson(x, 200, result);
@@ -173,8 +177,13 @@ public final class Server implements AutoCloseable {
         }
     }
 
-    /** Server-sent events: one per word, then the whole result. */
+    /**
+     * Server-sent events: one per word, then the whole result. Owns the caller's admission slot and
+     * frees it once the words are drawn, before the last event: a client that starts its next
+     * request as soon as the stream ends finds the slot free.
+     */
     private int streamGenerate(HttpExchange x, Requests.Generate r) {
+        boolean held = true;
         try {
             x.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
             x.getResponseHeaders().set("Cache-Control", "no-cache");
@@ -182,10 +191,14 @@ public final class Server implements AutoCloseable {
             OutputStream out = x.getResponseBody();
             ObjectNode done = service.generate(r, word -> event(out, JSON.createObjectNode().put("word", word)));
             done.put("done", true);
+            admission.release();
+            held = false;
             event(out, done);
             out.close();
-        } catch (IOException e) {
+        } catch (IOException | java.io.UncheckedIOException e) {
             // the client went away mid-stream: nothing to answer
+        } finally {
+            if (held) admission.release();
         }
         return 200;
     }
