@@ -150,22 +150,27 @@ public final class Server implements AutoCloseable {
             case "score", "next", "generate" -> {
                 requireMethod(x, "POST");
                 byte[] body = readBody(x);
+                // decoded before admission: a bad request never takes a slot
+                Object request = switch (endpoint) {
+                    case "score" -> Requests.score(body, options.limits());
+                    case "next" -> Requests.next(body, options.limits());
+                    default -> Requests.generate(body, options.limits());
+                };
                 if (stopping) return busy(x, "The server is stopping");
                 if (!admission.tryAcquire()) return busy(x, "The server is busy: " + options.maxQueue() + " requests are in flight");
                 ObjectNode result;
                 boolean held = true;
                 try {
-                    if (endpoint.equals("generate")) {
-                        Requests.Generate g = Requests.generate(body, options.limits());
+                    if (request instanceof Requests.Generate g) {
                         if (g.stream()) { // holds its slot while it computes, not for its last event
                             held = false;
                             return streamGenerate(x, g);
                         }
                         result = service.generate(g, null);
-                    } else if (endpoint.equals("score")) {
-                        result = service.score(Requests.score(body, options.limits()));
+                    } else if (request instanceof Requests.Score sc) {
+                        result = service.score(sc);
                     } else {
-                        result = service.next(Requests.next(body, options.limits()));
+                        result = service.next((Requests.Next) request);
                     }
                 } finally {
                     if (held) admission.release();
