@@ -64,8 +64,7 @@ final class GenerateCommand implements Callable<Integer> {
             if (eos >= 0) session.feed(eos);
             StringBuilder line = new StringBuilder();
             int unknown = 0;
-            for (String w : prompt.trim().split("\\s+")) {
-                if (w.isEmpty()) continue;
+            for (String w : promptWords()) {
                 if (m.vocabulary().id(w) < 0) unknown++;
                 session.feed(w);
                 line.append(w).append(' ');
@@ -84,7 +83,7 @@ final class GenerateCommand implements Callable<Integer> {
                 session.feed(next);
             }
             if (!line.isEmpty()) out.println(line.toString().stripTrailing());
-            if (unknown > 0) spec.commandLine().getErr().println("note: " + unknown + " prompt word(s) outside the vocabulary were fed as <unk>");
+            noteUnknown(unknown);
             out.flush();
         }
         return 0;
@@ -97,16 +96,11 @@ final class GenerateCommand implements Callable<Integer> {
             Main.noteUnverifiedHeader(model, m.headerVerified());
             int eos = m.vocabulary().eosId();
             if (eos < 0) throw new UserException("The vocabulary has no <eos>, which --beam needs to end a sentence: sample instead.");
-            List<String> promptWords = prompt.isBlank() ? List.of() : List.of(prompt.trim().split("\\s+"));
-            int[] ids = new int[promptWords.size() + 1];
-            ids[0] = eos;
-            int unknown = 0;
-            for (int i = 0; i < promptWords.size(); i++) {
-                if (m.vocabulary().id(promptWords.get(i)) < 0) unknown++;
-                ids[i + 1] = m.idOrUnk(promptWords.get(i));
-            }
+            List<String> promptWords = promptWords();
+            Model.Ids ids = m.afterEos(promptWords);
+            int unknown = ids.unknown();
             BeamSearch.Hypothesis best = new BeamSearch(m, beam)
-                    .search(ids, new BeamSearch.Options(words, true, true)).getFirst();
+                    .search(ids.ids(), new BeamSearch.Options(words, true, true)).getFirst();
             StringBuilder line = new StringBuilder(String.join(" ", promptWords));
             for (int id : best.ids()) {
                 if (id == eos) break;
@@ -114,9 +108,18 @@ final class GenerateCommand implements Callable<Integer> {
                 line.append(m.vocabulary().word(id));
             }
             out.println(line);
-            if (unknown > 0) spec.commandLine().getErr().println("note: " + unknown + " prompt word(s) outside the vocabulary were fed as <unk>");
+            noteUnknown(unknown);
             out.flush();
         }
         return 0;
+    }
+
+    /** The --prompt's words (none for a blank prompt). */
+    private List<String> promptWords() {
+        return prompt.isBlank() ? List.of() : List.of(prompt.trim().split("\\s+"));
+    }
+
+    private void noteUnknown(int unknown) {
+        if (unknown > 0) spec.commandLine().getErr().println("note: " + unknown + " prompt word(s) outside the vocabulary were fed as <unk>");
     }
 }

@@ -74,7 +74,7 @@ public final class BatchBenchmark {
             measuredNanos = now - start;
         }
         if (sink == 42.4242f) System.out.print(""); // keep the results alive
-        return row("batch", n, steps * n / (measuredNanos / 1e9), nanos, recorded, n);
+        return row("batch", n, steps * n / (measuredNanos / 1e9), new Latencies(nanos, recorded), n);
     }
 
     /**
@@ -123,23 +123,11 @@ public final class BatchBenchmark {
         done.await();
         for (Thread t : started) t.join();
         long total = Arrays.stream(tokens).sum();
-        int n = Arrays.stream(recorded).sum();
-        long[] all = new long[n];
-        int at = 0;
-        for (int c = 0; c < threads; c++) {
-            System.arraycopy(nanos[c], 0, all, at, recorded[c]);
-            at += recorded[c];
-        }
-        return row("sessions", threads, total / (elapsed / 1e9), all, n, batches > 0 ? (double) steps / batches : 0);
+        return row("sessions", threads, total / (elapsed / 1e9), Latencies.merge(nanos, recorded),
+                batches > 0 ? (double) steps / batches : 0);
     }
 
-    private static Row row(String kind, int streams, double tokensPerS, long[] nanos, int n, double meanBatch) {
-        long[] sorted = Arrays.copyOf(nanos, Math.max(n, 1));
-        Arrays.sort(sorted);
-        return new Row(kind, streams, tokensPerS, percentile(sorted, 0.50) / 1e3, percentile(sorted, 0.99) / 1e3, meanBatch);
-    }
-
-    private static double percentile(long[] sorted, double p) {
-        return sorted[(int) Math.min(sorted.length - 1, Math.round(p * (sorted.length - 1)))];
+    private static Row row(String kind, int streams, double tokensPerS, Latencies latencies, double meanBatch) {
+        return new Row(kind, streams, tokensPerS, latencies.micros(0.50), latencies.micros(0.99), meanBatch);
     }
 }

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -178,9 +177,8 @@ public final class LatencyBenchmark implements AutoCloseable {
         if (tokens < 1) throw new IllegalArgumentException("need at least one measured token, got " + tokens);
         double bandwidth = measureBandwidth(10);
         long[] nanos = measureSteps(warmupTokens, tokens);
-        Arrays.sort(nanos);
-        double p50 = nanos[(int) Math.min(nanos.length - 1, Math.round(0.50 * (nanos.length - 1)))] / 1e3;
-        double p99 = nanos[(int) Math.min(nanos.length - 1, Math.round(0.99 * (nanos.length - 1)))] / 1e3;
+        Latencies latencies = new Latencies(nanos, nanos.length);
+        double p50 = latencies.micros(0.50), p99 = latencies.micros(0.99);
         double bound = model.bytesReadPerToken() / bandwidth * 1e6;
         double throughput = measureBatchThroughput(3);
         return new Result(model.fileBytes() / 1e6, model.bytesReadPerToken() / 1e6, bandwidth / 1e9, p50, p99,

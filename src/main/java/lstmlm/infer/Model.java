@@ -268,10 +268,10 @@ public final class Model implements AutoCloseable {
     }
 
     /** A sentence's words as ids, and how many were outside the vocabulary (each then {@code <unk>}). */
-    record Ids(int[] ids, int unknown) {}
+    public record Ids(int[] ids, int unknown) {}
 
     /** The ids of {@code words}; words outside the vocabulary become {@code <unk>} and are counted. */
-    Ids ids(List<String> words) {
+    public Ids ids(List<String> words) {
         int[] ids = new int[words.size()];
         int unknown = 0;
         for (int i = 0; i < ids.length; i++) {
@@ -283,6 +283,15 @@ public final class Model implements AutoCloseable {
             ids[i] = id;
         }
         return new Ids(ids, unknown);
+    }
+
+    /** {@code <eos>} and then the ids of {@code words}: a sentence start followed by them, as a prompt is fed. */
+    public Ids afterEos(List<String> words) {
+        Ids w = ids(words);
+        int[] ids = new int[w.ids().length + 1];
+        ids[0] = eosIdOrThrow();
+        System.arraycopy(w.ids(), 0, ids, 1, w.ids().length);
+        return new Ids(ids, w.unknown());
     }
 
     /** The word of an id, checked. */

@@ -2,6 +2,7 @@ package lstmlm.serve;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import lstmlm.infer.Latencies;
 import lstmlm.infer.Model;
 
 import java.io.IOException;
@@ -10,7 +11,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -99,21 +99,10 @@ public final class LoadGenerator {
         stop.set(true);
         for (Thread t : threads) t.join();
         http.close();
-        int n = Arrays.stream(recorded).sum();
-        long[] all = new long[Math.max(n, 1)];
-        int at = 0;
-        for (int c = 0; c < clients; c++) {
-            System.arraycopy(nanos[c], 0, all, at, recorded[c]);
-            at += recorded[c];
-        }
-        Arrays.sort(all, 0, n);
+        Latencies latencies = Latencies.merge(nanos, recorded);
         long requests = ok.sum(), refused = busy.sum();
         return new Result(clients, requests * (CONTEXT_WORDS + 1) / elapsed, requests / elapsed,
-                percentile(all, n, 0.50) / 1e3, percentile(all, n, 0.99) / 1e3,
+                latencies.micros(0.50), latencies.micros(0.99),
                 requests + refused == 0 ? 0 : (double) refused / (requests + refused), errors.sum());
-    }
-
-    private static double percentile(long[] sorted, int n, double p) {
-        return n == 0 ? Double.NaN : sorted[(int) Math.min(n - 1, Math.round(p * (n - 1)))];
     }
 }

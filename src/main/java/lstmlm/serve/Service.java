@@ -26,14 +26,12 @@ final class Service {
     private final Model model;
     private final DynamicBatcher batcher;
     private final Metrics metrics;
-    private final int eos;
 
     Service(Model model, DynamicBatcher batcher, Metrics metrics) {
         this.model = model;
         this.batcher = batcher;
         this.metrics = metrics;
-        this.eos = model.vocabulary().eosId();
-        if (eos < 0) throw new IllegalArgumentException("The model's vocabulary has no <eos>: sentences have no start to serve from.");
+        if (model.vocabulary().eosId() < 0) throw new IllegalArgumentException("The model's vocabulary has no <eos>: sentences have no start to serve from.");
     }
 
     ObjectNode score(Requests.Score r) {
@@ -89,13 +87,9 @@ final class Service {
         ArrayNode words = out.putArray("words");
         int unknown = 0;
         if (r.beam() > 0) {
-            int[] ids = new int[r.prompt().size() + 1];
-            ids[0] = eos;
-            for (int i = 0; i < r.prompt().size(); i++) {
-                String w = r.prompt().get(i);
-                if (model.vocabulary().id(w) < 0) unknown++;
-                ids[i + 1] = model.idOrUnk(w);
-            }
+            Model.Ids prompt = model.afterEos(r.prompt());
+            int[] ids = prompt.ids();
+            unknown = prompt.unknown();
             BeamSearch.Hypothesis best = BeamSearch.search(batcher, r.beam(), ids, new BeamSearch.Options(r.words(), true, true))
                     .getFirst();
             metrics.tokens(ids.length + best.ids().length * r.beam());
@@ -121,13 +115,9 @@ final class Service {
 
     /** Feeds {@code <eos>} and then the words (unknown ones as {@code <unk>}); returns how many were unknown. */
     private int prime(Session s, List<String> words) {
-        s.feed(eos);
-        int unknown = 0;
-        for (String w : words) {
-            if (model.vocabulary().id(w) < 0) unknown++;
-            s.feed(w);
-        }
-        metrics.tokens(words.size() + 1);
-        return unknown;
+        Model.Ids ids = model.afterEos(words);
+        for (int id : ids.ids()) s.feed(id);
+        metrics.tokens(ids.ids().length);
+        return ids.unknown();
     }
 }
