@@ -8,13 +8,8 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -124,49 +119,10 @@ public final class SafetensorsWriter {
         byte[] checksum = HeaderChecksum.compute(prefix, valueAt).getBytes(StandardCharsets.US_ASCII);
         System.arraycopy(checksum, 0, prefix, valueAt, checksum.length);
 
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = createTemp(dir, file.getFileName().toString());
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                writeFully(ch, ByteBuffer.wrap(prefix));
-                for (Entry t : tensors) writeFully(ch, t.bytes().asByteBuffer());
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-            fsyncDirectory(dir);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
-
-    /**
-     * A temp file readable by others as an ordinary file is (rw-r--r--, less the umask): createTempFile's
-     * own default, rw-------, would follow the file through the rename and leave a model only its writer can read.
-     */
-    private static Path createTemp(Path dir, String name) throws IOException {
-        try {
-            return Files.createTempFile(dir, name, ".tmp", java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")));
-        } catch (UnsupportedOperationException notPosix) {
-            return Files.createTempFile(dir, name, ".tmp");
-        }
-    }
-
-    private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) ch.write(b);
-    }
-
-    /** Makes the rename itself durable. Not every file system lets a directory be opened; then skip. */
-    static void fsyncDirectory(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // best effort: the data itself was already forced
-        }
+        java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
+        AtomicFile.write(file, ch -> {
+            AtomicFile.writeFully(ch, ByteBuffer.wrap(prefix));
+            for (Entry t : tensors) AtomicFile.writeFully(ch, t.bytes().asByteBuffer());
+        });
     }
 }

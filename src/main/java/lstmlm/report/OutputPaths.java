@@ -26,28 +26,10 @@ final class OutputPaths {
 
     /** Writes to a temporary file beside {@code file}, fsyncs it, then renames it over {@code file}: a crash leaves the old file or the new one. */
     static void writeAtomically(Path file, Writer writer) throws IOException {
-        Path abs = file.toAbsolutePath();
-        Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
-        try {
-            try (var channel = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE);
-                 var out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(channel))) {
-                writer.writeTo(out);
-                out.flush();
-                channel.force(true); // on disk before the rename makes it the file
-            }
-            // temp files are private to their owner; the picture is meant to be shared like any other output
-            try {
-                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            } catch (UnsupportedOperationException e) {
-                // not a POSIX file system: its default permissions stand
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        lstmlm.modelfile.AtomicFile.write(file, channel -> {
+            var out = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(channel));
+            writer.writeTo(out);
+            out.flush();
+        });
     }
 }
