@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers of outside input for as long as asked (the test run gives each 5 s):
-#   scripts/fuzz.sh SECONDS [TARGET...]      TARGET: modelFile sealedModelFile headerNumbers configFile corpusFiles tarEntries ptbArchive
+#   scripts/fuzz.sh SECONDS [TARGET...]      TARGET: modelFile sealedModelFile headerNumbers configFile corpusFiles tarEntries ptbArchive requestBodies stateDictPickles
 # Each target runs SECONDS in a child JVM (Jazzer + libFuzzer), starting from its seeds in
 # src/test/resources/.../*Inputs/TARGET and the corpus earlier runs grew in target/fuzz/corpus.
 # Figures: target/fuzz/stats.tsv; a finding's input: target/fuzz/crashes (copy it into the Inputs

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
 @Command(name = "lstm", mixinStandardHelpOptions = true, version = "lstm-lm 0.1.0",
         description = "Word-level LSTM language models on the CPU (TensorFlow's PTB tutorial, in Java).",
         subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class, GenerateCommand.class, ScoreCommand.class,
-                QuantizeCommand.class, PlotCommand.class, ReportCommand.class, ServeCommand.class})
+                QuantizeCommand.class, PlotCommand.class, ReportCommand.class, ServeCommand.class, ImportCommand.class,
+                ExportCommand.class})
 public final class Main implements Runnable {
 
     public static void main(String[] args) {

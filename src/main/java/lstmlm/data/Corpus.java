@@ -124,4 +124,14 @@ public record Corpus(Vocabulary vocabulary, int[] train, int[] valid, int[] test
         if (at[0] != n) throw new DataException(file + " changed while it was read (" + n + " then " + at[0] + " words).");
         return ids;
     }
+
+    /**
+     * The vocabulary PyTorch's word_language_model builds ({@code data.Dictionary}): every word of the
+     * files in the order it first appears, {@code <eos>} ending each line, no word cut.
+     */
+    public static Vocabulary inOrderOfAppearance(List<Path> files) {
+        java.util.LinkedHashSet<String> words = new java.util.LinkedHashSet<>();
+        for (Path f : files) Words.forEach(f, words::add);
+        return Vocabulary.of(new ArrayList<>(words));
+    }
 }

@@ -33,7 +33,8 @@ import java.util.Set;
  * weights.format      fp32 (absent: fp32), bf16 or int8: the weight matrices' type ({@link WeightFormat});
  *                     int8 files have a float32 NAME.scale beside each matrix
  * </pre>
- * Tensors named {@code state.*} are training state, not part of the model. Every problem is a
+ * Tensors named {@code state.*} are training state and {@code source.*} what an import kept from its
+ * source file ({@link #SOURCE_PREFIX}); neither is part of the model. Every problem is a
  * {@link ModelFileException} naming the file and what is wrong with it.
  *
  * <p>The two checksums cover every byte, so any change to a file is refused. Files of format 1
@@ -48,6 +49,11 @@ public final class ModelFile implements AutoCloseable {
     public static final String CHECKSUM_KEY = SafetensorsWriter.TENSORS_CHECKSUM_KEY;
     /** Prefix of tensors that hold training state rather than weights. */
     public static final String STATE_PREFIX = "state.";
+    /**
+     * Prefix of tensors an import keeps from the file it came from, for a faithful export (PyTorch's two
+     * LSTM biases, whose sum is the model's bias); not part of the model, and dropped by {@code quantize}.
+     */
+    public static final String SOURCE_PREFIX = "source.";
 
     private final SafetensorsFile file;
     private final ModelShape shape;
@@ -117,7 +123,7 @@ public final class ModelFile implements AutoCloseable {
                     unexpected.remove(scale);
                 }
             }
-            unexpected.removeIf(name -> name.startsWith(STATE_PREFIX));
+            unexpected.removeIf(name -> name.startsWith(STATE_PREFIX) || name.startsWith(SOURCE_PREFIX));
             if (!unexpected.isEmpty()) {
                 throw check.bad("it has tensors " + unexpected + " that a " + shape.layers()
                         + "-layer model does not have; it was written for another model");

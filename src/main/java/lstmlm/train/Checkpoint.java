@@ -5,6 +5,7 @@ import lstmlm.model.LanguageModel;
 import lstmlm.modelfile.FileCheck;
 import lstmlm.modelfile.ModelFile;
 import lstmlm.modelfile.ModelFileException;
+import lstmlm.modelfile.ParameterLayout;
 import lstmlm.modelfile.SafetensorsFile;
 import lstmlm.modelfile.SafetensorsWriter;
 
@@ -135,7 +136,27 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
      */
     public static void write(Path file, Config config, Vocabulary vocabulary, LanguageModel model,
                              Progress progress, Map<String, String> extra) throws IOException {
-        List<SafetensorsWriter.Entry> tensors = new ArrayList<>(SafetensorsWriter.entries(model.layout, model.params));
+        write(file, config, vocabulary, model.layout, model.params, List.of(), progress, extra);
+    }
+
+    /**
+     * Writes a weights-only model file from a parameter slab in {@code layout} order (an import's), with
+     * {@code source.*} tensors beside the model's ({@link ModelFile#SOURCE_PREFIX}).
+     */
+    public static void writeWeights(Path file, Config config, Vocabulary vocabulary, ParameterLayout layout,
+                                    MemorySegment params, List<SafetensorsWriter.Entry> sourceTensors,
+                                    Map<String, String> extra) throws IOException {
+        for (SafetensorsWriter.Entry e : sourceTensors) {
+            if (!e.name().startsWith(ModelFile.SOURCE_PREFIX)) throw new IllegalArgumentException(e.name() + " lacks the prefix " + ModelFile.SOURCE_PREFIX);
+        }
+        if (!config.shape().equals(layout.shape)) throw new IllegalArgumentException("config " + config.shape() + " vs layout " + layout.shape);
+        write(file, config, vocabulary, layout, params, sourceTensors, null, extra);
+    }
+
+    private static void write(Path file, Config config, Vocabulary vocabulary, ParameterLayout layout, MemorySegment params,
+                              List<SafetensorsWriter.Entry> more, Progress progress, Map<String, String> extra) throws IOException {
+        List<SafetensorsWriter.Entry> tensors = new ArrayList<>(SafetensorsWriter.entries(layout, params));
+        tensors.addAll(more);
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
         meta.put("config.name", config.name());

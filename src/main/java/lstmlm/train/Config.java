@@ -248,6 +248,11 @@ public record Config(
         return fromMap(name, values, "config " + nameOrFile);
     }
 
+    /** This config under another name (an import's, say), every key kept. */
+    public Config renamed(String newName) {
+        return fromMap(newName, toMap(), "config " + newName);
+    }
+
     /** This config with some keys replaced (checked like {@code --set}); the name stays. */
     public Config withOverrides(Map<String, String> overrides) {
         Map<String, String> values = toMap();

@@ -20,7 +20,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Data flows one way, data → model file → model → train / infer → serve → cli, and inference reaches the kernels only
+ * Data flows one way, data → model file → model → train / infer → serve → cli (interop: data, model file and
+ * train's config → cli), and inference reaches the kernels only
  * through the model's layer sequence: read from the compiled classes' constant
  * pools (every class a class file names), so a stray import, a fully qualified name or a method
  * reference all count.
@@ -41,7 +42,9 @@ class DependencyRulesTest {
             // inference runs the model's layer sequence (LayerSequence), never a kernel of its own choosing
             "lstmlm/infer/", List.of("lstmlm/train/", "lstmlm/kernels/"),
             // the HTTP service stands on the inference API alone
-            "lstmlm/serve/", List.of("lstmlm/train/", "lstmlm/kernels/", "lstmlm/model/", "lstmlm/natives/"));
+            "lstmlm/serve/", List.of("lstmlm/train/", "lstmlm/kernels/", "lstmlm/model/", "lstmlm/natives/"),
+            // PyTorch files in and out: bytes, the model file and its config, no compute
+            "lstmlm/interop/", List.of("lstmlm/model/", "lstmlm/kernels/", "lstmlm/natives/", "lstmlm/infer/", "lstmlm/serve/"));
     /** What no engine package may name: the command line and the libraries only it receives. */
     private static final List<String> COMMAND_LINE = List.of("lstmlm/cli/", "lstmlm/report/", "picocli/",
             "me/tongfei/", "org/jline/", "org/knowm/", "de/erichseifert/");
@@ -60,6 +63,7 @@ class DependencyRulesTest {
                 List<String> banned = new ArrayList<>(FORBIDDEN.get(pkg));
                 banned.addAll(COMMAND_LINE);
                 if (!pkg.equals("lstmlm/serve/")) banned.add("lstmlm/serve/"); // nothing below the service names it
+                if (!pkg.equals("lstmlm/interop/")) banned.add("lstmlm/interop/"); // only the command line imports and exports
                 for (String used : namedClasses(file)) {
                     for (String b : banned) {
                         if (used.startsWith(b)) violations.add(name + " names " + used);

@@ -30,7 +30,8 @@ public final class FuzzRunner {
             "lstmlm.fuzz.CorpusFuzzTest#corpusFiles",
             "lstmlm.data.TarFuzzTest#tarEntries",
             "lstmlm.data.TarFuzzTest#ptbArchive",
-            "lstmlm.fuzz.RequestFuzzTest#requestBodies");
+            "lstmlm.fuzz.RequestFuzzTest#requestBodies",
+            "lstmlm.interop.PickleFuzzTest#stateDictPickles");
 
     /** What one run did: libFuzzer's figures (cov: edges covered, ft: features) and, on a finding, the input. */
     public record Result(String target, int exitCode, long executions, int coverage, int features, int corpus,
