@@ -39,7 +39,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Threads (default: all cores).")
     Integer threads;
 
-    @Option(names = "--data-path", paramLabel = "DIR", description = "Train on PTB from DIR instead of random ids.")
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "Override a config key, e.g. --set softmax=adaptive --set adaptive_cutoffs=2000,10000.")
+    Map<String, String> overrides = new java.util.LinkedHashMap<>();
+
+    @Option(names = "--data-path", paramLabel = "DIR",
+            description = "Train on the corpus in DIR (any layout train takes; the config's vocabulary limits) instead of random ids.")
     Path dataPath;
 
     @Option(names = "--distributed", description = "Data-parallel over the ranks mpirun started (mpirun -np N ./lstm bench"
@@ -103,10 +108,18 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (latency) return latency();
         if (model != null) throw new UserException("--model is for --latency; the training benchmark uses --config.");
-        Config cfg = Config.load(config, Map.of("precision", precision));
+        Map<String, String> keys = new java.util.LinkedHashMap<>(overrides);
+        keys.put("precision", precision);
+        Config cfg = Config.load(config, keys);
         Options.atLeast("--steps", steps, 1);
         int n = Options.threads(threads);
-        int[] ids = dataPath != null ? Corpus.load(dataPath).train() : null;
+        int[] ids = null;
+        if (dataPath != null) { // the corpus as training reads it: the config's vocabulary limits, its size
+            Corpus corpus = Corpus.load(lstmlm.data.CorpusFiles.in(dataPath), cfg.vocabularyLimits());
+            cfg = cfg.withVocabSize(corpus.vocabulary().size());
+            ids = corpus.train();
+        }
+        cfg.shape(); // a config that does not fit its vocabulary is refused here, not mid-run
         TrainingBenchmark.Result r;
         if (distributed) {
             try (lstmlm.natives.Mpi mpi = lstmlm.natives.Mpi.init()) {
@@ -120,7 +133,7 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println(new ObjectMapper().writeValueAsString(r.json()));
             return 0;
         }
-        double fwd = TrainingBenchmark.forwardFlopsPerToken(cfg);
+        double fwd = TrainingBenchmark.forwardFlopsPerToken(cfg, ids);
         System.out.printf(Locale.ROOT, "OpenBLAS core %s, %d threads; %s data%n", r.blasCore(), r.threads(),
                 dataPath != null ? "PTB" : "random");
         System.out.printf(Locale.ROOT, "sgemm 2048^3 peak: %.1f GFLOP/s -> roofline %.0f train wps, %.0f eval wps%n",

@@ -60,6 +60,10 @@ public final class Model implements AutoCloseable {
         this.copies = Arena.ofShared();
         try {
             ModelShape shape = file.shape();
+            if (shape.adaptive() != null) {
+                throw bad("its output layer is an adaptive softmax, which `lstm train` and `lstm eval` run and the"
+                        + " inference API (sessions, score, generate, bench --latency, serve) does not run yet");
+            }
             this.vocab = shape.vocab();
             this.hidden = shape.hidden();
             this.layers = shape.layers();

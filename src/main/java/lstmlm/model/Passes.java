@@ -7,6 +7,7 @@ import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
 import lstmlm.modelfile.ModelShape;
+import lstmlm.modelfile.ParameterLayout;
 
 import java.lang.foreign.MemorySegment;
 
@@ -241,30 +242,53 @@ public final class Passes {
      */
     static double softmaxForwardBackward(Engine e, Window w) {
         LanguageModel m = e.model;
+        if (m.shape.adaptive() != null) return adaptiveForwardBackward(e, w);
         logitsForward(e, w);
-        int v = m.shape.vocab();
+        return crossEntropyBackward(e, w, w.logits, w.inputs.length, m.shape.vocab(), w.targets, m.layout.softmaxBias);
+    }
+
+    /**
+     * Loss and d-logits of {@code rows} rows of {@code width} logits at {@code logits} (bias at {@code bias} of
+     * the parameters, targets indexing a row), in place, rows split over the workers; the bias gradient
+     * is the sum of the workers' partial sums, in worker order. Each row's d-logits carry 1/B: the loss of
+     * a window is Σ_t mean_b CE.
+     */
+    private static double crossEntropyBackward(Engine e, Window w, long logits, int rows, int width, int[] targets, long bias) {
+        LanguageModel m = e.model;
         float scale = 1f / w.globalBatch; // a rank's share of the global window's batch mean
-        VectorMath.fill(w.acts, w.dSoftmaxBias, (long) w.workers * v, 0f);
+        VectorMath.fill(w.acts, w.dSoftmaxBias, (long) w.workers * width, 0f);
         java.util.Arrays.fill(w.lossPartials, 0);
-        e.workers.forRange(0, w.inputs.length, (chunk, from, to) -> {
-            w.lossPartials[chunk] = SoftmaxCrossEntropy.forwardBackward(w.acts, w.logits, m.params, m.layout.softmaxBias,
-                    w.targets, 0, from, to, v, scale, w.acts, w.dSoftmaxBias + (long) chunk * v);
-            toBf16(w, w.logits + (long) from * v, (long) (to - from) * v); // this thread's rows, still in cache
+        e.workers.forRange(0, rows, (chunk, from, to) -> {
+            w.lossPartials[chunk] = SoftmaxCrossEntropy.forwardBackward(w.acts, logits, m.params, bias,
+                    targets, 0, from, to, width, scale, w.acts, w.dSoftmaxBias + (long) chunk * width);
+            toBf16(w, logits + (long) from * width, (long) (to - from) * width); // this thread's rows, still in cache
         });
+        VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, bias, width);
+        for (int k = 1; k < w.workers; k++) {
+            VectorMath.add(m.grads, bias, w.acts, w.dSoftmaxBias + (long) k * width, width);
+        }
+        return sum(w.lossPartials);
+    }
+
+    /** The loss alone of rows laid out as for {@link #crossEntropyBackward}; the logits are only read. */
+    private static double crossEntropyLoss(Engine e, Window w, long logits, int rows, int width, int[] targets, long bias) {
+        LanguageModel m = e.model;
+        java.util.Arrays.fill(w.lossPartials, 0);
+        e.workers.forRange(0, rows, (chunk, from, to) -> w.lossPartials[chunk] =
+                SoftmaxCrossEntropy.forward(w.acts, logits, m.params, bias, targets, 0, from, to, width,
+                        w.acts, w.softmaxScratch + (long) chunk * width));
         return sum(w.lossPartials);
     }
 
     /**
-     * dS_b = Σ partials; dS_w = outᵀ · dlogits beside d out = dlogits · S_wᵀ (into dx). Tied:
-     * dE = dlogitsᵀ · out (overwriting E's gradient) beside d out = dlogits · E.
+     * dS_w = outᵀ · dlogits beside d out = dlogits · S_wᵀ (into dx); dS_b was summed with the loss. Tied:
+     * dE = dlogitsᵀ · out (overwriting E's gradient) beside d out = dlogits · E. The adaptive softmax did
+     * its whole backward with its forward ({@link #adaptiveForwardBackward}).
      */
     static void softmaxBackward(Engine e, Window w) {
         LanguageModel m = e.model;
+        if (m.shape.adaptive() != null) return;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab();
-        VectorMath.copy(w.acts, w.dSoftmaxBias, m.grads, m.layout.softmaxBias, v);
-        for (int k = 1; k < w.workers; k++) {
-            VectorMath.add(m.grads, m.layout.softmaxBias, w.acts, w.dSoftmaxBias + (long) k * v, v);
-        }
         Matrix top = Matrix.of(w.slab, layerOutput(w, m.shape.layers() - 1), rows, hid);
         Matrix dLogits = Matrix.of(w.slab, w.logits, rows, v);
         if (m.shape.tied()) {
@@ -284,13 +308,118 @@ public final class Passes {
 
     static double softmaxForwardLoss(Engine e, Window w) {
         LanguageModel m = e.model;
+        if (m.shape.adaptive() != null) return adaptiveForwardLoss(e, w);
         logitsForward(e, w);
-        int v = m.shape.vocab();
-        java.util.Arrays.fill(w.lossPartials, 0);
-        e.workers.forRange(0, w.inputs.length, (chunk, from, to) -> w.lossPartials[chunk] =
-                SoftmaxCrossEntropy.forward(w.acts, w.logits, m.params, m.layout.softmaxBias,
-                        w.targets, 0, from, to, v, w.acts, w.softmaxScratch + (long) chunk * v));
-        return sum(w.lossPartials);
+        return crossEntropyLoss(e, w, w.logits, w.inputs.length, m.shape.vocab(), w.targets, m.layout.softmaxBias);
+    }
+
+    // ---------------------------------------------------------------- adaptive softmax
+
+    /*
+     * Shapes: N head logits (c₀ words + one per cluster); cluster i: Sᵢ words from cᵢ, projection Dᵢ,
+     * nᵢ ≤ R rows this window (those whose target is in it), gathered into tailInput.
+     *
+     *   head:      logits[R x N]   = top · W_head + b_head;   target: the word, or c₀ + i for a word of cluster i
+     *   cluster i: hidden[nᵢ x Dᵢ] = top[rows of i] · P_i;  logits[nᵢ x Sᵢ] = hidden · O_i + b_i
+     *   loss = Σ_rows CE(head) + Σ_i Σ_rows of i CE(cluster i)   (log P(w) = log P_head(i) + log P_i(w))
+     */
+
+    /** head targets; returns nothing, fills w.headTargets. */
+    private static void headTargets(Window w, lstmlm.modelfile.AdaptiveSoftmax a) {
+        int c0 = a.start(0);
+        for (int r = 0; r < w.inputs.length; r++) {
+            int t = w.targets[r], c = a.clusterOf(t);
+            w.headTargets[r] = c < 0 ? t : c0 + c;
+        }
+    }
+
+    /** Fills w.tailRows and w.tailTargets with cluster i's rows; returns how many. */
+    private static int gatherCluster(Window w, lstmlm.modelfile.AdaptiveSoftmax a, int cluster, int vocab) {
+        int start = a.start(cluster), end = start + a.size(cluster, vocab), n = 0;
+        for (int r = 0; r < w.inputs.length; r++) {
+            int t = w.targets[r];
+            if (t >= start && t < end) {
+                w.tailRows[n] = r;
+                w.tailTargets[n++] = t - start;
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Forward and backward of the adaptive softmax in one pass: the head (GEMM, loss and d-logits,
+     * dW_head beside dx = d-logits · W_headᵀ), then each tail cluster on its gathered rows (projection,
+     * logits, loss and d-logits, dO beside d hidden, dP beside d input), whose input gradient is added
+     * into dx row by row. A cluster with no rows in this window gets a zero gradient.
+     */
+    static double adaptiveForwardBackward(Engine e, Window w) {
+        LanguageModel m = e.model;
+        var a = m.shape.adaptive();
+        ParameterLayout lay = m.layout;
+        int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab(), n0 = a.headSize();
+        long topAt = layerOutput(w, m.shape.layers() - 1);
+        Matrix top = Matrix.of(w.slab, topAt, rows, hid), headW = Matrix.of(m.slab, lay.headWeight, hid, n0);
+        Matrix headLogits = Matrix.of(w.slab, w.logits, rows, n0);
+        headTargets(w, a);
+        e.products.multiply(e, top, headW, 0f, headLogits);
+        double loss = crossEntropyBackward(e, w, w.logits, rows, n0, w.headTargets, lay.headBias);
+        w.gemmPair.first().set(top.t(), headLogits, Matrix.of(m.gradSlab, lay.headWeight, hid, n0));
+        w.gemmPair.second().set(headLogits, headW.t(), Matrix.of(w.slab, w.dx, rows, hid));
+        e.products.pair(e, w.gemmPair);
+        for (int i = 0; i < a.clusters(); i++) {
+            int d = a.projection(i, hid), size = a.size(i, v), n = gatherCluster(w, a, i, v);
+            if (n == 0) {
+                VectorMath.fill(m.grads, lay.tailProjection(i), (long) hid * d, 0f);
+                VectorMath.fill(m.grads, lay.tailWeight(i), (long) d * size, 0f);
+                VectorMath.fill(m.grads, lay.tailBias(i), size, 0f);
+                continue;
+            }
+            Embedding.gather(w.acts, topAt, w.tailRows, 0, n, hid, w.acts, w.tailInput);
+            toBf16(w, w.tailInput, (long) n * hid);
+            Matrix input = Matrix.of(w.slab, w.tailInput, n, hid), hidden = Matrix.of(w.slab, w.tailHidden, n, d);
+            Matrix proj = Matrix.of(m.slab, lay.tailProjection(i), hid, d), out = Matrix.of(m.slab, lay.tailWeight(i), d, size);
+            Matrix logits = Matrix.of(w.slab, w.tailLogits, n, size);
+            e.products.multiply(e, input, proj, 0f, hidden);
+            toBf16(w, w.tailHidden, (long) n * d);
+            e.products.multiply(e, hidden, out, 0f, logits);
+            loss += crossEntropyBackward(e, w, w.tailLogits, n, size, w.tailTargets, lay.tailBias(i));
+            Matrix hiddenGrad = Matrix.of(w.slab, w.tailHiddenGrad, n, d);
+            w.gemmPair.first().set(hidden.t(), logits, Matrix.of(m.gradSlab, lay.tailWeight(i), d, size));
+            w.gemmPair.second().set(logits, out.t(), hiddenGrad);
+            e.products.pair(e, w.gemmPair);
+            toBf16(w, w.tailHiddenGrad, (long) n * d);
+            w.gemmPair.first().set(input.t(), hiddenGrad, Matrix.of(m.gradSlab, lay.tailProjection(i), hid, d));
+            w.gemmPair.second().set(hiddenGrad, proj.t(), Matrix.of(w.slab, w.tailInputGrad, n, hid));
+            e.products.pair(e, w.gemmPair);
+            Embedding.scatterAdd(w.acts, w.dx, w.tailRows, 0, n, hid, w.acts, w.tailInputGrad);
+        }
+        return loss;
+    }
+
+    /** The adaptive softmax's loss alone: the head's, then each cluster's on its rows. */
+    static double adaptiveForwardLoss(Engine e, Window w) {
+        LanguageModel m = e.model;
+        var a = m.shape.adaptive();
+        ParameterLayout lay = m.layout;
+        int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab(), n0 = a.headSize();
+        long topAt = layerOutput(w, m.shape.layers() - 1);
+        headTargets(w, a);
+        e.products.multiply(e, Matrix.of(w.slab, topAt, rows, hid), Matrix.of(m.slab, lay.headWeight, hid, n0), 0f,
+                Matrix.of(w.slab, w.logits, rows, n0));
+        double loss = crossEntropyLoss(e, w, w.logits, rows, n0, w.headTargets, lay.headBias);
+        for (int i = 0; i < a.clusters(); i++) {
+            int d = a.projection(i, hid), size = a.size(i, v), n = gatherCluster(w, a, i, v);
+            if (n == 0) continue;
+            Embedding.gather(w.acts, topAt, w.tailRows, 0, n, hid, w.acts, w.tailInput);
+            toBf16(w, w.tailInput, (long) n * hid);
+            e.products.multiply(e, Matrix.of(w.slab, w.tailInput, n, hid), Matrix.of(m.slab, lay.tailProjection(i), hid, d), 0f,
+                    Matrix.of(w.slab, w.tailHidden, n, d));
+            toBf16(w, w.tailHidden, (long) n * d);
+            e.products.multiply(e, Matrix.of(w.slab, w.tailHidden, n, d), Matrix.of(m.slab, lay.tailWeight(i), d, size), 0f,
+                    Matrix.of(w.slab, w.tailLogits, n, size));
+            loss += crossEntropyLoss(e, w, w.tailLogits, n, size, w.tailTargets, lay.tailBias(i));
+        }
+        return loss;
     }
 
     /** bf16 mode: copies n floats at {@code off} of the window into its mirror, rounded; nothing in fp32 mode. */

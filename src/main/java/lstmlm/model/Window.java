@@ -23,11 +23,16 @@ import java.lang.foreign.MemorySegment;
  *   hm[l]   [T·B x H]       recurrent dropout: h[l] slots 0..T-1 times the layer's recurrent mask
  *   recMask[l] [B x H]      that mask, one per sequence
  * recurrentGrad [B x H]     the recurrent product's gradient before its mask (recurrent dropout)
- * logits    [T·B x V]       logits, then d-logits in place
+ * logits    [T·B x V]       logits, then d-logits in place (adaptive softmax: the head's, [T·B x N])
+ * adaptive softmax, one tail cluster at a time (Dmax, Smax: the widest cluster's projection and words):
+ *   tailInput [T·B x H]     the rows of the top layer's output whose target is in the cluster
+ *   tailHidden [T·B x Dmax] their projection, then (tailHiddenGrad) its gradient
+ *   tailLogits [T·B x Smax] the cluster's logits, then d-logits in place
+ *   tailInputGrad [T·B x H] the gradient of tailInput, scattered back into dx
  * dx, dxAlt [T·B x H]       gradient of a layer's output / input, ping-ponged down the stack
  * dc        [B x H]         cell-state gradient carried backwards through time
- * dSoftmaxBias [workers x V] per-thread partial sums of d-logits
- * softmaxScratch [workers x V] per-thread row of exponentials for the loss-only softmax
+ * dSoftmaxBias [workers x V] per-thread partial sums of d-logits (adaptive: of the widest of head and clusters)
+ * softmaxScratch [workers x V] per-thread row of exponentials for the loss-only softmax (likewise)
  * stepScratch [workers x 4·48] per-thread tile for the few-row kernel's last panel
  * </pre>
  * In bf16 mode a second slab mirrors this one at the same element offsets ({@link #slab}): the
@@ -55,6 +60,10 @@ public final class Window implements AutoCloseable {
     final MemorySegment bf16Mirror;
     final Slab slab;
     final long x0, mask0, logits, dc, dSoftmaxBias, softmaxScratch, stepScratch, recurrentGrad;
+    /** Adaptive softmax buffers (-1 with a full softmax) and row lists: see the class comment. */
+    final long tailInput, tailHidden, tailHiddenGrad, tailLogits, tailInputGrad;
+    /** Adaptive softmax: each row's head target, then one cluster's rows and their targets inside it. */
+    final int[] headTargets, tailRows, tailTargets;
     /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
     long dx, dxAlt;
     final long[] z, c, h, tanhC, out, mask, hm, recMask;
@@ -140,8 +149,37 @@ public final class Window implements AutoCloseable {
                 hm[l] = recMask[l] = -1;
             }
         }
+        var adaptive = shape.adaptive();
+        long width = v, partials = v; // the logits' width; the widest softmax row (per-thread buffers)
+        long maxProjection = 0, maxCluster = 0;
+        if (adaptive != null) {
+            width = adaptive.headSize();
+            for (int i = 0; i < adaptive.clusters(); i++) {
+                maxProjection = Math.max(maxProjection, adaptive.projection(i, (int) hid));
+                maxCluster = Math.max(maxCluster, adaptive.size(i, (int) v));
+            }
+            partials = Math.max(width, maxCluster);
+        }
         logits = at;
-        at += rows * v;
+        at += rows * width;
+        if (adaptive != null) {
+            tailInput = at;
+            at += rows * hid;
+            tailHidden = at;
+            at += rows * maxProjection;
+            tailHiddenGrad = at;
+            at += rows * maxProjection;
+            tailLogits = at;
+            at += rows * maxCluster;
+            tailInputGrad = at;
+            at += rows * hid;
+            headTargets = new int[(int) rows];
+            tailRows = new int[(int) rows];
+            tailTargets = new int[(int) rows];
+        } else {
+            tailInput = tailHidden = tailHiddenGrad = tailLogits = tailInputGrad = -1;
+            headTargets = tailRows = tailTargets = null;
+        }
         dx = at;
         at += rows * hid;
         dxAlt = at;
@@ -149,9 +187,9 @@ public final class Window implements AutoCloseable {
         dc = at;
         at += batch * hid;
         dSoftmaxBias = at;
-        at += (long) workers * v;
+        at += (long) workers * partials;
         softmaxScratch = at;
-        at += (long) workers * v;
+        at += (long) workers * partials;
         stepScratch = at;
         at += (long) workers * SkinnyGemm.scratchSize();
         recurrentGrad = at;

@@ -25,6 +25,8 @@ import java.util.Set;
  * config.vocab_size, config.hidden_size, config.num_layers   the shape the tensors must have
  * config.tie_weights  "true": no softmax.weight tensor, the output projection is the embedding's
  *                     transpose (absent: "false")
+ * config.softmax, config.adaptive_cutoffs, config.adaptive_div   "adaptive": the output layer's
+ *                     tensors are an adaptive softmax's ({@link AdaptiveSoftmax}; absent: "full")
  * vocabulary          the words in id order, "\n"-joined
  * vocabulary.size     number of words (checked when present)
  * header.sha256       SHA-256 (hex) of the length field and the header with this value read as '0's
@@ -98,7 +100,8 @@ public final class ModelFile implements AutoCloseable {
             try {
                 shape = new ModelShape(check.intValue(meta, "config.vocab_size", 1),
                         check.intValue(meta, "config.hidden_size", 1), check.intValue(meta, "config.num_layers", 1),
-                        tied.equals("true"));
+                        tied.equals("true"), AdaptiveSoftmax.parse(meta.get("config.softmax"),
+                                meta.get("config.adaptive_cutoffs"), meta.get("config.adaptive_div")));
             } catch (IllegalArgumentException e) {
                 throw check.bad(e.getMessage());
             }

@@ -14,6 +14,7 @@ import java.util.Properties;
 
 import lstmlm.model.DropoutPlan;
 import lstmlm.model.Precision;
+import lstmlm.modelfile.AdaptiveSoftmax;
 import lstmlm.modelfile.ModelShape;
 
 /**
@@ -30,6 +31,10 @@ import lstmlm.modelfile.ModelShape;
  * {@code keep_prob_words} whole words of the embedding (both 1: off). With {@code
  * variational_dropout=true} every mask is drawn once per sequence of a window and reused at each of
  * its steps (Gal &amp; Ghahramani 2016); otherwise each element of each step has its own.
+ *
+ * <p>Output layer: {@code softmax=full} (the default) or {@code adaptive} with {@code adaptive_cutoffs}
+ * (c₀,c₁,…: the head's words end at c₀, tail cluster i holds [cᵢ, cᵢ₊₁)) and {@code adaptive_div} (each
+ * cluster's projection that many times narrower, default 4): {@link AdaptiveSoftmax}.
  */
 public record Config(
         String name,
@@ -56,7 +61,8 @@ public record Config(
         double keepProbRecurrent,
         double keepProbWords,
         double weightDecay,
-        LrSchedule lrSchedule) {
+        LrSchedule lrSchedule,
+        AdaptiveSoftmax adaptive) {
 
     public static final List<String> BUNDLED = List.of("small", "medium", "large", "test", "medium-vd-tied", "large-vd-tied");
     /** TensorFlow's keys: every config has each of them. */
@@ -101,6 +107,9 @@ public record Config(
         m.put("keep_prob_words", "1.0");
         m.put("weight_decay", "0.0");
         m.put("lr_schedule", LrSchedule.EPOCH.key);
+        m.put("softmax", "full");
+        m.put("adaptive_cutoffs", "");
+        m.put("adaptive_div", "4");
         return java.util.Collections.unmodifiableMap(m);
     }
 
@@ -112,7 +121,11 @@ public record Config(
 
     /** The model's shape: vocab_size × hidden_size × num_layers, tied or not. */
     public ModelShape shape() {
-        return new ModelShape(vocabSize, hiddenSize, numLayers, tieWeights);
+        try {
+            return new ModelShape(vocabSize, hiddenSize, numLayers, tieWeights, adaptive);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("Config " + name + " does not fit its vocabulary of " + vocabSize + " words: " + e.getMessage() + ".");
+        }
     }
 
     /** The vocabulary limits the config asks for. */
@@ -306,7 +319,29 @@ public record Config(
                 p.real("keep_prob_recurrent", 0, false, 1),
                 p.real("keep_prob_words", 0, false, 1),
                 p.real("weight_decay", 0, true, 1),
-                p.choice("lr_schedule", LrSchedule::parse));
+                p.choice("lr_schedule", LrSchedule::parse),
+                adaptive(all, where));
+    }
+
+    /** The adaptive softmax the keys ask for, or null for softmax=full. */
+    private static AdaptiveSoftmax adaptive(Map<String, String> all, String where) {
+        String softmax = all.get("softmax"), cutoffs = all.get("adaptive_cutoffs");
+        if (softmax.equals("full") && !cutoffs.isBlank()) {
+            throw new ConfigException("adaptive_cutoffs=" + cutoffs + " in " + where + " has no effect with softmax=full;"
+                    + " set softmax=adaptive, or remove adaptive_cutoffs.");
+        }
+        AdaptiveSoftmax a;
+        try {
+            a = AdaptiveSoftmax.parse(softmax, cutoffs, all.get("adaptive_div"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("In " + where + ": " + e.getMessage() + ".");
+        }
+        if (a != null && Boolean.parseBoolean(all.get("tie_weights").strip())) {
+            throw new ConfigException("tie_weights=true and softmax=adaptive in " + where + " do not go together: tying"
+                    + " shares the embedding with a full softmax's weight, and the adaptive softmax has no such matrix"
+                    + " (its clusters are projected). Use one of the two.");
+        }
+        return a;
     }
 
     /** The config as properties lines, in key order (for logs and checkpoints). */
@@ -336,6 +371,9 @@ public record Config(
         m.put("keep_prob_words", fmt(keepProbWords));
         m.put("weight_decay", fmt(weightDecay));
         m.put("lr_schedule", lrSchedule.key);
+        m.put("softmax", adaptive == null ? "full" : "adaptive");
+        m.put("adaptive_cutoffs", adaptive == null ? "" : adaptive.cutoffsText());
+        m.put("adaptive_div", adaptive == null ? "4" : Integer.toString(adaptive.div()));
         return m;
     }
 

@@ -1,5 +1,7 @@
 package lstmlm.train;
 
+import lstmlm.modelfile.AdaptiveSoftmax;
+
 import lstmlm.data.BatchProducer;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
@@ -29,7 +31,8 @@ import java.util.function.IntConsumer;
  * max(10, N/4) windows and at least 5 s.
  *
  * <p>FLOPs per token follow the roofline's definition: forward = 2·L·(2H)·(4H) + 2·H·V (the
- * LSTM and softmax multiply-adds), training = 3 × forward. The cell, softmax and update passes
+ * LSTM and softmax multiply-adds; an adaptive softmax's as {@link #forwardFlopsPerToken} counts them),
+ * training = 3 × forward. The cell, softmax and update passes
  * are not counted; they are what the engine must hide.
  */
 public final class TrainingBenchmark {
@@ -107,10 +110,26 @@ public final class TrainingBenchmark {
     /** The least time each warm-up (training, then evaluation) runs. */
     static final long WARMUP_NANOS = 5_000_000_000L;
 
-    /** Forward multiply-adds per token, ×2 for FLOPs. */
-    public static double forwardFlopsPerToken(Config c) {
+    /**
+     * Forward multiply-adds per token, ×2 for FLOPs. With an adaptive softmax the output layer is the
+     * head (2·H·N) for every token plus, for cluster i, its projection and logits (2·H·Dᵢ + 2·Dᵢ·Sᵢ) for
+     * the share of tokens whose target falls in it: measured on {@code ids} (the text trained on), or
+     * Sᵢ/V for uniformly random ids (null).
+     */
+    public static double forwardFlopsPerToken(Config c, int[] ids) {
         double h = c.hiddenSize();
-        return 2.0 * c.numLayers() * (2 * h) * (4 * h) + 2.0 * h * c.vocabSize();
+        double lstm = 2.0 * c.numLayers() * (2 * h) * (4 * h);
+        AdaptiveSoftmax a = c.adaptive();
+        if (a == null) return lstm + 2.0 * h * c.vocabSize();
+        long[] counts = new long[a.clusters() + 1];
+        if (ids != null) for (int id : ids) counts[a.clusterOf(id) + 1]++;
+        double out = 2.0 * h * a.headSize();
+        for (int i = 0; i < a.clusters(); i++) {
+            int d = a.projection(i, c.hiddenSize()), size = a.size(i, c.vocabSize());
+            double share = ids != null && ids.length > 0 ? (double) counts[i + 1] / ids.length : (double) size / c.vocabSize();
+            out += share * (2.0 * h * d + 2.0 * d * size);
+        }
+        return lstm + out;
     }
 
     /** The side of the square GEMMs the peaks are measured on. */
@@ -238,7 +257,7 @@ public final class TrainingBenchmark {
             Map<StepProfile.Part, Double> evalMillis = profile.millisPerWindow(steps);
 
             double tokens = (double) steps * batch * numSteps;
-            double fwd = forwardFlopsPerToken(config);
+            double fwd = forwardFlopsPerToken(config, trainIds);
             double trainWps = tokens / trainSeconds, evalWps = tokens / evalSeconds;
             double trainGflops = trainWps * 3 * fwd / 1e9;
             return new Result(config.name(), config.precision(), engine.precision(), engine.stepPrecision(), threads, Blas.coreName(), peak, bf16Peak, trainWps,

@@ -78,4 +78,33 @@ class TrainCommandTest {
             assertEquals(31 * 2, f.tensor("embedding").elements());
         }
     }
+
+    /**
+     * An adaptive-softmax model end to end on the command line: trained, saved with its head and cluster
+     * tensors named, evaluated by {@code lstm eval} from the file to the perplexity training printed, and
+     * refused by the inference API with a line that says what runs it.
+     */
+    @Test
+    void trainsAndEvaluatesAnAdaptiveSoftmaxModel() throws Exception {
+        Path data = TinyRun.corpus(dir);
+        Path save = dir.resolve("adaptive");
+        CliRun r = CliRun.of("train", "--config", "test", "--data-path", data.toString(), "--save-path", save.toString(),
+                "--threads", "2", "--set", "softmax=adaptive", "--set", "adaptive_cutoffs=8,20", "--set", "adaptive_div=2");
+        assertEquals(0, r.exit(), r.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("Test Perplexity: (\\S+)").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        Path model = save.resolve("model.safetensors");
+        try (SafetensorsFile f = SafetensorsFile.open(model)) {
+            assertEquals(2 * (8 + 2) , f.tensor("softmax.head.weight").elements(), "H x (8 head words + 2 clusters)");
+            assertEquals(2 * 1, f.tensor("softmax.tail.0.proj").elements(), "H=2 / div 2 = 1");
+            assertEquals(31 - 20, f.tensor("softmax.tail.1.bias").elements(), "words 20..30");
+            assertTrue(!f.tensors().containsKey("softmax.weight"));
+        }
+        CliRun eval = CliRun.of("eval", "--model", model.toString(), "--data-path", data.toString(), "--threads", "2");
+        assertEquals(0, eval.exit(), eval.err());
+        assertTrue(eval.out().contains("Test Perplexity: " + m.group(1)), eval.out() + " vs training's " + m.group(1));
+        CliRun score = CliRun.of("score", "--model", model.toString(), data.resolve("test.txt").toString());
+        assertEquals(2, score.exit());
+        assertTrue(score.err().contains("adaptive softmax") && score.err().contains("lstm eval"), score.err());
+    }
 }

@@ -35,7 +35,33 @@ class GradientCheckTest {
     })
     void everyParameterGradientMatchesFiniteDifferences(int vocab, int hidden, int layers, int batch, int steps,
                                                         float keep, int threads, int sample) {
-        ModelShape shape = new ModelShape(vocab, hidden, layers);
+        checkGradients(new ModelShape(vocab, hidden, layers), batch, steps, keep, threads, sample);
+    }
+
+    /**
+     * The adaptive softmax's head, projections, cluster weights and biases (and everything below them)
+     * against the reference's adaptive softmax, written from its definition: several clusters with
+     * projections narrowed by div, a head of only cluster logits (cutoff 0), div 1.
+     */
+    @ParameterizedTest(name = "adaptive V={0} H={1} L={2} cutoffs={3} div={4} B={5} T={6} keep={7} workers={8}")
+    @CsvSource({
+            "20, 8, 2, 5 12, 2, 3, 4, 0.7, 2",
+            "20, 8, 1, 0, 1, 3, 4, 1.0, 1",
+            "23, 9, 1, 3 7 15, 4, 4, 3, 1.0, 2",
+            // more rows than the few-row kernel, head and clusters split over two workers
+            "30, 6, 1, 10 20, 2, 33, 2, 0.8, 2",
+    })
+    void adaptiveSoftmaxGradientsMatchFiniteDifferences(int vocab, int hidden, int layers, String cutoffs, int div, int batch,
+                                                        int steps, float keep, int threads) {
+        checkGradients(new ModelShape(vocab, hidden, layers, false, adaptive(cutoffs, div)), batch, steps, keep, threads, 0);
+    }
+
+    static lstmlm.modelfile.AdaptiveSoftmax adaptive(String cutoffs, int div) {
+        return new lstmlm.modelfile.AdaptiveSoftmax(java.util.Arrays.stream(cutoffs.trim().split(" +")).map(Integer::valueOf).toList(), div);
+    }
+
+    private static void checkGradients(ModelShape shape, int batch, int steps, float keep, int threads, int sample) {
+        int vocab = shape.vocab(), hidden = shape.hidden(), layers = shape.layers();
         SplittableRandom random = new SplittableRandom(vocab * 31L + hidden);
         try (Engine e = new Engine(shape, threads)) {
             LanguageModel m = e.model();
@@ -229,7 +255,7 @@ class GradientCheckTest {
                 System.out.println("bf16 steps with W_rec packed: skipped, oneDNN has no bf16 matmul on this CPU");
                 continue;
             }
-            double[] worst = bf16Check(vocab, hidden, layers, batch, steps, d, threads, precision, stepWeights);
+            double[] worst = bf16Check(new ModelShape(vocab, hidden, layers), batch, steps, d, threads, precision, stepWeights);
             String what = precision + (precision == Precision.BF16
                     ? (stepWeights == null ? " (fp32 steps)" : " (bf16 steps, W_rec " + stepWeights + ")") : "");
             System.out.printf(java.util.Locale.ROOT, "%s V=%d H=%d L=%d B=%d: loss off by %.2e, worst tensor %.2e%n",
@@ -237,6 +263,62 @@ class GradientCheckTest {
             double bound = precision == Precision.BF16 ? Math.scalb(1.0, -4) : 1e-4;
             assertTrue(worst[1] < bound, what + ": relative L2 gradient error " + worst[1]);
             assertTrue(worst[0] < (precision == Precision.BF16 ? 1e-2 : 1e-5), what + ": relative loss error " + worst[0]);
+        }
+    }
+
+    /**
+     * The adaptive softmax in bf16 (its gathered rows, projections and d-logits rounded into the mirror
+     * before each product) against the same finite differences, to the rounding; fp32 on the same window
+     * within 1e-4.
+     */
+    @Test
+    void adaptiveSoftmaxInBf16MatchesFiniteDifferencesToItsRounding() {
+        ModelShape shape = new ModelShape(29, 16, 2, false, adaptive("6 14", 2));
+        for (Precision precision : new Precision[]{Precision.FP32, Precision.BF16}) {
+            double[] worst = bf16Check(shape, 3, 4, DropoutPlan.tensorFlow(0.8f), 2, precision, null);
+            System.out.printf(java.util.Locale.ROOT, "adaptive %s: loss off by %.2e, worst tensor %.2e%n", precision, worst[0], worst[1]);
+            assertTrue(worst[1] < (precision == Precision.BF16 ? Math.scalb(1.0, -4) : 1e-4), precision + ": relative L2 gradient error " + worst[1]);
+            assertTrue(worst[0] < (precision == Precision.BF16 ? 1e-2 : 1e-5), precision + ": relative loss error " + worst[0]);
+        }
+    }
+
+    /**
+     * An adaptive softmax with one cluster holding every word (cutoff 0: the head is that cluster's one
+     * logit, so log P_head = 0), an identity projection (div 1) and the full softmax's weight and bias as
+     * the cluster's, is the full softmax: the same window loss to float rounding, and the same gradient
+     * of the layers below.
+     */
+    @Test
+    void oneClusterHoldingEveryWordIsTheFullSoftmax() {
+        int vocab = 19, hidden = 7, layers = 2, batch = 3, steps = 4;
+        ModelShape full = new ModelShape(vocab, hidden, layers), oneCluster = new ModelShape(vocab, hidden, layers, false, adaptive("0", 1));
+        try (Engine a = new Engine(full, 2); Engine b = new Engine(oneCluster, 2)) {
+            LanguageModel fm = a.model(), am = b.model();
+            fm.initialize(3, 0.5f);
+            am.initialize(4, 0.5f);
+            ParameterLayout fl = fm.layout, al = am.layout;
+            // the same embedding and LSTM: everything before the softmax
+            MemorySegment.copy(fm.params, 0, am.params, 0, fl.softmaxWeight * Float.BYTES);
+            for (int j = 0; j < hidden; j++) {
+                for (int q = 0; q < hidden; q++) am.params.setAtIndex(JAVA_FLOAT, al.tailProjection(0) + (long) j * hidden + q, j == q ? 1f : 0f);
+            }
+            MemorySegment.copy(fm.params, fl.softmaxWeight * Float.BYTES, am.params, al.tailWeight(0) * Float.BYTES, (long) hidden * vocab * Float.BYTES);
+            MemorySegment.copy(fm.params, fl.softmaxBias * Float.BYTES, am.params, al.tailBias(0) * Float.BYTES, (long) vocab * Float.BYTES);
+            fm.parametersChanged();
+            am.parametersChanged();
+            Window wa = a.newWindow(batch, steps, DropoutPlan.NONE), wb = b.newWindow(batch, steps, DropoutPlan.NONE);
+            SplittableRandom random = new SplittableRandom(9);
+            fillIds(random, wa.inputs, vocab);
+            fillIds(random, wa.targets, vocab);
+            System.arraycopy(wa.inputs, 0, wb.inputs, 0, wa.inputs.length);
+            System.arraycopy(wa.targets, 0, wb.targets, 0, wa.targets.length);
+            double fullLoss = a.trainWindow(wa, DropoutPlan.NONE, 1), adaptiveLoss = b.trainWindow(wb, DropoutPlan.NONE, 1);
+            assertEquals(fullLoss, adaptiveLoss, 1e-5 * fullLoss, "window loss");
+            for (long i = 0; i < fl.softmaxWeight; i++) {
+                float g = fm.grads.getAtIndex(JAVA_FLOAT, i);
+                assertEquals(g, am.grads.getAtIndex(JAVA_FLOAT, i), 1e-5 + 1e-4 * Math.abs(g), "gradient " + i);
+            }
+            assertEquals(a.evalWindow(wa), b.evalWindow(wb), 1e-5 * fullLoss, "evaluation");
         }
     }
 
@@ -249,19 +331,19 @@ class GradientCheckTest {
     @Test
     void bf16StepProductsChangeOnlyTheRounding() {
         DropoutPlan d = new DropoutPlan(0.8f, 0.8f, 0.8f, 0.7f, 1f, true);
-        double[] fp32Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, null);
+        double[] fp32Steps = bf16Check(new ModelShape(11, 10, 2), 3, 4, d, 2, Precision.BF16, null);
         for (PackedSteps.Weights at : new PackedSteps.Weights[]{PackedSteps.Weights.IN_PLACE, PackedSteps.Weights.PACKED}) {
             if (at == PackedSteps.Weights.PACKED && !lstmlm.natives.OneDnnSupport.packedBf16Matmul()) continue; // none on this CPU
-            double[] bf16Steps = bf16Check(11, 10, 2, 3, 4, d, 2, Precision.BF16, at);
+            double[] bf16Steps = bf16Check(new ModelShape(11, 10, 2), 3, 4, d, 2, Precision.BF16, at);
             assertTrue(fp32Steps[2] != bf16Steps[2], at + ": the bf16 step products gave fp32's loss " + fp32Steps[2]);
             assertEquals(fp32Steps[2], bf16Steps[2], 1e-2 * Math.abs(fp32Steps[2]), at + ": window loss");
         }
     }
 
     /** {relative loss error, largest per-tensor relative L2 gradient error, the engine's loss} of one window. */
-    private static double[] bf16Check(int vocab, int hidden, int layers, int batch, int steps, DropoutPlan d, int threads,
+    private static double[] bf16Check(ModelShape shape, int batch, int steps, DropoutPlan d, int threads,
                                       Precision precision, PackedSteps.Weights stepWeights) {
-        ModelShape shape = new ModelShape(vocab, hidden, layers);
+        int vocab = shape.vocab(), hidden = shape.hidden(), layers = shape.layers();
         SplittableRandom random = new SplittableRandom(vocab * 31L + hidden);
         try (Engine e = new Engine(shape, threads, precision, StepProfile.off(), stepWeights)) {
             LanguageModel m = e.model();

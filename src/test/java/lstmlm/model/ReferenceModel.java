@@ -87,6 +87,10 @@ final class ReferenceModel {
             x = out;
         }
         double loss = 0;
+        if (shape.adaptive() != null) {
+            for (int r = 0; r < rows; r++) loss -= adaptiveLogProbability(p, x[r], targets[r]);
+            return loss + weightDecay(p, noise, batch);
+        }
         int sw = (int) layout.softmaxWeight, sb = (int) layout.softmaxBias;
         for (int r = 0; r < rows; r++) {
             double[] logits = new double[v];
@@ -103,12 +107,52 @@ final class ReferenceModel {
             for (int k = 0; k < v; k++) sum += Math.exp(logits[k] - max);
             loss += Math.log(sum) + max - logits[targets[r]];
         }
-        if (noise.weightDecay() > 0) {
-            double sq = 0;
-            for (double x2 : p) sq += x2 * x2;
-            loss += noise.weightDecay() / 2 * sq * batch; // the engine's loss is Σ_t mean_b: its gradient is this / B
+        return loss + weightDecay(p, noise, batch);
+    }
+
+    private static double weightDecay(double[] p, Noise noise, int batch) {
+        if (noise.weightDecay() <= 0) return 0;
+        double sq = 0;
+        for (double x2 : p) sq += x2 * x2;
+        return noise.weightDecay() / 2 * sq * batch; // the engine's loss is Σ_t mean_b: its gradient is this / B
+    }
+
+    /**
+     * log P(target | x) of the adaptive softmax, from its definition: a head word's log-softmax over the
+     * head logits; a tail word's, that of its cluster's logit in the head plus its own log-softmax inside
+     * the cluster, whose logits are (x · P_i) · O_i + b_i.
+     */
+    double adaptiveLogProbability(double[] p, double[] x, int target) {
+        var a = shape.adaptive();
+        int hid = shape.hidden(), n0 = a.headSize(), c0 = a.start(0);
+        double[] head = new double[n0];
+        for (int k = 0; k < n0; k++) {
+            double s = p[(int) layout.headBias + k];
+            for (int j = 0; j < hid; j++) s += x[j] * p[(int) layout.headWeight + j * n0 + k];
+            head[k] = s;
         }
-        return loss;
+        int cluster = -1;
+        for (int i = 0; i < a.clusters(); i++) if (target >= a.start(i)) cluster = i;
+        if (cluster < 0) return logSoftmax(head, target);
+        int d = a.projection(cluster, hid), size = a.size(cluster, shape.vocab());
+        double[] projected = new double[d];
+        for (int q = 0; q < d; q++) {
+            for (int j = 0; j < hid; j++) projected[q] += x[j] * p[(int) layout.tailProjection(cluster) + j * d + q];
+        }
+        double[] logits = new double[size];
+        for (int k = 0; k < size; k++) {
+            double s = p[(int) layout.tailBias(cluster) + k];
+            for (int q = 0; q < d; q++) s += projected[q] * p[(int) layout.tailWeight(cluster) + q * size + k];
+            logits[k] = s;
+        }
+        return logSoftmax(head, c0 + cluster) + logSoftmax(logits, target - a.start(cluster));
+    }
+
+    private static double logSoftmax(double[] z, int k) {
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (double v : z) max = Math.max(max, v);
+        for (double v : z) sum += Math.exp(v - max);
+        return z[k] - max - Math.log(sum);
     }
 
     private static double mask(float[][] masks, int which, int r, int j, int hid) {

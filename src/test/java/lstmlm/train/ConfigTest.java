@@ -140,6 +140,35 @@ class ConfigTest {
         assertMessage(() -> Config.load("tiny", Map.of()), "Unknown config 'tiny'");
     }
 
+    @Test
+    void theAdaptiveSoftmaxKeysAreCheckedAndRoundTrip() {
+        Config full = Config.load("small", Map.of());
+        assertEquals(null, full.adaptive(), "softmax=full by default: every existing config unchanged");
+        assertEquals("full", full.toMap().get("softmax"));
+        Config a = Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2000, 6000", "adaptive_div", "2"));
+        assertEquals(List.of(2000, 6000), a.adaptive().cutoffs());
+        assertEquals(2, a.adaptive().div());
+        assertEquals(2002, a.adaptive().headSize());
+        assertEquals(4000, a.adaptive().size(1, 10_000));
+        assertEquals(100, a.adaptive().projection(0, 200));
+        assertEquals(50, a.adaptive().projection(1, 200));
+        assertEquals(a, a.withOverrides(Map.of()), "toMap then fromMap gives the same config");
+        assertEquals("2000,6000", a.toMap().get("adaptive_cutoffs"));
+        assertEquals(4, Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2000")).adaptive().div(), "div defaults to 4");
+
+        assertMessage(() -> Config.load("small", Map.of("softmax", "hierarchical")), "softmax 'hierarchical' is not full or adaptive");
+        assertMessage(() -> Config.load("small", Map.of("softmax", "adaptive")), "needs adaptive_cutoffs");
+        assertMessage(() -> Config.load("small", Map.of("adaptive_cutoffs", "2000")), "has no effect with softmax=full");
+        assertMessage(() -> Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "6000,2000")), "must be increasing");
+        assertMessage(() -> Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2k")), "not a comma-separated list");
+        assertMessage(() -> Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "20", "adaptive_div", "0")), "adaptive_div 0");
+        assertMessage(() -> Config.load("medium-vd-tied", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2000")),
+                "tie_weights=true and softmax=adaptive");
+        // the cutoffs are checked against the vocabulary once the data gave its size
+        Config big = Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2000,20000"));
+        assertMessage(big::shape, "must all be below the vocabulary size 10000");
+    }
+
     private static void assertMessage(org.junit.jupiter.api.function.Executable e, String fragment) {
         ConfigException ex = assertThrows(ConfigException.class, e);
         assertTrue(ex.getMessage().contains(fragment), ex.getMessage());
