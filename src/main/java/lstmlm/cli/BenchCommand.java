@@ -135,7 +135,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         double fwd = TrainingBenchmark.forwardFlopsPerToken(cfg, ids);
         System.out.printf(Locale.ROOT, "OpenBLAS core %s, %d threads; %s data%n", r.blasCore(), r.threads(),
-                dataPath != null ? "PTB" : "random");
+                dataPath != null ? "the corpus in " + dataPath : "random");
         System.out.printf(Locale.ROOT, "sgemm 2048^3 peak: %.1f GFLOP/s -> roofline %.0f train wps, %.0f eval wps%n",
                 r.peakGflops(), r.peakGflops() * 1e9 / (3 * fwd), r.peakGflops() * 1e9 / fwd);
         if (r.precision() == Precision.BF16) {

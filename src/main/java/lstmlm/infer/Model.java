@@ -60,9 +60,9 @@ public final class Model implements AutoCloseable {
         this.copies = Arena.ofShared();
         try {
             ModelShape shape = file.shape();
-            if (shape.adaptive() != null) {
-                throw bad("its output layer is an adaptive softmax, which `lstm train` and `lstm eval` run and the"
-                        + " inference API (sessions, score, generate, bench --latency, serve) does not run yet");
+            if (shape.adaptive() != null && file.format() != WeightFormat.FP32) {
+                throw bad("it is an adaptive-softmax model in " + file.format().key() + "; inference runs adaptive models"
+                        + " from fp32 files only so far (use the fp32 file training wrote)");
             }
             this.vocab = shape.vocab();
             this.hidden = shape.hidden();
@@ -88,15 +88,30 @@ public final class Model implements AutoCloseable {
                 lstmScale[i] = scale("lstm." + i + ".weight");
                 lstmBias[i] = tensor("lstm." + i + ".bias");
             }
-            MemorySegment softmaxBias = tensor("softmax.bias"), softmaxWeight, softmaxScale;
+            MemorySegment softmaxBias, softmaxWeight, softmaxScale;
             boolean transposedSoftmax;
-            if (shape.tied()) {
+            LayerSequence.Adaptive adaptive = null;
+            if (shape.adaptive() != null) {
+                var a = shape.adaptive();
+                MemorySegment[] proj = new MemorySegment[a.clusters()], weight = new MemorySegment[a.clusters()],
+                        bias = new MemorySegment[a.clusters()];
+                for (int i = 0; i < a.clusters(); i++) {
+                    proj[i] = tensor("softmax.tail." + i + ".proj");
+                    weight[i] = tensor("softmax.tail." + i + ".weight");
+                    bias[i] = tensor("softmax.tail." + i + ".bias");
+                }
+                adaptive = new LayerSequence.Adaptive(a, tensor("softmax.head.weight"), tensor("softmax.head.bias"), proj, weight, bias);
+                softmaxWeight = softmaxScale = softmaxBias = null;
+                transposedSoftmax = false;
+            } else if (shape.tied()) {
+                softmaxBias = tensor("softmax.bias");
                 // the output projection is the embedding [V×H]: already the transposed layout, one dot product a
                 // logit; its per-row int8 scales are per output there too
                 transposedSoftmax = true;
                 softmaxWeight = embedding;
                 softmaxScale = embeddingScale;
             } else {
+                softmaxBias = tensor("softmax.bias");
                 MemorySegment sw = tensor("softmax.weight");
                 transposedSoftmax = softmaxLayout == SoftmaxLayout.TRANSPOSED_COPY;
                 softmaxWeight = transposedSoftmax ? transpose(sw, hidden, vocab) : sw;
@@ -104,7 +119,7 @@ public final class Model implements AutoCloseable {
             }
             this.zeros = copies.allocate(4L * Math.max(4L * hidden, vocab), 64).asReadOnly();
             this.weights = new LayerSequence.Weights(format, vocab, hidden, layers, embedding, embeddingScale, lstmWeight,
-                    lstmScale, lstmBias, softmaxWeight, softmaxScale, softmaxBias, transposedSoftmax, zeros);
+                    lstmScale, lstmBias, softmaxWeight, softmaxScale, softmaxBias, transposedSoftmax, zeros, adaptive);
         } catch (RuntimeException e) {
             copies.close();
             throw e;
@@ -252,6 +267,15 @@ public final class Model implements AutoCloseable {
      */
     public long bytesReadPerToken() {
         long h = hidden, v = vocab, w = format.matrixType.bytes;
+        var a = file.shape().adaptive();
+        if (a != null) { // fp32: the layers, the head, every cluster's projection and words
+            long out = (h + 1) * a.headSize();
+            for (int i = 0; i < a.clusters(); i++) {
+                long d = a.projection(i, hidden), s = a.size(i, vocab);
+                out += h * d + (d + 1) * s;
+            }
+            return 4 * (layers * (2 * h * 4 * h + 4 * h) + h + out);
+        }
         long scales = format == WeightFormat.INT8 ? 4 * (layers * 4 * h + v + (file.shape().tied() ? 0 : 1)) : 0;
         return w * (layers * 2 * h * 4 * h + h * v + (file.shape().tied() ? 0 : h)) + 4 * (layers * 4 * h + v) + scales;
     }

@@ -79,6 +79,20 @@ public final class VectorMath {
         }
     }
 
+    /** x += a (the adaptive softmax moves a cluster's log-softmax by its head log-probability). */
+    public static void addScalar(MemorySegment seg, long off, long n, float a) {
+        final FloatVector va = FloatVector.broadcast(F, a);
+        final long upper = F.loopBound(n);
+        long i = 0;
+        for (; i < upper; i += F.length()) {
+            FloatVector v = FloatVector.fromMemorySegment(F, seg, 4 * (off + i), NATIVE);
+            v.add(va).intoMemorySegment(seg, 4 * (off + i), NATIVE);
+        }
+        for (; i < n; i++) {
+            set(seg, off + i, get(seg, off + i) + a);
+        }
+    }
+
     /** x *= a. */
     public static void scale(MemorySegment seg, long off, long n, float a) {
         final FloatVector va = FloatVector.broadcast(F, a);

@@ -45,7 +45,26 @@ public final class LayerSequence {
                           MemorySegment embedding, MemorySegment embeddingScale,
                           MemorySegment[] lstmWeight, MemorySegment[] lstmScale, MemorySegment[] lstmBias,
                           MemorySegment softmaxWeight, MemorySegment softmaxScale, MemorySegment softmaxBias,
-                          boolean transposedSoftmax, MemorySegment zeros) {}
+                          boolean transposedSoftmax, MemorySegment zeros, Adaptive adaptive) {
+        /** A model with a full softmax. */
+        public Weights(WeightFormat format, int vocab, int hidden, int layers, MemorySegment embedding,
+                       MemorySegment embeddingScale, MemorySegment[] lstmWeight, MemorySegment[] lstmScale,
+                       MemorySegment[] lstmBias, MemorySegment softmaxWeight, MemorySegment softmaxScale,
+                       MemorySegment softmaxBias, boolean transposedSoftmax, MemorySegment zeros) {
+            this(format, vocab, hidden, layers, embedding, embeddingScale, lstmWeight, lstmScale, lstmBias, softmaxWeight,
+                    softmaxScale, softmaxBias, transposedSoftmax, zeros, null);
+        }
+    }
+
+    /**
+     * An adaptive softmax's fp32 tensors ({@link lstmlm.modelfile.AdaptiveSoftmax}): the head [H × N] and its
+     * bias, and per tail cluster the projection [H × Dᵢ], weight [Dᵢ × Sᵢ] and bias [Sᵢ]. Its step writes
+     * into the logits row, for every word, a value whose softmax over the row is the model's distribution
+     * (a head word's head logit; a cluster word's head logit of its cluster plus its log-softmax inside the
+     * cluster), so every reader of logits (normaliser, top-k, sampling) works unchanged.
+     */
+    public record Adaptive(lstmlm.modelfile.AdaptiveSoftmax clusters, MemorySegment headWeight, MemorySegment headBias,
+                           MemorySegment[] projection, MemorySegment[] weight, MemorySegment[] bias) {}
 
     /** The weight matrices in fp32, as a GEMM reads them: the file's own, or a widened copy of compact ones. */
     public record Fp32(MemorySegment embedding, MemorySegment[] lstmWeight, MemorySegment softmaxWeight, boolean transposed) {}
@@ -74,6 +93,10 @@ public final class LayerSequence {
      */
     public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
         if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
+        if (w.adaptive() != null) {
+            if (w.format() != WeightFormat.FP32) throw new IllegalArgumentException("an adaptive softmax runs from fp32 weights");
+            return new AdaptiveOutput(w, rows == 1 ? new OneRowFp32(w) : new ByRows(new OneRowFp32(w), new FewRowsFp32(w), new Gemm(w, fp32)));
+        }
         Product one = switch (w.format()) {
             case FP32 -> new OneRowFp32(w);
             case BF16, INT8 -> new OneRowCompact(w);
@@ -344,6 +367,59 @@ public final class LayerSequence {
                         w.softmaxBias(), 0, s.logits, 0);
             } else {
                 RowKernels.vectorTimesMatrixBf16(s.xh, top, H, w.softmaxWeight(), 0, V, w.softmaxBias(), 0, s.logits, 0);
+            }
+        }
+    }
+
+    /**
+     * The adaptive softmax's output for each row in turn (the one-row kernels; the gates as {@code layers}
+     * runs them). Per row: the head's N logits; the head words' go to the row as they are; then each
+     * cluster's logits, shifted by (its head logit − their log-sum-exp). Scratch: one row's head,
+     * projection and exponentials, allocated with the product.
+     */
+    private static final class AdaptiveOutput implements Product {
+        private final Weights w;
+        private final Product layers;
+        private final MemorySegment head, projected, exps;
+
+        AdaptiveOutput(Weights w, Product layers) {
+            this.w = w;
+            this.layers = layers;
+            var a = w.adaptive().clusters();
+            int maxProjection = 1, maxCluster = 1;
+            for (int i = 0; i < a.clusters(); i++) {
+                maxProjection = Math.max(maxProjection, a.projection(i, w.hidden()));
+                maxCluster = Math.max(maxCluster, a.size(i, w.vocab()));
+            }
+            var arena = java.lang.foreign.Arena.ofAuto();
+            this.head = arena.allocate(4L * a.headSize(), 64);
+            this.projected = arena.allocate(4L * maxProjection, 64);
+            this.exps = arena.allocate(4L * maxCluster, 64);
+        }
+
+        @Override
+        public void gates(int l, int rows, State s) {
+            layers.gates(l, rows, s);
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            Adaptive ad = w.adaptive();
+            var a = ad.clusters();
+            int H = w.hidden(), V = w.vocab(), n = a.headSize(), c0 = a.start(0);
+            for (int r = 0; r < rows; r++) {
+                long top = s.xhRow(w.layers() - 1, r) + H, row = s.logitsRow(r);
+                RowKernels.vectorTimesMatrix(s.xh, top, H, ad.headWeight(), 0, n, ad.headBias(), 0, head, 0);
+                MemorySegment.copy(head, 0, s.logits, 4 * row, 4L * c0);
+                for (int i = 0; i < a.clusters(); i++) {
+                    int d = a.projection(i, H), size = a.size(i, V);
+                    long at = row + a.start(i);
+                    RowKernels.vectorTimesMatrix(s.xh, top, H, ad.projection()[i], 0, d, w.zeros(), 0, projected, 0);
+                    RowKernels.vectorTimesMatrix(projected, 0, d, ad.weight()[i], 0, size, ad.bias()[i], 0, s.logits, at);
+                    double logNorm = SoftmaxCrossEntropy.logSumExp(s.logits, at, w.zeros(), 0, size, exps, 0);
+                    float clusterLogit = head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, c0 + i);
+                    VectorMath.addScalar(s.logits, at, size, (float) (clusterLogit - logNorm));
+                }
             }
         }
     }

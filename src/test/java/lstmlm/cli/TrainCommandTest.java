@@ -81,8 +81,8 @@ class TrainCommandTest {
 
     /**
      * An adaptive-softmax model end to end on the command line: trained, saved with its head and cluster
-     * tensors named, evaluated by {@code lstm eval} from the file to the perplexity training printed, and
-     * refused by the inference API with a line that says what runs it.
+     * tensors named, evaluated by {@code lstm eval} from the file to the perplexity training printed, scored
+     * by {@code lstm score}, and refused by {@code quantize} (compact formats come later) in one line.
      */
     @Test
     void trainsAndEvaluatesAnAdaptiveSoftmaxModel() throws Exception {
@@ -103,8 +103,11 @@ class TrainCommandTest {
         CliRun eval = CliRun.of("eval", "--model", model.toString(), "--data-path", data.toString(), "--threads", "2");
         assertEquals(0, eval.exit(), eval.err());
         assertTrue(eval.out().contains("Test Perplexity: " + m.group(1)), eval.out() + " vs training's " + m.group(1));
-        CliRun score = CliRun.of("score", "--model", model.toString(), data.resolve("test.txt").toString());
-        assertEquals(2, score.exit());
-        assertTrue(score.err().contains("adaptive softmax") && score.err().contains("lstm eval"), score.err());
+        CliRun score = CliRun.of("score", "--model", model.toString(), data.resolve("ptb.test.txt").toString());
+        assertEquals(0, score.exit(), score.err());
+        CliRun quantize = CliRun.of("quantize", "--model", model.toString(), "--out", dir.resolve("q.safetensors").toString(),
+                "--format", "int8");
+        assertEquals(2, quantize.exit());
+        assertTrue(quantize.err().contains("adaptive softmax") && quantize.err().contains("fp32"), quantize.err());
     }
 }

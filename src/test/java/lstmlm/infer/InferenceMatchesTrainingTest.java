@@ -55,6 +55,36 @@ class InferenceMatchesTrainingTest {
     }
 
     /**
+     * An adaptive softmax (two clusters behind projections) through the session, the batch scorer and
+     * {@code lstm eval}'s engine: training's loss is the head's and the cluster's cross-entropy, the
+     * session's the log-softmax of the row its step writes; the same distribution.
+     */
+    @Test
+    void anAdaptiveSoftmaxModelScoresTheSameThroughEveryPath() throws Exception {
+        Corpus corpus = Corpus.load(TinyRun.corpus(dir));
+        var values = new java.util.HashMap<>(TinyRun.configValues());
+        values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
+        values.put("hidden_size", "48");
+        values.put("max_max_epoch", "2");
+        values.put("softmax", "adaptive");
+        values.put("adaptive_cutoffs", "8,20");
+        values.put("adaptive_div", "2");
+        Path file;
+        try (Trainer t = new Trainer(TinyRun.config().withOverrides(values), corpus, 3, 2)) {
+            t.run(2);
+            file = t.save(dir.resolve("trained-adaptive"));
+        }
+        crossCheck(file, corpus.test(), true);
+        try (Model model = Model.load(file); Session s = model.newSession()) {
+            s.feed(model.eosId);
+            float[] p = s.probabilities();
+            double sum = 0;
+            for (float x : p) sum += x;
+            assertEquals(1, sum, 1e-5, "the row's softmax is a distribution over every word");
+        }
+    }
+
+    /**
      * The same on a real model and PTB's test split: set PTB_DIR and LSTM_CROSSCHECK_MODEL (a model
      * trained on PTB) to run it; it prints both perplexities.
      */

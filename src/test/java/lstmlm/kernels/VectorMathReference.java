@@ -25,6 +25,12 @@ public final class VectorMathReference {
         }
     }
 
+    public static void addScalar(MemorySegment seg, long off, long n, float a) {
+        for (long i = 0; i < n; i++) {
+            set(seg, off + i, get(seg, off + i) + a);
+        }
+    }
+
     public static void scale(MemorySegment seg, long off, long n, float a) {
         for (long i = 0; i < n; i++) {
             set(seg, off + i, get(seg, off + i) * a);

@@ -71,6 +71,10 @@ class VectorMathTest {
                 VectorMathReference.add(y2, 6, x, 4, n);
                 assertSameFloats(y2, y, "add n=" + n);
 
+                VectorMath.addScalar(y, 6, n, -0.71f);
+                VectorMathReference.addScalar(y2, 6, n, -0.71f);
+                assertSameFloats(y2, y, "addScalar n=" + n);
+
                 MemorySegment d = floats(arena, n + 2), d2 = floats(arena, n + 2);
                 VectorMath.mul(d, 2, x, 4, y, 6, n);
                 VectorMathReference.mul(d2, 2, x, 4, y2, 6, n);
