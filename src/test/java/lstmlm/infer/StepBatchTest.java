@@ -24,8 +24,17 @@ class StepBatchTest {
     @ParameterizedTest
     @EnumSource(WeightFormat.class)
     void eachRowIsTheSessionOfItsWordsThroughStepsAndSelections(WeightFormat format) {
-        int vocab = 50, n = 6;
-        Path file = TestModels.write(dir, vocab, 12, 2, false, 31, 0.6f, format);
+        rowsAreSessions(TestModels.write(dir, 50, 12, 2, false, 31, 0.6f, format), 50, format.key());
+    }
+
+    /** The same with an adaptive softmax: each row's logits row is written by the adaptive output. */
+    @Test
+    void adaptiveSoftmaxRowsAreTheirSessions() {
+        rowsAreSessions(TestModels.writeAdaptive(dir, 50, 12, 2, "10,30", 2, 31, 0.6f), 50, "adaptive");
+    }
+
+    private static void rowsAreSessions(Path file, int vocab, String format) {
+        int n = 6;
         SplittableRandom random = new SplittableRandom(5);
         try (Model model = Model.load(file)) {
             StepBatch batch = model.newStepBatch(8);

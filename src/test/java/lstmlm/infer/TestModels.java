@@ -44,6 +44,22 @@ public final class TestModels {
         return write(dir, vocab, hidden, layers, false, seed, scale, favoured, bias);
     }
 
+    /** A model with an adaptive softmax of these cutoffs ("8,20") and div, uniform(−scale, scale) weights. */
+    public static Path writeAdaptive(Path dir, int vocab, int hidden, int layers, String cutoffs, int div, long seed, float scale) {
+        Config config = Config.load("test", Map.of("vocab_size", Integer.toString(vocab), "hidden_size", Integer.toString(hidden),
+                "num_layers", Integer.toString(layers), "softmax", "adaptive", "adaptive_cutoffs", cutoffs,
+                "adaptive_div", Integer.toString(div)));
+        try (LanguageModel m = new LanguageModel(config.shape())) {
+            m.initialize(seed, scale);
+            Path file = dir.resolve("adaptive-" + vocab + "-" + hidden + "-" + layers + "-" + cutoffs.replace(',', '_') + "-" + div
+                    + "-" + seed + ".safetensors");
+            Checkpoint.write(file, config, Vocabulary.of(words(vocab)), m, null, Map.of());
+            return file;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private static Path write(Path dir, int vocab, int hidden, int layers, boolean tied, long seed, float scale,
                               int favoured, float bias) {
         return write(dir, words(vocab), hidden, layers, tied, seed, scale, favoured, bias);
