@@ -31,7 +31,8 @@ public final class LatencyBenchmark implements AutoCloseable {
      */
     public record Result(double modelMb, double weightsReadMb, double bandwidthGbs, double p50Us, double p99Us,
                          double boundUs, double ratioToBound, double batchTokensPerS, int tokens,
-                         boolean softmaxTransposed, double loadReservedMb, double loadResidentMb) {
+                         boolean softmaxTransposed, double loadReservedMb, double loadResidentMb,
+                         double scoreP50Us, double scoreP99Us) {
         public String toJson() {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("model_mb", modelMb);
@@ -44,6 +45,8 @@ public final class LatencyBenchmark implements AutoCloseable {
             o.put("batch_tokens_per_s", batchTokensPerS);
             o.put("tokens", tokens);
             o.put("softmax_transposed", softmaxTransposed);
+            o.put("score_p50_us", scoreP50Us);
+            o.put("score_p99_us", scoreP99Us);
             if (Double.isFinite(loadReservedMb)) {
                 o.put("load_reserved_mb", loadReservedMb);
                 o.put("load_resident_mb", loadResidentMb);
@@ -57,10 +60,12 @@ public final class LatencyBenchmark implements AutoCloseable {
                     model: %.1f MB (%.1f MB read per token)
                     single-thread streaming bandwidth: %.2f GB/s
                     per-token latency (feed + full distribution, %d tokens): p50 %.1f us, p99 %.1f us
+                    per-token latency (feed + the next word's log-probability, scoring): p50 %.1f us, p99 %.1f us
                     bandwidth bound: %.1f us, p50 / bound = %.2f
                     batch scoring: %.0f tokens/s
                     Model.load reserved %.1f MB (%.3f x the model's tensor bytes), %.1f MB resident""",
-                    modelMb, weightsReadMb, bandwidthGbs, tokens, p50Us, p99Us, boundUs, ratioToBound, batchTokensPerS,
+                    modelMb, weightsReadMb, bandwidthGbs, tokens, p50Us, p99Us, scoreP50Us, scoreP99Us, boundUs, ratioToBound,
+                    batchTokensPerS,
                     loadReservedMb, loadReservedMb / modelMb, loadResidentMb);
         }
     }
@@ -101,6 +106,30 @@ public final class LatencyBenchmark implements AutoCloseable {
         nextToken = (nextToken + 1) & (tokenIds.length - 1);
         session.probabilities(distribution);
         return distribution[0];
+    }
+
+    /**
+     * One scoring step: feed the next word and take the log-probability of the word after it, what a
+     * rescorer does per token (an adaptive softmax computes its head and that word's cluster only).
+     */
+    public float scoreOnce() {
+        session.feed(tokenIds[nextToken]);
+        nextToken = (nextToken + 1) & (tokenIds.length - 1);
+        return session.logProbability(tokenIds[nextToken]);
+    }
+
+    /** Per-token scoring latencies in nanoseconds, after {@code warmup} unmeasured steps. */
+    public long[] measureScoring(int warmup, int tokens) {
+        float sink = 0;
+        for (int i = 0; i < warmup; i++) sink += scoreOnce();
+        long[] nanos = new long[tokens];
+        for (int i = 0; i < tokens; i++) {
+            long t0 = System.nanoTime();
+            sink += scoreOnce();
+            nanos[i] = System.nanoTime() - t0;
+        }
+        if (sink == 42.4242f) System.out.print("");
+        return nanos;
     }
 
     /** Scores one batch of {@link #BATCH} sentences; each is {@link #SENTENCE_WORDS} + 1 tokens. */
@@ -179,11 +208,14 @@ public final class LatencyBenchmark implements AutoCloseable {
         long[] nanos = measureSteps(warmupTokens, tokens);
         Latencies latencies = new Latencies(nanos, nanos.length);
         double p50 = latencies.micros(0.50), p99 = latencies.micros(0.99);
+        long[] scoring = measureScoring(warmupTokens, tokens);
+        Latencies scored = new Latencies(scoring, scoring.length);
         double bound = model.bytesReadPerToken() / bandwidth * 1e6;
         double throughput = measureBatchThroughput(3);
         return new Result(model.fileBytes() / 1e6, model.bytesReadPerToken() / 1e6, bandwidth / 1e9, p50, p99,
                 bound, p50 / bound, throughput, tokens, model.softmaxTransposed(),
-                load != null ? load.reservedBytes() / 1e6 : Double.NaN, load != null ? load.residentBytes() / 1e6 : Double.NaN);
+                load != null ? load.reservedBytes() / 1e6 : Double.NaN, load != null ? load.residentBytes() / 1e6 : Double.NaN,
+                scored.micros(0.50), scored.micros(0.99));
     }
 
     /**

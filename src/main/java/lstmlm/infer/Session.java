@@ -48,6 +48,13 @@ public final class Session implements AutoCloseable {
     private float normMax, normSum;
     private boolean expsHoldNormaliser;
     private boolean closed;
+    /**
+     * An adaptive softmax answers one word's log-probability without the logits row ({@link LayerSequence.PartialOutput});
+     * then a step leaves the row unwritten until something needs it. Null for a full softmax.
+     */
+    private final LayerSequence.PartialOutput partial;
+    /** Whether the logits row holds this step's values (always, but after an adaptive step no one has read whole). */
+    private boolean logitsReady;
 
     /** Argmax, top-k and draws over the logits. */
     private final NextWords next;
@@ -64,6 +71,7 @@ public final class Session implements AutoCloseable {
         this.weights = model.weights;
         this.zeros = model.zeros;
         this.product = LayerSequence.product(weights, 1, model::fp32);
+        this.partial = product instanceof LayerSequence.PartialOutput p ? p : null;
         // one slab from the model's pool (see ScratchPool): close() gives it back; a session never
         // closed is garbage-collected with it
         this.slab = model.sessionScratch.take();
@@ -104,12 +112,27 @@ public final class Session implements AutoCloseable {
     private void step(int id) {
         if (batcher != null) {
             batcher.step(request, id);
+            logitsReady = true;
+        } else if (partial != null) {
+            word[0] = id;
+            LayerSequence.stepLayers(weights, product, state, word, 1);
+            partial.invalidate();
+            logitsReady = false;
         } else {
             word[0] = id;
             LayerSequence.stepForward(weights, product, state, word, 1);
+            logitsReady = true;
         }
         hasPrediction = true;
         normalized = false;
+    }
+
+    /** The logits row of this step, written now if the step left it for later. */
+    private void ensureLogits() {
+        if (!logitsReady) {
+            product.logits(1, state);
+            logitsReady = true;
+        }
     }
 
     /**
@@ -117,6 +140,7 @@ public final class Session implements AutoCloseable {
      * two passes, kept apart so {@link #probabilities} can reuse the exponentials the second leaves.
      */
     private double logNormalizer() {
+        ensureLogits();
         if (!normalized) {
             normMax = LayerSequence.max(logits, 0, vocab, zeros);
             normSum = LayerSequence.expSum(1f, logits, 0, vocab, zeros, normMax, exps);
@@ -141,6 +165,7 @@ public final class Session implements AutoCloseable {
 
     /** The log-probability in double, as training's loss computes it (logit − log-normaliser). */
     private double logProb(int id) {
+        if (!logitsReady) return partial.logProbability(state, id); // the head and this word's cluster only
         return logits.getAtIndex(JAVA_FLOAT, id) - logNormalizer();
     }
 
@@ -184,6 +209,7 @@ public final class Session implements AutoCloseable {
     /** The most likely next word (the lowest id among equals). */
     public int argmax() {
         checkPrediction();
+        ensureLogits();
         return next.argmax(logits, 0);
     }
 
@@ -194,6 +220,7 @@ public final class Session implements AutoCloseable {
      */
     public int sample(float temperature, int topK, RandomGenerator random) {
         checkPrediction();
+        ensureLogits();
         int id = next.sample(logits, 0, temperature, topK, random);
         if (temperature > 0f && (topK == 0 || topK >= vocab)) expsHoldNormaliser = false; // the draw used them
         return id;
@@ -205,6 +232,8 @@ public final class Session implements AutoCloseable {
         state.reset();
         hasPrediction = false;
         normalized = false;
+        logitsReady = true; // no prediction: nothing to compute
+        if (partial != null) partial.invalidate();
     }
 
     /** A new session in exactly this session's state (fork a hypothesis). */
@@ -223,7 +252,10 @@ public final class Session implements AutoCloseable {
             throw new IllegalArgumentException("Cannot copy state between sessions of different models.");
         }
         if (other == this) return;
+        other.ensureLogits(); // the logits row travels with the state
         state.copyFrom(other.state);
+        logitsReady = true;
+        if (partial != null) partial.invalidate();
         hasPrediction = other.hasPrediction;
         normalized = other.normalized;
         logNormalizer = other.logNormalizer;

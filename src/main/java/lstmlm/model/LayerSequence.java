@@ -236,10 +236,31 @@ public final class LayerSequence {
 
     /** Advances rows [0, rows) of {@code s} by one word each, {@code ids[r]}: the next words' logits land in {@code s.logits}. */
     public static void stepForward(Weights w, Product p, State s, int[] ids, int rows) {
+        stepLayers(w, p, s, ids, rows);
+        p.logits(rows, s);
+    }
+
+    /**
+     * The step without its output layer: rows [0, rows) advance by one word each and the top layer's h
+     * is ready; the logits are not written ({@link Product#logits} writes them, or a {@link PartialOutput}
+     * answers for one word without them).
+     */
+    public static void stepLayers(Weights w, Product p, State s, int[] ids, int rows) {
         embeddingForward(w, s, ids, rows);
         for (int l = 0; l < w.layers(); l++) lstmForward(w, p, s, l, rows);
         s.parity ^= 1;
-        p.logits(rows, s);
+    }
+
+    /**
+     * An output layer that can give one word's log-probability without the whole row: the adaptive
+     * softmax, which then computes the head and that word's cluster only. Row 0 of a state; what it
+     * computed stays valid until {@link #invalidate} (call it after each step, and after the state changes).
+     */
+    public interface PartialOutput {
+        void invalidate();
+
+        /** log P(id) for row 0 of {@code s}, after {@link #stepLayers}. */
+        double logProbability(State s, int id);
     }
 
     /** x of layer 0, row r = E[ids[r]], widened from the file's format. */
@@ -377,10 +398,16 @@ public final class LayerSequence {
      * cluster's logits, shifted by (its head logit − their log-sum-exp). Scratch: one row's head,
      * projection and exponentials, allocated with the product.
      */
-    private static final class AdaptiveOutput implements Product {
+    private static final class AdaptiveOutput implements Product, PartialOutput {
         private final Weights w;
         private final Product layers;
         private final MemorySegment head, projected, exps;
+        /** Row 0's partial output: whether the head is computed, its log-normaliser, each cluster's (NaN: not yet). */
+        private boolean headReady;
+        private double headLogNorm;
+        private final double[] clusterLogNorm;
+        /** A cluster's logits of row 0, raw (bias included), at their places in a logits-row-sized buffer. */
+        private final MemorySegment clusterLogits;
 
         AdaptiveOutput(Weights w, Product layers) {
             this.w = w;
@@ -394,7 +421,44 @@ public final class LayerSequence {
             var arena = java.lang.foreign.Arena.ofAuto();
             this.head = arena.allocate(4L * a.headSize(), 64);
             this.projected = arena.allocate(4L * maxProjection, 64);
-            this.exps = arena.allocate(4L * maxCluster, 64);
+            this.exps = arena.allocate(4L * Math.max(maxCluster, a.headSize()), 64);
+            this.clusterLogits = arena.allocate(4L * w.vocab(), 64);
+            this.clusterLogNorm = new double[a.clusters()];
+            invalidate();
+        }
+
+        @Override
+        public void invalidate() {
+            headReady = false;
+            java.util.Arrays.fill(clusterLogNorm, Double.NaN);
+        }
+
+        /**
+         * The head's logits and log-normaliser, then, for a tail word, its cluster's: log P(id) = head log-softmax
+         * (of the word, or of its cluster) + the word's log-softmax inside the cluster. Each computed once a step.
+         */
+        @Override
+        public double logProbability(State s, int id) {
+            var a = w.adaptive().clusters();
+            int H = w.hidden(), n = a.headSize(), c0 = a.start(0);
+            long top = s.xhRow(w.layers() - 1, 0) + H;
+            if (!headReady) {
+                RowKernels.vectorTimesMatrix(s.xh, top, H, w.adaptive().headWeight(), 0, n, w.adaptive().headBias(), 0, head, 0);
+                headLogNorm = SoftmaxCrossEntropy.logSumExp(head, 0, w.zeros(), 0, n, exps, 0);
+                headReady = true;
+            }
+            int i = a.clusterOf(id);
+            if (i < 0) return head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, id) - headLogNorm;
+            int start = a.start(i), size = a.size(i, w.vocab());
+            if (Double.isNaN(clusterLogNorm[i])) {
+                int d = a.projection(i, H);
+                RowKernels.vectorTimesMatrix(s.xh, top, H, w.adaptive().projection()[i], 0, d, w.zeros(), 0, projected, 0);
+                RowKernels.vectorTimesMatrix(projected, 0, d, w.adaptive().weight()[i], 0, size, w.adaptive().bias()[i], 0,
+                        clusterLogits, start);
+                clusterLogNorm[i] = SoftmaxCrossEntropy.logSumExp(clusterLogits, start, w.zeros(), 0, size, exps, 0);
+            }
+            return head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, c0 + i) - headLogNorm
+                    + clusterLogits.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, id) - clusterLogNorm[i];
         }
 
         @Override
@@ -407,6 +471,7 @@ public final class LayerSequence {
             Adaptive ad = w.adaptive();
             var a = ad.clusters();
             int H = w.hidden(), V = w.vocab(), n = a.headSize(), c0 = a.start(0);
+            headReady = false; // the head scratch is reused below, row by row
             for (int r = 0; r < rows; r++) {
                 long top = s.xhRow(w.layers() - 1, r) + H, row = s.logitsRow(r);
                 RowKernels.vectorTimesMatrix(s.xh, top, H, ad.headWeight(), 0, n, ad.headBias(), 0, head, 0);
