@@ -118,20 +118,6 @@ public final class LatencyBenchmark implements AutoCloseable {
         return session.logProbability(tokenIds[nextToken]);
     }
 
-    /** Per-token scoring latencies in nanoseconds, after {@code warmup} unmeasured steps. */
-    public long[] measureScoring(int warmup, int tokens) {
-        float sink = 0;
-        for (int i = 0; i < warmup; i++) sink += scoreOnce();
-        long[] nanos = new long[tokens];
-        for (int i = 0; i < tokens; i++) {
-            long t0 = System.nanoTime();
-            sink += scoreOnce();
-            nanos[i] = System.nanoTime() - t0;
-        }
-        if (sink == 42.4242f) System.out.print("");
-        return nanos;
-    }
-
     /** Scores one batch of {@link #BATCH} sentences; each is {@link #SENTENCE_WORDS} + 1 tokens. */
     public double scoreBatchOnce() {
         double sum = 0;
@@ -159,15 +145,28 @@ public final class LatencyBenchmark implements AutoCloseable {
 
     /** Per-step latencies in nanoseconds, after {@code warmup} unmeasured steps. */
     public long[] measureSteps(int warmup, int tokens) {
+        return measure(warmup, tokens, this::stepOnce);
+    }
+
+    /** Per-token scoring latencies in nanoseconds, after {@code warmup} unmeasured steps. */
+    public long[] measureScoring(int warmup, int tokens) {
+        return measure(warmup, tokens, this::scoreOnce);
+    }
+
+    private interface Step {
+        float run();
+    }
+
+    private static long[] measure(int warmup, int tokens, Step step) {
         float sink = 0;
-        for (int i = 0; i < warmup; i++) sink += stepOnce();
+        for (int i = 0; i < warmup; i++) sink += step.run();
         long[] nanos = new long[tokens];
         for (int i = 0; i < tokens; i++) {
             long t0 = System.nanoTime();
-            sink += stepOnce();
+            sink += step.run();
             nanos[i] = System.nanoTime() - t0;
         }
-        if (sink == 42.4242f) System.out.print("");
+        if (sink == 42.4242f) System.out.print(""); // keep the results alive
         return nanos;
     }
 

@@ -324,7 +324,7 @@ public final class Passes {
      *   loss = Σ_rows CE(head) + Σ_i Σ_rows of i CE(cluster i)   (log P(w) = log P_head(i) + log P_i(w))
      */
 
-    /** head targets; returns nothing, fills w.headTargets. */
+    /** Each row's head target: its word for a head word, else c₀ + its cluster. */
     private static void headTargets(Window w, lstmlm.modelfile.AdaptiveSoftmax a) {
         int c0 = a.start(0);
         for (int r = 0; r < w.inputs.length; r++) {
@@ -357,33 +357,25 @@ public final class Passes {
         var a = m.shape.adaptive();
         ParameterLayout lay = m.layout;
         int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab(), n0 = a.headSize();
-        long topAt = layerOutput(w, m.shape.layers() - 1);
-        Matrix top = Matrix.of(w.slab, topAt, rows, hid), headW = Matrix.of(m.slab, lay.headWeight, hid, n0);
-        Matrix headLogits = Matrix.of(w.slab, w.logits, rows, n0);
-        headTargets(w, a);
-        e.products.multiply(e, top, headW, 0f, headLogits);
+        Matrix top = Matrix.of(w.slab, layerOutput(w, m.shape.layers() - 1), rows, hid);
+        Matrix headW = Matrix.of(m.slab, lay.headWeight, hid, n0), headLogits = Matrix.of(w.slab, w.logits, rows, n0);
+        headForward(e, w);
         double loss = crossEntropyBackward(e, w, w.logits, rows, n0, w.headTargets, lay.headBias);
         w.gemmPair.first().set(top.t(), headLogits, Matrix.of(m.gradSlab, lay.headWeight, hid, n0));
         w.gemmPair.second().set(headLogits, headW.t(), Matrix.of(w.slab, w.dx, rows, hid));
         e.products.pair(e, w.gemmPair);
         for (int i = 0; i < a.clusters(); i++) {
-            int d = a.projection(i, hid), size = a.size(i, v), n = gatherCluster(w, a, i, v);
+            int d = a.projection(i, hid), size = a.size(i, v), n = clusterForward(e, w, i);
             if (n == 0) {
                 VectorMath.fill(m.grads, lay.tailProjection(i), (long) hid * d, 0f);
                 VectorMath.fill(m.grads, lay.tailWeight(i), (long) d * size, 0f);
                 VectorMath.fill(m.grads, lay.tailBias(i), size, 0f);
                 continue;
             }
-            Embedding.gather(w.acts, topAt, w.tailRows, 0, n, hid, w.acts, w.tailInput);
-            toBf16(w, w.tailInput, (long) n * hid);
+            loss += crossEntropyBackward(e, w, w.tailLogits, n, size, w.tailTargets, lay.tailBias(i));
             Matrix input = Matrix.of(w.slab, w.tailInput, n, hid), hidden = Matrix.of(w.slab, w.tailHidden, n, d);
             Matrix proj = Matrix.of(m.slab, lay.tailProjection(i), hid, d), out = Matrix.of(m.slab, lay.tailWeight(i), d, size);
-            Matrix logits = Matrix.of(w.slab, w.tailLogits, n, size);
-            e.products.multiply(e, input, proj, 0f, hidden);
-            toBf16(w, w.tailHidden, (long) n * d);
-            e.products.multiply(e, hidden, out, 0f, logits);
-            loss += crossEntropyBackward(e, w, w.tailLogits, n, size, w.tailTargets, lay.tailBias(i));
-            Matrix hiddenGrad = Matrix.of(w.slab, w.tailHiddenGrad, n, d);
+            Matrix logits = Matrix.of(w.slab, w.tailLogits, n, size), hiddenGrad = Matrix.of(w.slab, w.tailHiddenGrad, n, d);
             w.gemmPair.first().set(hidden.t(), logits, Matrix.of(m.gradSlab, lay.tailWeight(i), d, size));
             w.gemmPair.second().set(logits, out.t(), hiddenGrad);
             e.products.pair(e, w.gemmPair);
@@ -401,25 +393,43 @@ public final class Passes {
         LanguageModel m = e.model;
         var a = m.shape.adaptive();
         ParameterLayout lay = m.layout;
-        int rows = w.inputs.length, hid = m.shape.hidden(), v = m.shape.vocab(), n0 = a.headSize();
-        long topAt = layerOutput(w, m.shape.layers() - 1);
-        headTargets(w, a);
-        e.products.multiply(e, Matrix.of(w.slab, topAt, rows, hid), Matrix.of(m.slab, lay.headWeight, hid, n0), 0f,
-                Matrix.of(w.slab, w.logits, rows, n0));
-        double loss = crossEntropyLoss(e, w, w.logits, rows, n0, w.headTargets, lay.headBias);
+        headForward(e, w);
+        double loss = crossEntropyLoss(e, w, w.logits, w.inputs.length, a.headSize(), w.headTargets, lay.headBias);
         for (int i = 0; i < a.clusters(); i++) {
-            int d = a.projection(i, hid), size = a.size(i, v), n = gatherCluster(w, a, i, v);
-            if (n == 0) continue;
-            Embedding.gather(w.acts, topAt, w.tailRows, 0, n, hid, w.acts, w.tailInput);
-            toBf16(w, w.tailInput, (long) n * hid);
-            e.products.multiply(e, Matrix.of(w.slab, w.tailInput, n, hid), Matrix.of(m.slab, lay.tailProjection(i), hid, d), 0f,
-                    Matrix.of(w.slab, w.tailHidden, n, d));
-            toBf16(w, w.tailHidden, (long) n * d);
-            e.products.multiply(e, Matrix.of(w.slab, w.tailHidden, n, d), Matrix.of(m.slab, lay.tailWeight(i), d, size), 0f,
-                    Matrix.of(w.slab, w.tailLogits, n, size));
-            loss += crossEntropyLoss(e, w, w.tailLogits, n, size, w.tailTargets, lay.tailBias(i));
+            int n = clusterForward(e, w, i);
+            if (n > 0) loss += crossEntropyLoss(e, w, w.tailLogits, n, a.size(i, m.shape.vocab()), w.tailTargets, lay.tailBias(i));
         }
         return loss;
+    }
+
+    /** head logits[R x N] = top · W_head (the bias is added inside the softmax kernel), and the rows' head targets. */
+    private static void headForward(Engine e, Window w) {
+        LanguageModel m = e.model;
+        int rows = w.inputs.length, hid = m.shape.hidden(), n0 = m.shape.adaptive().headSize();
+        headTargets(w, m.shape.adaptive());
+        e.products.multiply(e, Matrix.of(w.slab, layerOutput(w, m.shape.layers() - 1), rows, hid),
+                Matrix.of(m.slab, m.layout.headWeight, hid, n0), 0f, Matrix.of(w.slab, w.logits, rows, n0));
+    }
+
+    /**
+     * Cluster i's rows gathered (tailInput), projected (tailHidden) and turned into its logits
+     * (tailLogits, bias left to the softmax kernel); returns how many rows, each GEMM input rounded into
+     * the bf16 mirror first.
+     */
+    private static int clusterForward(Engine e, Window w, int i) {
+        LanguageModel m = e.model;
+        var a = m.shape.adaptive();
+        int hid = m.shape.hidden(), d = a.projection(i, hid), size = a.size(i, m.shape.vocab());
+        int n = gatherCluster(w, a, i, m.shape.vocab());
+        if (n == 0) return 0;
+        Embedding.gather(w.acts, layerOutput(w, m.shape.layers() - 1), w.tailRows, 0, n, hid, w.acts, w.tailInput);
+        toBf16(w, w.tailInput, (long) n * hid);
+        e.products.multiply(e, Matrix.of(w.slab, w.tailInput, n, hid), Matrix.of(m.slab, m.layout.tailProjection(i), hid, d), 0f,
+                Matrix.of(w.slab, w.tailHidden, n, d));
+        toBf16(w, w.tailHidden, (long) n * d);
+        e.products.multiply(e, Matrix.of(w.slab, w.tailHidden, n, d), Matrix.of(m.slab, m.layout.tailWeight(i), d, size), 0f,
+                Matrix.of(w.slab, w.tailLogits, n, size));
+        return n;
     }
 
     /** bf16 mode: copies n floats at {@code off} of the window into its mirror, rounded; nothing in fp32 mode. */
