@@ -53,7 +53,7 @@ public final class Session implements AutoCloseable {
      * then a step leaves the row unwritten until something needs it. Null for a full softmax.
      */
     private final LayerSequence.PartialOutput partial;
-    /** Whether the logits row holds this step's values (always, but after an adaptive step no one has read whole). */
+    /** Whether the logits row holds this step's values: false only after an adaptive step whose row nothing needed yet. */
     private boolean logitsReady;
 
     /** Argmax, top-k and draws over the logits. */
