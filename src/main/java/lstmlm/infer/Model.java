@@ -60,10 +60,6 @@ public final class Model implements AutoCloseable {
         this.copies = Arena.ofShared();
         try {
             ModelShape shape = file.shape();
-            if (shape.adaptive() != null && file.format() != WeightFormat.FP32) {
-                throw bad("it is an adaptive-softmax model in " + file.format().key() + "; inference runs adaptive models"
-                        + " from fp32 files only so far (use the fp32 file training wrote)");
-            }
             this.vocab = shape.vocab();
             this.hidden = shape.hidden();
             this.layers = shape.layers();
@@ -95,12 +91,16 @@ public final class Model implements AutoCloseable {
                 var a = shape.adaptive();
                 MemorySegment[] proj = new MemorySegment[a.clusters()], weight = new MemorySegment[a.clusters()],
                         bias = new MemorySegment[a.clusters()];
+                // the output layer runs from fp32: a compact file's head and cluster weights widened here
+                // (a small share of the model: the head and the narrow clusters), its LSTM read in place
+                boolean widen = format != WeightFormat.FP32;
+                java.util.function.Function<String, MemorySegment> read = name -> widen ? file.widened(name, copies) : tensor(name);
                 for (int i = 0; i < a.clusters(); i++) {
-                    proj[i] = tensor("softmax.tail." + i + ".proj");
-                    weight[i] = tensor("softmax.tail." + i + ".weight");
-                    bias[i] = tensor("softmax.tail." + i + ".bias");
+                    proj[i] = read.apply("softmax.tail." + i + ".proj");
+                    weight[i] = read.apply("softmax.tail." + i + ".weight");
+                    bias[i] = read.apply("softmax.tail." + i + ".bias");
                 }
-                adaptive = new LayerSequence.Adaptive(a, tensor("softmax.head.weight"), tensor("softmax.head.bias"), proj, weight, bias);
+                adaptive = new LayerSequence.Adaptive(a, read.apply("softmax.head.weight"), read.apply("softmax.head.bias"), proj, weight, bias);
                 softmaxWeight = softmaxScale = softmaxBias = null;
                 transposedSoftmax = false;
             } else if (shape.tied()) {
@@ -201,7 +201,8 @@ public final class Model implements AutoCloseable {
                 for (int i = 0; i < layers; i++) w[i] = all.asSlice(layout.weight(i) * 4, 8L * hidden * hidden * 4).asReadOnly();
                 MemorySegment emb = all.asSlice(layout.embedding * 4, (long) vocab * hidden * 4).asReadOnly();
                 boolean tied = file.shape().tied();
-                MemorySegment sw = tied ? emb : all.asSlice(layout.softmaxWeight * 4, (long) hidden * vocab * 4).asReadOnly();
+                MemorySegment sw = tied ? emb : file.shape().adaptive() != null ? null // its output layer is in weights.adaptive()
+                        : all.asSlice(layout.softmaxWeight * 4, (long) hidden * vocab * 4).asReadOnly();
                 fp32 = new LayerSequence.Fp32(emb, w, sw, tied);
             }
             return fp32;

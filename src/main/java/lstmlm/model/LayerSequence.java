@@ -57,7 +57,7 @@ public final class LayerSequence {
     }
 
     /**
-     * An adaptive softmax's fp32 tensors ({@link lstmlm.modelfile.AdaptiveSoftmax}): the head [H × N] and its
+     * An adaptive softmax's tensors in fp32 ({@link lstmlm.modelfile.AdaptiveSoftmax}; a compact file's widened): the head [H × N] and its
      * bias, and per tail cluster the projection [H × Dᵢ], weight [Dᵢ × Sᵢ] and bias [Sᵢ]. Its step writes
      * into the logits row, for every word, a value whose softmax over the row is the model's distribution
      * (a head word's head logit; a cluster word's head logit of its cluster plus its log-softmax inside the
@@ -93,9 +93,10 @@ public final class LayerSequence {
      */
     public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
         if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
-        if (w.adaptive() != null) {
-            if (w.format() != WeightFormat.FP32) throw new IllegalArgumentException("an adaptive softmax runs from fp32 weights");
-            return new AdaptiveOutput(w, rows == 1 ? new OneRowFp32(w) : new ByRows(new OneRowFp32(w), new FewRowsFp32(w), new Gemm(w, fp32)));
+        if (w.adaptive() != null) { // the layers as for a full softmax; the output from the adaptive tensors (fp32)
+            Product one = w.format() == WeightFormat.FP32 ? new OneRowFp32(w) : new OneRowCompact(w);
+            Product few = w.format() == WeightFormat.FP32 ? new FewRowsFp32(w) : null;
+            return new AdaptiveOutput(w, rows == 1 ? one : new ByRows(one, few, new Gemm(w, fp32)));
         }
         Product one = switch (w.format()) {
             case FP32 -> new OneRowFp32(w);

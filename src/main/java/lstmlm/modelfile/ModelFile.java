@@ -203,6 +203,25 @@ public final class ModelFile implements AutoCloseable {
         }
     }
 
+    /**
+     * The named tensor as float32 in new memory of {@code arena}: a copy of an F32 tensor, a bf16 one
+     * widened, an int8 matrix times its scales (per row of the embedding, else per column).
+     */
+    public MemorySegment widened(String name, java.lang.foreign.Arena arena) {
+        SafetensorsFile.Tensor t = file.tensor(name);
+        MemorySegment src = file.data(name), out = arena.allocate(t.elements() * Float.BYTES, 64);
+        switch (t.dtype()) {
+            case F32 -> MemorySegment.copy(src, 0, out, 0, src.byteSize());
+            case BF16 -> lstmlm.kernels.Bf16.toFloats(src, 0, out, 0, t.elements());
+            case I8 -> {
+                long rows = t.shape().length == 2 ? t.shape()[0] : 1, cols = t.shape().length == 2 ? t.shape()[1] : t.elements();
+                lstmlm.kernels.Int8.dequantize(src, file.data(name + WeightFormat.SCALE_SUFFIX), rows, cols,
+                        WeightFormat.scalesPerRow(name), out, 0);
+            }
+        }
+        return out.asReadOnly();
+    }
+
     /** Unmaps the file: every view from {@link #tensor} dies with it. */
     @Override
     public void close() {

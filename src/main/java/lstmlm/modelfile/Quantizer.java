@@ -35,10 +35,6 @@ public final class Quantizer {
             throw new ModelFileException("Cannot quantize " + in.path() + ": it is already " + in.format().key()
                     + ". Quantize from the fp32 file training wrote.");
         }
-        if (in.shape().adaptive() != null && format != WeightFormat.FP32) {
-            throw new ModelFileException("Cannot quantize " + in.path() + " to " + format.key() + ": its output layer is an"
-                    + " adaptive softmax, which runs from fp32 files only so far. Use the fp32 file as it is.");
-        }
         List<SafetensorsWriter.Entry> wide = new ArrayList<>(), narrow = new ArrayList<>();
         try (Arena arena = Arena.ofConfined()) {
             for (ParameterLayout.Tensor t : in.layout().tensors()) {

@@ -56,11 +56,13 @@ class InferenceMatchesTrainingTest {
 
     /**
      * An adaptive softmax (two clusters behind projections) through the session, the batch scorer and
-     * {@code lstm eval}'s engine: training's loss is the head's and the cluster's cross-entropy, the
+     * {@code lstm eval}'s engine, in each format (bf16 and int8 quantize the head and cluster weights; the
+     * output layer runs from their widened values): training's loss is the head's and the cluster's cross-entropy, the
      * session's the log-softmax of the row its step writes; the same distribution.
      */
-    @Test
-    void anAdaptiveSoftmaxModelScoresTheSameThroughEveryPath() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(lstmlm.modelfile.WeightFormat.class)
+    void anAdaptiveSoftmaxModelScoresTheSameThroughEveryPath(lstmlm.modelfile.WeightFormat format) throws Exception {
         Corpus corpus = Corpus.load(TinyRun.corpus(dir));
         var values = new java.util.HashMap<>(TinyRun.configValues());
         values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
@@ -72,7 +74,17 @@ class InferenceMatchesTrainingTest {
         Path file;
         try (Trainer t = new Trainer(TinyRun.config().withOverrides(values), corpus, 3, 2)) {
             t.run(2);
-            file = t.save(dir.resolve("trained-adaptive"));
+            file = t.save(dir.resolve("trained-adaptive-" + format.key()));
+        }
+        if (format != lstmlm.modelfile.WeightFormat.FP32) {
+            Path compact = dir.resolve("trained-adaptive-" + format.key() + ".safetensors");
+            try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
+                lstmlm.modelfile.Quantizer.write(in, compact, format);
+            }
+            file = compact;
+            try (lstmlm.modelfile.ModelFile f = lstmlm.modelfile.ModelFile.open(file)) {
+                assertEquals(format.matrixType, f.safetensors().tensor("softmax.tail.1.weight").dtype(), "the clusters are quantized too");
+            }
         }
         crossCheck(file, corpus.test(), true);
         try (Model model = Model.load(file); Session s = model.newSession()) {

@@ -28,9 +28,18 @@ class StepBatchTest {
     }
 
     /** The same with an adaptive softmax: each row's logits row is written by the adaptive output. */
-    @Test
-    void adaptiveSoftmaxRowsAreTheirSessions() {
-        rowsAreSessions(TestModels.writeAdaptive(dir, 50, 12, 2, "10,30", 2, 31, 0.6f), 50, "adaptive");
+    @ParameterizedTest
+    @EnumSource(WeightFormat.class)
+    void adaptiveSoftmaxRowsAreTheirSessions(WeightFormat format) throws Exception {
+        Path file = TestModels.writeAdaptive(dir, 50, 12, 2, "10,30", 2, 31, 0.6f);
+        if (format != WeightFormat.FP32) {
+            Path compact = dir.resolve("adaptive-" + format.key() + ".safetensors");
+            try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
+                lstmlm.modelfile.Quantizer.write(in, compact, format);
+            }
+            file = compact;
+        }
+        rowsAreSessions(file, 50, "adaptive " + format.key());
     }
 
     private static void rowsAreSessions(Path file, int vocab, String format) {
