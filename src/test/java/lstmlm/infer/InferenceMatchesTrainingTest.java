@@ -35,53 +35,22 @@ class InferenceMatchesTrainingTest {
     @org.junit.jupiter.params.provider.EnumSource(lstmlm.modelfile.WeightFormat.class)
     void aTrainedModelScoresTheSameThroughEveryPath(lstmlm.modelfile.WeightFormat format) throws Exception {
         Corpus corpus = Corpus.load(TinyRun.corpus(dir));
-        var values = new java.util.HashMap<>(TinyRun.configValues());
-        values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
-        values.put("hidden_size", "48");
-        values.put("max_max_epoch", "2");
-        Path file;
-        try (Trainer t = new Trainer(TinyRun.config().withOverrides(values), corpus, 3, 2)) {
-            t.run(2);
-            file = t.save(dir.resolve("trained-" + format.key()));
-        }
-        if (format != lstmlm.modelfile.WeightFormat.FP32) {
-            Path compact = dir.resolve("trained-" + format.key() + ".safetensors");
-            try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
-                lstmlm.modelfile.Quantizer.write(in, compact, format);
-            }
-            file = compact;
-        }
-        crossCheck(file, corpus.test(), true);
+        crossCheck(trained(corpus, java.util.Map.of(), "trained", format), corpus.test(), true);
     }
 
     /**
      * An adaptive softmax (two clusters behind projections) through the session, the batch scorer and
      * {@code lstm eval}'s engine, in each format (bf16 and int8 quantize the head and cluster weights; the
-     * output layer runs from their widened values): training's loss is the head's and the cluster's cross-entropy, the
-     * session's the log-softmax of the row its step writes; the same distribution.
+     * output layer runs from their widened values): training's loss is the head's and the cluster's
+     * cross-entropy, the session's the log-softmax of the row its step writes; the same distribution.
      */
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.EnumSource(lstmlm.modelfile.WeightFormat.class)
     void anAdaptiveSoftmaxModelScoresTheSameThroughEveryPath(lstmlm.modelfile.WeightFormat format) throws Exception {
         Corpus corpus = Corpus.load(TinyRun.corpus(dir));
-        var values = new java.util.HashMap<>(TinyRun.configValues());
-        values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
-        values.put("hidden_size", "48");
-        values.put("max_max_epoch", "2");
-        values.put("softmax", "adaptive");
-        values.put("adaptive_cutoffs", "8,20");
-        values.put("adaptive_div", "2");
-        Path file;
-        try (Trainer t = new Trainer(TinyRun.config().withOverrides(values), corpus, 3, 2)) {
-            t.run(2);
-            file = t.save(dir.resolve("trained-adaptive-" + format.key()));
-        }
+        Path file = trained(corpus, java.util.Map.of("softmax", "adaptive", "adaptive_cutoffs", "8,20", "adaptive_div", "2"),
+                "trained-adaptive", format);
         if (format != lstmlm.modelfile.WeightFormat.FP32) {
-            Path compact = dir.resolve("trained-adaptive-" + format.key() + ".safetensors");
-            try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
-                lstmlm.modelfile.Quantizer.write(in, compact, format);
-            }
-            file = compact;
             try (lstmlm.modelfile.ModelFile f = lstmlm.modelfile.ModelFile.open(file)) {
                 assertEquals(format.matrixType, f.safetensors().tensor("softmax.tail.1.weight").dtype(), "the clusters are quantized too");
             }
@@ -94,6 +63,27 @@ class InferenceMatchesTrainingTest {
             for (float x : p) sum += x;
             assertEquals(1, sum, 1e-5, "the row's softmax is a distribution over every word");
         }
+    }
+
+    /** Two epochs of a 2 x 48 model on the tiny corpus with these keys, saved, then quantized to {@code format}. */
+    private static Path trained(Corpus corpus, java.util.Map<String, String> keys, String name,
+                                lstmlm.modelfile.WeightFormat format) throws Exception {
+        var values = new java.util.HashMap<>(TinyRun.configValues());
+        values.put("vocab_size", Integer.toString(corpus.vocabulary().size()));
+        values.put("hidden_size", "48");
+        values.put("max_max_epoch", "2");
+        values.putAll(keys);
+        Path file;
+        try (Trainer t = new Trainer(TinyRun.config().withOverrides(values), corpus, 3, 2)) {
+            t.run(2);
+            file = t.save(dir.resolve(name + "-" + format.key()));
+        }
+        if (format == lstmlm.modelfile.WeightFormat.FP32) return file;
+        Path compact = dir.resolve(name + "-" + format.key() + ".safetensors");
+        try (lstmlm.modelfile.ModelFile in = lstmlm.modelfile.ModelFile.open(file)) {
+            lstmlm.modelfile.Quantizer.write(in, compact, format);
+        }
+        return compact;
     }
 
     /**
