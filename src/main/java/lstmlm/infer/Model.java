@@ -268,14 +268,10 @@ public final class Model implements AutoCloseable {
      */
     public long bytesReadPerToken() {
         long h = hidden, v = vocab, w = format.matrixType.bytes;
-        var a = file.shape().adaptive();
-        if (a != null) { // fp32: the layers, the head, every cluster's projection and words
-            long out = (h + 1) * a.headSize();
-            for (int i = 0; i < a.clusters(); i++) {
-                long d = a.projection(i, hidden), s = a.size(i, vocab);
-                out += h * d + (d + 1) * s;
-            }
-            return 4 * (layers * (2 * h * 4 * h + 4 * h) + h + out);
+        if (file.shape().adaptive() != null) { // the layers in the file's format; the output layer, from the head on, in fp32
+            lstmlm.modelfile.ParameterLayout layout = file.layout();
+            long lstmScales = format == WeightFormat.INT8 ? 4L * layers * 4 * h : 0;
+            return w * (layers * 2 * h * 4 * h + h) + 4 * (layers * 4 * h) + lstmScales + 4 * (layout.size - layout.headWeight);
         }
         long scales = format == WeightFormat.INT8 ? 4 * (layers * 4 * h + v + (file.shape().tied() ? 0 : 1)) : 0;
         return w * (layers * 2 * h * 4 * h + h * v + (file.shape().tied() ? 0 : h)) + 4 * (layers * 4 * h + v) + scales;

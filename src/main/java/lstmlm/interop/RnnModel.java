@@ -51,7 +51,7 @@ public final class RnnModel {
             String kind = t.keySet().stream().anyMatch(k -> k.startsWith("transformer_encoder.") || k.startsWith("pos_encoder."))
                     ? " It is the example's TransformerModel; this engine runs its RNNModel with an LSTM." : "";
             throw new TorchFileException(src + " has no tensor 'encoder.weight', so it is not the state dict of PyTorch's"
-                    + " word_language_model RNNModel (its tensors: " + preview(t.keySet()) + ")." + kind);
+                    + " word_language_model RNNModel (its tensors: " + TorchFileException.preview(t.keySet()) + ")." + kind);
         }
         for (String k : t.keySet()) {
             if (k.startsWith("rnn.") && k.endsWith("_reverse")) {
@@ -68,7 +68,7 @@ public final class RnnModel {
         StateDict.Tensor hh0 = t.get("rnn.weight_hh_l0");
         if (hh0 == null) {
             throw new TorchFileException(src + " has no tensor 'rnn.weight_hh_l0': the model's rnn is not an nn.LSTM (its tensors: "
-                    + preview(t.keySet()) + ").");
+                    + TorchFileException.preview(t.keySet()) + ").");
         }
         if (hh0.shape().length != 2 || hh0.shape()[1] < 1) throw new TorchFileException(src + ": 'rnn.weight_hh_l0' has shape " + shape(hh0) + ", not [4 x hidden, hidden].");
         long hidden = hh0.shape()[1];
@@ -116,7 +116,7 @@ public final class RnnModel {
         }
         float[] decoderBias = t.containsKey("decoder.bias") ? expect(t, unused, src, "decoder.bias", v).values() : new float[v];
         if (!unused.isEmpty()) {
-            throw new TorchFileException(src + " has tensors " + preview(unused) + " that the word_language_model RNNModel"
+            throw new TorchFileException(src + " has tensors " + TorchFileException.preview(unused) + " that the word_language_model RNNModel"
                     + " with a " + layers + "-layer LSTM does not have; this engine cannot run them.");
         }
         if (encoder.values().length != (long) v * h) throw new TorchFileException(src + ": 'encoder.weight' " + shape(encoder) + " is inconsistent.");
@@ -245,8 +245,4 @@ public final class RnnModel {
         return out;
     }
 
-    private static String preview(java.util.Collection<String> keys) {
-        List<String> first = keys.stream().limit(8).map(TorchFileException::shown).toList();
-        return first + (keys.size() > 8 ? " and " + (keys.size() - 8) + " more" : "");
-    }
 }

@@ -170,14 +170,10 @@ public final class StateDict {
         List<?> inner = dict.values().stream().filter(v -> v instanceof Map<?, ?> m
                 && m.values().stream().anyMatch(x -> x instanceof Pickle.TensorRef)).toList();
         if (inner.size() == 1) return (Map<?, ?>) inner.getFirst();
-        throw new TorchFileException(source + ": the dict (keys " + preview(dict.keySet()) + ") holds no tensors"
+        throw new TorchFileException(source + ": the dict (keys " + TorchFileException.preview(dict.keySet()) + ") holds no tensors"
                 + (inner.isEmpty() ? "" : " directly and several dicts of them") + "; save model.state_dict() itself.");
     }
 
-    private static String preview(java.util.Collection<?> keys) {
-        List<?> first = keys.stream().limit(8).map(TorchFileException::shown).toList();
-        return first + (keys.size() > 8 ? " and " + (keys.size() - 8) + " more" : "");
-    }
 
     /** Copies a (possibly strided) view of a storage into a row-major float array, bounds checked first. */
     private static Tensor view(String source, String name, Pickle.TensorRef t, MemorySegment bytes) {

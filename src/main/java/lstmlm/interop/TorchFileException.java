@@ -14,6 +14,12 @@ public final class TorchFileException extends UserException {
         super(message, cause);
     }
 
+    /** At most the first eight names from a file, {@link #shown} each, and how many more: for a one-line message. */
+    static String preview(java.util.Collection<?> names) {
+        java.util.List<String> first = names.stream().limit(8).map(TorchFileException::shown).toList();
+        return first + (names.size() > 8 ? " and " + (names.size() - 8) + " more" : "");
+    }
+
     /**
      * A name from the file as a message may show it: control characters escaped, so that a message stays
      * one line (found by fuzzing: a tensor name with a newline), and at most 80 characters.

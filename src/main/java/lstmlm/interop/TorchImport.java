@@ -9,7 +9,6 @@ import lstmlm.train.Config;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
@@ -22,7 +21,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 /**
  * Turns the state dict of PyTorch's word_language_model {@code RNNModel} (LSTM) into an ordinary model
@@ -65,23 +63,16 @@ public final class TorchImport {
         Config config = Config.load("small", keys).renamed(CONFIG_NAME);
         List<SafetensorsWriter.Entry> kept = new ArrayList<>();
         for (var e : m.sourceBiases().entrySet()) {
-            kept.add(new SafetensorsWriter.Entry(RnnModel.SOURCE_BIASES + e.getKey(), new long[]{e.getValue().length},
-                    floats(e.getValue())));
+            kept.add(SafetensorsWriter.Entry.ofFloats(RnnModel.SOURCE_BIASES + e.getKey(), new long[]{e.getValue().length},
+                    e.getValue()));
         }
         Map<String, String> extra = new LinkedHashMap<>();
         extra.put("imported.from", "PyTorch word_language_model RNNModel (LSTM) state dict " + state.getFileName()
                 + " (sha256 " + sha256(state) + ")");
         extra.put("imported.vocabulary", vocabularyFrom);
         extra.put("imported.dropout", String.format(Locale.ROOT, "%s (config keep_prob %s)", dropout, 1 - dropout));
-        Checkpoint.writeWeights(out, config, vocabulary, new ParameterLayout(shape), floats(m.params()), kept, extra);
+        Checkpoint.writeWeights(out, config, vocabulary, new ParameterLayout(shape), SafetensorsWriter.littleEndian(m.params()), kept, extra);
         return new Result(shape, kept.size());
-    }
-
-    /** The floats as a little-endian byte-backed segment, as the writer wants them. */
-    static MemorySegment floats(float[] values) {
-        MemorySegment s = MemorySegment.ofArray(new byte[values.length * Float.BYTES]);
-        MemorySegment.copy(values, 0, s, JAVA_FLOAT.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN).withByteAlignment(1), 0, values.length);
-        return s;
     }
 
     private static String sha256(Path file) throws IOException {

@@ -48,18 +48,12 @@ final class TorchWriter {
         List<Record> records = new ArrayList<>();
         records.add(new Record(ARCHIVE + StateDict.PICKLE, pickle(tensors, storages)));
         records.add(new Record(ARCHIVE + "byteorder", "little".getBytes(StandardCharsets.US_ASCII)));
-        for (int i = 0; i < order.size(); i++) records.add(new Record(ARCHIVE + "data/" + i, littleEndian(order.get(i))));
+        for (int i = 0; i < order.size(); i++) records.add(new Record(ARCHIVE + "data/" + i, lstmlm.modelfile.SafetensorsWriter.littleEndianBytes(order.get(i))));
         records.add(new Record(ARCHIVE + "version", VERSION.getBytes(StandardCharsets.US_ASCII)));
         AtomicFile.write(file, ch -> zip(ch, records));
     }
 
     private record Record(String name, byte[] data) {
-    }
-
-    private static byte[] littleEndian(float[] values) {
-        ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, Float.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(values);
-        return b.array();
     }
 
     // ---- the pickle ----

@@ -93,18 +93,14 @@ public final class LayerSequence {
      */
     public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
         if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
-        if (w.adaptive() != null) { // the layers as for a full softmax; the output from the adaptive tensors (fp32)
-            Product one = w.format() == WeightFormat.FP32 ? new OneRowFp32(w) : new OneRowCompact(w);
-            Product few = w.format() == WeightFormat.FP32 ? new FewRowsFp32(w) : null;
-            return new AdaptiveOutput(w, rows == 1 ? one : new ByRows(one, few, new Gemm(w, fp32)));
-        }
         Product one = switch (w.format()) {
             case FP32 -> new OneRowFp32(w);
             case BF16, INT8 -> new OneRowCompact(w);
         };
-        if (rows == 1) return one;
         Product few = w.format() == WeightFormat.FP32 && !w.transposedSoftmax() ? new FewRowsFp32(w) : null;
-        return new ByRows(one, few, new Gemm(w, fp32));
+        Product layers = rows == 1 ? one : new ByRows(one, few, new Gemm(w, fp32));
+        // an adaptive softmax: the layers as for a full one, the output from the adaptive tensors (fp32)
+        return w.adaptive() != null ? new AdaptiveOutput(w, layers) : layers;
     }
 
     /** The product for the rows of each call: one, a few (when there is a few-row kernel for the format), or many. */
@@ -414,15 +410,10 @@ public final class LayerSequence {
             this.w = w;
             this.layers = layers;
             var a = w.adaptive().clusters();
-            int maxProjection = 1, maxCluster = 1;
-            for (int i = 0; i < a.clusters(); i++) {
-                maxProjection = Math.max(maxProjection, a.projection(i, w.hidden()));
-                maxCluster = Math.max(maxCluster, a.size(i, w.vocab()));
-            }
             var arena = java.lang.foreign.Arena.ofAuto();
             this.head = arena.allocate(4L * a.headSize(), 64);
-            this.projected = arena.allocate(4L * maxProjection, 64);
-            this.exps = arena.allocate(4L * Math.max(maxCluster, a.headSize()), 64);
+            this.projected = arena.allocate(4L * a.maxProjection(w.hidden()), 64);
+            this.exps = arena.allocate(4L * Math.max(a.maxSize(w.vocab()), a.headSize()), 64);
             this.clusterLogits = arena.allocate(4L * w.vocab(), 64);
             this.clusterLogNorm = new double[a.clusters()];
             invalidate();
@@ -441,24 +432,16 @@ public final class LayerSequence {
         @Override
         public double logProbability(State s, int id) {
             var a = w.adaptive().clusters();
-            int H = w.hidden(), n = a.headSize(), c0 = a.start(0);
-            long top = s.xhRow(w.layers() - 1, 0) + H;
+            long top = top(s, 0);
             if (!headReady) {
-                RowKernels.vectorTimesMatrix(s.xh, top, H, w.adaptive().headWeight(), 0, n, w.adaptive().headBias(), 0, head, 0);
-                headLogNorm = SoftmaxCrossEntropy.logSumExp(head, 0, w.zeros(), 0, n, exps, 0);
+                headForward(s, top);
+                headLogNorm = SoftmaxCrossEntropy.logSumExp(head, 0, w.zeros(), 0, a.headSize(), exps, 0);
                 headReady = true;
             }
             int i = a.clusterOf(id);
             if (i < 0) return head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, id) - headLogNorm;
-            int start = a.start(i), size = a.size(i, w.vocab());
-            if (Double.isNaN(clusterLogNorm[i])) {
-                int d = a.projection(i, H);
-                RowKernels.vectorTimesMatrix(s.xh, top, H, w.adaptive().projection()[i], 0, d, w.zeros(), 0, projected, 0);
-                RowKernels.vectorTimesMatrix(projected, 0, d, w.adaptive().weight()[i], 0, size, w.adaptive().bias()[i], 0,
-                        clusterLogits, start);
-                clusterLogNorm[i] = SoftmaxCrossEntropy.logSumExp(clusterLogits, start, w.zeros(), 0, size, exps, 0);
-            }
-            return head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, c0 + i) - headLogNorm
+            if (Double.isNaN(clusterLogNorm[i])) clusterLogNorm[i] = clusterForward(s, top, i, clusterLogits, a.start(i));
+            return head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, a.start(0) + i) - headLogNorm
                     + clusterLogits.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, id) - clusterLogNorm[i];
         }
 
@@ -469,24 +452,41 @@ public final class LayerSequence {
 
         @Override
         public void logits(int rows, State s) {
-            Adaptive ad = w.adaptive();
-            var a = ad.clusters();
-            int H = w.hidden(), V = w.vocab(), n = a.headSize(), c0 = a.start(0);
+            var a = w.adaptive().clusters();
+            int c0 = a.start(0);
             headReady = false; // the head scratch is reused below, row by row
             for (int r = 0; r < rows; r++) {
-                long top = s.xhRow(w.layers() - 1, r) + H, row = s.logitsRow(r);
-                RowKernels.vectorTimesMatrix(s.xh, top, H, ad.headWeight(), 0, n, ad.headBias(), 0, head, 0);
+                long top = top(s, r), row = s.logitsRow(r);
+                headForward(s, top);
                 MemorySegment.copy(head, 0, s.logits, 4 * row, 4L * c0);
                 for (int i = 0; i < a.clusters(); i++) {
-                    int d = a.projection(i, H), size = a.size(i, V);
                     long at = row + a.start(i);
-                    RowKernels.vectorTimesMatrix(s.xh, top, H, ad.projection()[i], 0, d, w.zeros(), 0, projected, 0);
-                    RowKernels.vectorTimesMatrix(projected, 0, d, ad.weight()[i], 0, size, ad.bias()[i], 0, s.logits, at);
-                    double logNorm = SoftmaxCrossEntropy.logSumExp(s.logits, at, w.zeros(), 0, size, exps, 0);
+                    double logNorm = clusterForward(s, top, i, s.logits, at);
                     float clusterLogit = head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, c0 + i);
-                    VectorMath.addScalar(s.logits, at, size, (float) (clusterLogit - logNorm));
+                    VectorMath.addScalar(s.logits, at, a.size(i, w.vocab()), (float) (clusterLogit - logNorm));
                 }
             }
+        }
+
+        /** Where row r's top-layer h starts in the state's xh. */
+        private long top(State s, int r) {
+            return s.xhRow(w.layers() - 1, r) + w.hidden();
+        }
+
+        /** head[0..N) = h · W_head + b_head. */
+        private void headForward(State s, long top) {
+            Adaptive ad = w.adaptive();
+            RowKernels.vectorTimesMatrix(s.xh, top, w.hidden(), ad.headWeight(), 0, ad.clusters().headSize(), ad.headBias(), 0,
+                    head, 0);
+        }
+
+        /** Cluster i's logits (h · P_i) · O_i + b_i into {@code out} at {@code at}; returns their log-sum-exp. */
+        private double clusterForward(State s, long top, int i, MemorySegment out, long at) {
+            Adaptive ad = w.adaptive();
+            int d = ad.clusters().projection(i, w.hidden()), size = ad.clusters().size(i, w.vocab());
+            RowKernels.vectorTimesMatrix(s.xh, top, w.hidden(), ad.projection()[i], 0, d, w.zeros(), 0, projected, 0);
+            RowKernels.vectorTimesMatrix(projected, 0, d, ad.weight()[i], 0, size, ad.bias()[i], 0, out, at);
+            return SoftmaxCrossEntropy.logSumExp(out, at, w.zeros(), 0, size, exps, 0);
         }
     }
 

@@ -6,6 +6,7 @@ import lstmlm.kernels.Embedding;
 import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
+import lstmlm.modelfile.AdaptiveSoftmax;
 import lstmlm.modelfile.ModelShape;
 import lstmlm.modelfile.ParameterLayout;
 
@@ -325,7 +326,7 @@ public final class Passes {
      */
 
     /** Each row's head target: its word for a head word, else c₀ + its cluster. */
-    private static void headTargets(Window w, lstmlm.modelfile.AdaptiveSoftmax a) {
+    private static void headTargets(Window w, AdaptiveSoftmax a) {
         int c0 = a.start(0);
         for (int r = 0; r < w.inputs.length; r++) {
             int t = w.targets[r], c = a.clusterOf(t);
@@ -334,7 +335,7 @@ public final class Passes {
     }
 
     /** Fills w.tailRows and w.tailTargets with cluster i's rows; returns how many. */
-    private static int gatherCluster(Window w, lstmlm.modelfile.AdaptiveSoftmax a, int cluster, int vocab) {
+    private static int gatherCluster(Window w, AdaptiveSoftmax a, int cluster, int vocab) {
         int start = a.start(cluster), end = start + a.size(cluster, vocab), n = 0;
         for (int r = 0; r < w.inputs.length; r++) {
             int t = w.targets[r];

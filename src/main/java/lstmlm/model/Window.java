@@ -154,10 +154,8 @@ public final class Window implements AutoCloseable {
         long maxProjection = 0, maxCluster = 0;
         if (adaptive != null) {
             width = adaptive.headSize();
-            for (int i = 0; i < adaptive.clusters(); i++) {
-                maxProjection = Math.max(maxProjection, adaptive.projection(i, (int) hid));
-                maxCluster = Math.max(maxCluster, adaptive.size(i, (int) v));
-            }
+            maxProjection = adaptive.maxProjection((int) hid);
+            maxCluster = adaptive.maxSize((int) v);
             partials = Math.max(width, maxCluster);
         }
         logits = at;

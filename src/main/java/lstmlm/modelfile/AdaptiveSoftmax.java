@@ -51,6 +51,20 @@ public record AdaptiveSoftmax(List<Integer> cutoffs, int div) {
         return (int) Math.max(1, d);
     }
 
+    /** The widest cluster's projected size: what a buffer for any cluster's projection needs. */
+    public int maxProjection(int hidden) {
+        int m = 1;
+        for (int i = 0; i < clusters(); i++) m = Math.max(m, projection(i, hidden));
+        return m;
+    }
+
+    /** The largest cluster's number of words. */
+    public int maxSize(int vocab) {
+        int m = 1;
+        for (int i = 0; i < clusters(); i++) m = Math.max(m, size(i, vocab));
+        return m;
+    }
+
     /** The cluster of a word, or -1 for a head word. */
     public int clusterOf(int word) {
         int c = -1;

@@ -192,14 +192,19 @@ public final class ModelFile implements AutoCloseable {
 
     /** Every weight as float32 into {@code params} at the {@link #layout()}'s offsets (layout.size floats). */
     public void copyInto(MemorySegment params) {
-        for (ParameterLayout.Tensor t : layout.tensors()) {
-            MemorySegment src = file.data(t.name());
-            switch (file.tensor(t.name()).dtype()) {
-                case F32 -> MemorySegment.copy(src, 0, params, t.offset() * Float.BYTES, src.byteSize());
-                case BF16 -> lstmlm.kernels.Bf16.toFloats(src, 0, params, t.offset(), t.size());
-                case I8 -> lstmlm.kernels.Int8.dequantize(src, file.data(t.name() + WeightFormat.SCALE_SUFFIX), t.dims()[0],
-                        t.dims()[1], WeightFormat.scalesPerRow(t.name()), params, t.offset());
-            }
+        for (ParameterLayout.Tensor t : layout.tensors()) widenInto(t.name(), params, t.offset());
+    }
+
+    /** The named tensor as float32 at {@code offset} floats into {@code dst}: copied, widened from bf16, or int8 times its scales. */
+    private void widenInto(String name, MemorySegment dst, long offset) {
+        SafetensorsFile.Tensor t = file.tensor(name);
+        MemorySegment src = file.data(name);
+        switch (t.dtype()) {
+            case F32 -> MemorySegment.copy(src, 0, dst, offset * Float.BYTES, src.byteSize());
+            case BF16 -> lstmlm.kernels.Bf16.toFloats(src, 0, dst, offset, t.elements());
+            // int8 tensors are matrices (WeightFormat.isMatrix): one scale per row of the embedding, else per column
+            case I8 -> lstmlm.kernels.Int8.dequantize(src, file.data(name + WeightFormat.SCALE_SUFFIX), t.shape()[0],
+                    t.shape()[1], WeightFormat.scalesPerRow(name), dst, offset);
         }
     }
 
@@ -208,17 +213,8 @@ public final class ModelFile implements AutoCloseable {
      * widened, an int8 matrix times its scales (per row of the embedding, else per column).
      */
     public MemorySegment widened(String name, java.lang.foreign.Arena arena) {
-        SafetensorsFile.Tensor t = file.tensor(name);
-        MemorySegment src = file.data(name), out = arena.allocate(t.elements() * Float.BYTES, 64);
-        switch (t.dtype()) {
-            case F32 -> MemorySegment.copy(src, 0, out, 0, src.byteSize());
-            case BF16 -> lstmlm.kernels.Bf16.toFloats(src, 0, out, 0, t.elements());
-            case I8 -> {
-                long rows = t.shape().length == 2 ? t.shape()[0] : 1, cols = t.shape().length == 2 ? t.shape()[1] : t.elements();
-                lstmlm.kernels.Int8.dequantize(src, file.data(name + WeightFormat.SCALE_SUFFIX), rows, cols,
-                        WeightFormat.scalesPerRow(name), out, 0);
-            }
-        }
+        MemorySegment out = arena.allocate(file.tensor(name).elements() * Float.BYTES, 64);
+        widenInto(name, out, 0);
         return out.asReadOnly();
     }
 

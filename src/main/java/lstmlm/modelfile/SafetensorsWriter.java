@@ -55,6 +55,26 @@ public final class SafetensorsWriter {
         public Entry(String name, long[] shape, MemorySegment bytes) {
             this(name, DType.F32, shape, bytes);
         }
+
+        /**
+         * A float32 tensor from a heap array, copied into little-endian bytes (a float[]-backed segment
+         * cannot become the ByteBuffer the writer needs).
+         */
+        public static Entry ofFloats(String name, long[] shape, float[] values) {
+            return new Entry(name, shape, littleEndian(values));
+        }
+    }
+
+    /** Floats as a byte-backed little-endian segment, which the writer can turn into a ByteBuffer. */
+    public static MemorySegment littleEndian(float[] values) {
+        return MemorySegment.ofArray(littleEndianBytes(values));
+    }
+
+    /** Floats as little-endian bytes, the byte order of every file this engine writes. */
+    public static byte[] littleEndianBytes(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, Float.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        return b.array();
     }
 
     /** The parameter slab's tensors in {@link ParameterLayout} order, as views (no copy). */

@@ -189,11 +189,7 @@ public record Checkpoint(Path file, Config config, Vocabulary vocabulary, ModelF
             meta.put("history.train_perplexity", joinDoubles(progress.trainPerplexities()));
             meta.put("history.valid_perplexity", joinDoubles(progress.validPerplexities()));
             if (Double.isFinite(progress.elapsedSeconds())) meta.put("elapsed_s", Double.toString(progress.elapsedSeconds()));
-            // byte-backed: a float[] segment cannot become the ByteBuffer the writer needs
-            float[] state = progress.lstmState();
-            MemorySegment stateBytes = MemorySegment.ofArray(new byte[state.length * Float.BYTES]);
-            MemorySegment.copy(state, 0, stateBytes, JAVA_FLOAT_UNALIGNED, 0, state.length);
-            tensors.add(new SafetensorsWriter.Entry(STATE_TENSOR, stateShape, stateBytes));
+            tensors.add(SafetensorsWriter.Entry.ofFloats(STATE_TENSOR, stateShape, progress.lstmState()));
         }
         for (var e : extra.entrySet()) {
             if (meta.containsKey(e.getKey())) throw new IllegalArgumentException("metadata key " + e.getKey() + " is taken");
