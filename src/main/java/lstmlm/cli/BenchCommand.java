@@ -100,6 +100,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--max-queue", defaultValue = "256", paramLabel = "N", description = "The server's requests in flight for --serve (default: ${DEFAULT-VALUE}).")
     int maxQueue;
 
+    @Option(names = "--step-threads", defaultValue = "1", paramLabel = "N",
+            description = "With --latency: the session's steps split over N threads (StepThreads; the results are the same bit for"
+                    + " bit) (default: ${DEFAULT-VALUE}: the calling thread alone).")
+    int stepThreads;
+
     @Option(names = "--seconds", defaultValue = "2", paramLabel = "S",
             description = "Measured seconds per --batch or --sessions point, after a warm-up as long (default: ${DEFAULT-VALUE}).")
     double seconds;
@@ -178,7 +183,8 @@ final class BenchCommand implements Callable<Integer> {
     private int latency() throws InterruptedException {
         if (model == null) throw new UserException("--latency needs --model FILE (a model written by train --save-path).");
         if (batch != null || sessions != null || serveClients != null) return manyStreams();
-        lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(model);
+        if (stepThreads < 1) throw new UserException("--step-threads must be at least 1, got " + stepThreads + ".");
+        lstmlm.infer.LatencyBenchmark.Result r = lstmlm.infer.LatencyBenchmark.run(model, stepThreads);
         System.out.println(json ? r.toJson() : r.toText());
         return 0;
     }

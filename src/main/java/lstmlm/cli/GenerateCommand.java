@@ -4,6 +4,7 @@ import lstmlm.errors.UserException;
 import lstmlm.infer.BeamSearch;
 import lstmlm.infer.Model;
 import lstmlm.infer.Session;
+import lstmlm.infer.StepThreads;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -47,6 +48,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Seed of the sampler (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
+            description = "Sampling: each step's products split over N threads, the same words bit for bit (default: ${DEFAULT-VALUE}).")
+    int threads;
+
     @Override
     public Integer call() {
         if (words < 0) throw new UserException("--words must be >= 0, got " + words);
@@ -55,9 +60,10 @@ final class GenerateCommand implements Callable<Integer> {
         }
         if (topK < 0) throw new UserException("--top-k must be >= 0 (0: the whole vocabulary), got " + topK);
         if (beam < 0) throw new UserException("--beam must be >= 0 (0: sample instead), got " + beam);
+        if (threads < 1) throw new UserException("--threads must be >= 1, got " + threads);
         PrintWriter out = spec.commandLine().getOut();
         if (beam > 0) return beamSearch(out);
-        try (Model m = Model.load(model); Session session = m.newSession()) {
+        try (Model m = Model.load(model); StepThreads split = new StepThreads(threads); Session session = m.newSession(split)) {
             Main.noteUnverifiedHeader(model, m.headerVerified());
             SplittableRandom random = new SplittableRandom(seed);
             int eos = m.vocabulary().eosId();

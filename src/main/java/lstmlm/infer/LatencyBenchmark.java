@@ -32,7 +32,7 @@ public final class LatencyBenchmark implements AutoCloseable {
     public record Result(double modelMb, double weightsReadMb, double bandwidthGbs, double p50Us, double p99Us,
                          double boundUs, double ratioToBound, double batchTokensPerS, int tokens,
                          boolean softmaxTransposed, double loadReservedMb, double loadResidentMb,
-                         double scoreP50Us, double scoreP99Us) {
+                         double scoreP50Us, double scoreP99Us, int stepThreads) {
         public String toJson() {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("model_mb", modelMb);
@@ -47,6 +47,7 @@ public final class LatencyBenchmark implements AutoCloseable {
             o.put("softmax_transposed", softmaxTransposed);
             o.put("score_p50_us", scoreP50Us);
             o.put("score_p99_us", scoreP99Us);
+            o.put("step_threads", stepThreads);
             if (Double.isFinite(loadReservedMb)) {
                 o.put("load_reserved_mb", loadReservedMb);
                 o.put("load_resident_mb", loadResidentMb);
@@ -59,18 +60,19 @@ public final class LatencyBenchmark implements AutoCloseable {
             return String.format("""
                     model: %.1f MB (%.1f MB read per token)
                     single-thread streaming bandwidth: %.2f GB/s
-                    per-token latency (feed + full distribution, %d tokens): p50 %.1f us, p99 %.1f us
+                    per-token latency (feed + full distribution, %d tokens, steps on %d threads): p50 %.1f us, p99 %.1f us
                     per-token latency (feed + the next word's log-probability, scoring): p50 %.1f us, p99 %.1f us
                     bandwidth bound: %.1f us, p50 / bound = %.2f
                     batch scoring: %.0f tokens/s
                     Model.load reserved %.1f MB (%.3f x the model's tensor bytes), %.1f MB resident""",
-                    modelMb, weightsReadMb, bandwidthGbs, tokens, p50Us, p99Us, scoreP50Us, scoreP99Us, boundUs, ratioToBound,
+                    modelMb, weightsReadMb, bandwidthGbs, tokens, stepThreads, p50Us, p99Us, scoreP50Us, scoreP99Us, boundUs, ratioToBound,
                     batchTokensPerS,
                     loadReservedMb, loadReservedMb / modelMb, loadResidentMb);
         }
     }
 
     private final Model model;
+    private final int stepThreads;
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment stream;
     private final Session session;
@@ -81,13 +83,19 @@ public final class LatencyBenchmark implements AutoCloseable {
     private final int[][] sentences;
 
     public LatencyBenchmark(Model model, long seed) {
+        this(model, seed, null);
+    }
+
+    /** {@code stepThreads}: the session's steps split over these threads (null: on the calling thread alone). */
+    public LatencyBenchmark(Model model, long seed, StepThreads stepThreads) {
         this.model = model;
+        this.stepThreads = stepThreads == null ? 1 : stepThreads.threads();
         SplittableRandom random = new SplittableRandom(seed);
         this.stream = arena.allocate(model.fileBytes(), 64);
         for (long i = 0; i < stream.byteSize() / 4; i++) {
             stream.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) random.nextDouble());
         }
-        this.session = model.newSession();
+        this.session = stepThreads == null ? model.newSession() : model.newSession(stepThreads);
         this.distribution = new float[model.vocabularySize()];
         this.tokenIds = random.ints(1 << 16, 0, model.vocabularySize()).toArray();
         this.scorer = model.newBatchScorer(BATCH);
@@ -214,18 +222,20 @@ public final class LatencyBenchmark implements AutoCloseable {
         return new Result(model.fileBytes() / 1e6, model.bytesReadPerToken() / 1e6, bandwidth / 1e9, p50, p99,
                 bound, p50 / bound, throughput, tokens, model.softmaxTransposed(),
                 load != null ? load.reservedBytes() / 1e6 : Double.NaN, load != null ? load.residentBytes() / 1e6 : Double.NaN,
-                scored.micros(0.50), scored.micros(0.99));
+                scored.micros(0.50), scored.micros(0.99), stepThreads);
     }
 
     /**
      * What the CLI runs: loads {@code file} (measuring what {@link Model#load} reserves and makes
-     * resident), then {@link #run} with 2000 warm-up and 2000 measured tokens.
+     * resident), then {@link #run} with 2000 warm-up and 2000 measured tokens, the session's steps on
+     * {@code stepThreads} threads ({@link StepThreads}; 1: the calling thread alone).
      */
-    public static Result run(Path file) {
+    public static Result run(Path file, int stepThreads) {
         ProcessMemory before = ProcessMemory.now();
         try (Model model = Model.load(file)) {
             ProcessMemory load = ProcessMemory.now().since(before);
-            try (LatencyBenchmark b = new LatencyBenchmark(model, 1)) {
+            try (StepThreads threads = new StepThreads(stepThreads);
+                 LatencyBenchmark b = new LatencyBenchmark(model, 1, stepThreads > 1 ? threads : null)) {
                 return b.run(2000, 2000, load);
             }
         }

@@ -214,10 +214,20 @@ public final class Model implements AutoCloseable {
         return format;
     }
 
-    /** A new independent session with a zero LSTM state. */
+    /** A new independent session with a zero LSTM state; its steps run on the calling thread. */
     public Session newSession() {
         checkOpen();
         return new Session(this);
+    }
+
+    /**
+     * A new independent session whose steps split each product over {@code threads} (the calling thread
+     * and its helpers, when no other session is using them): lower latency for one stream, the same
+     * results bit for bit.
+     */
+    public Session newSession(StepThreads threads) {
+        checkOpen();
+        return new Session(this, null, threads);
     }
 
     /** A batch of up to {@code capacity} streams stepped together ({@link StepBatch}). */

@@ -60,17 +60,22 @@ public final class Session implements AutoCloseable {
     private final NextWords next;
 
     Session(Model model) {
-        this(model, null);
+        this(model, null, LayerSequence.ColumnSplit.ALONE);
     }
 
     Session(Model model, DynamicBatcher batcher) {
+        this(model, batcher, LayerSequence.ColumnSplit.ALONE);
+    }
+
+    /** {@code split}: how the one-row products' columns run (a {@link StepThreads}, or alone on the caller). */
+    Session(Model model, DynamicBatcher batcher, LayerSequence.ColumnSplit split) {
         this.model = model;
         this.batcher = batcher;
         this.request = batcher == null ? null : new DynamicBatcher.Request(this);
         this.vocab = model.vocab;
         this.weights = model.weights;
         this.zeros = model.zeros;
-        this.product = LayerSequence.product(weights, 1, model::fp32);
+        this.product = LayerSequence.product(weights, 1, model::fp32, split);
         this.partial = product instanceof LayerSequence.PartialOutput p ? p : null;
         // one slab from the model's pool (see ScratchPool): close() gives it back; a session never
         // closed is garbage-collected with it

@@ -36,17 +36,29 @@ public final class RowKernels {
      */
     public static void vectorTimesMatrix(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
                                          MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
-        MemorySegment.copy(bias, biasOff * 4, y, yOff * 4, (long) cols * 4);
+        vectorTimesMatrix(x, xOff, rows, w, wOff, cols, 0, cols, bias, biasOff, y, yOff);
+    }
+
+    /**
+     * {@link #vectorTimesMatrix} for the columns [from, to) alone: y[from..to) is written, bit for bit
+     * what the whole product gives there, and nothing else is touched, so several threads may each take
+     * a range of one product.
+     */
+    public static void vectorTimesMatrix(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
+                                         int from, int to, MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
+        int width = to - from;
+        long yb = (yOff + from) * 4;
+        MemorySegment.copy(bias, (biasOff + from) * 4, y, yb, (long) width * 4);
         // Small methods on purpose: one big method with both loops and tails ran out of C1 registers
         // ("COMPILE SKIPPED: out of virtual registers"), never reached C2 and boxed every vector.
         int k = 0;
         for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
             addFourRows(x.getAtIndex(FLOAT, xOff + k), x.getAtIndex(FLOAT, xOff + k + 1),
                     x.getAtIndex(FLOAT, xOff + k + 2), x.getAtIndex(FLOAT, xOff + k + 3),
-                    w, (wOff + (long) k * cols) * 4, cols, cols, y, yOff * 4);
+                    w, (wOff + (long) k * cols + from) * 4, cols, width, y, yb);
         }
         for (; k < rows; k++) { // leftover rows, one at a time
-            addOneRow(x.getAtIndex(FLOAT, xOff + k), w, (wOff + (long) k * cols) * 4, cols, y, yOff * 4);
+            addOneRow(x.getAtIndex(FLOAT, xOff + k), w, (wOff + (long) k * cols + from) * 4, width, y, yb);
         }
     }
 
@@ -192,24 +204,32 @@ public final class RowKernels {
     /** {@link #vectorTimesMatrix} with W in bf16 (each widened exactly; the same FMA chain per output). */
     public static void vectorTimesMatrixBf16(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
                                              MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
-        MemorySegment.copy(bias, biasOff * 4, y, yOff * 4, (long) cols * 4);
+        vectorTimesMatrixBf16(x, xOff, rows, w, wOff, cols, 0, cols, bias, biasOff, y, yOff);
+    }
+
+    /** {@link #vectorTimesMatrixBf16} for the columns [from, to) alone, as {@link #vectorTimesMatrix}'s range form. */
+    public static void vectorTimesMatrixBf16(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
+                                             int from, int to, MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
+        int width = to - from;
+        long yb = (yOff + from) * 4;
+        MemorySegment.copy(bias, (biasOff + from) * 4, y, yb, (long) width * 4);
         int k = 0;
         for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
             addFourRowsBf16(x.getAtIndex(FLOAT, xOff + k), x.getAtIndex(FLOAT, xOff + k + 1),
                     x.getAtIndex(FLOAT, xOff + k + 2), x.getAtIndex(FLOAT, xOff + k + 3),
-                    w, (wOff + (long) k * cols) * 2, cols, y, yOff * 4);
+                    w, (wOff + (long) k * cols + from) * 2, cols, width, y, yb);
         }
         for (; k < rows; k++) {
-            addOneRowBf16(x.getAtIndex(FLOAT, xOff + k), w, (wOff + (long) k * cols) * 2, cols, y, yOff * 4);
+            addOneRowBf16(x.getAtIndex(FLOAT, xOff + k), w, (wOff + (long) k * cols + from) * 2, width, y, yb);
         }
     }
 
-    /** y += x0·W[k] + x1·W[k+1] + x2·W[k+2] + x3·W[k+3] for bf16 rows; byte offsets. */
-    private static void addFourRowsBf16(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int cols,
+    /** y += x0·W[k] + … + x3·W[k+3] over the first {@code cols} columns of bf16 rows {@code stride} apart; byte offsets. */
+    private static void addFourRowsBf16(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int stride, int cols,
                                         MemorySegment y, long yb) {
         final FloatVector v0 = FloatVector.broadcast(F, x0), v1 = FloatVector.broadcast(F, x1);
         final FloatVector v2 = FloatVector.broadcast(F, x2), v3 = FloatVector.broadcast(F, x3);
-        final long rowBytes = (long) cols * 2, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        final long rowBytes = (long) stride * 2, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
         final int upper = F.loopBound(cols);
         int j = 0;
         for (; j < upper; j += F.length()) {
@@ -260,24 +280,34 @@ public final class RowKernels {
     public static void vectorTimesMatrixInt8(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
                                              MemorySegment scales, long scalesOff, MemorySegment bias, long biasOff,
                                              MemorySegment y, long yOff) {
-        VectorMath.fill(y, yOff, cols, 0f);
+        vectorTimesMatrixInt8(x, xOff, rows, w, wOff, cols, 0, cols, scales, scalesOff, bias, biasOff, y, yOff);
+    }
+
+    /** {@link #vectorTimesMatrixInt8} for the columns [from, to) alone, as {@link #vectorTimesMatrix}'s range form. */
+    public static void vectorTimesMatrixInt8(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
+                                             int from, int to, MemorySegment scales, long scalesOff, MemorySegment bias,
+                                             long biasOff, MemorySegment y, long yOff) {
+        int width = to - from;
+        long yb = (yOff + from) * 4;
+        VectorMath.fill(y, yOff + from, width, 0f);
         int k = 0;
         for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
             addFourRowsInt8(x.getAtIndex(FLOAT, xOff + k), x.getAtIndex(FLOAT, xOff + k + 1),
                     x.getAtIndex(FLOAT, xOff + k + 2), x.getAtIndex(FLOAT, xOff + k + 3),
-                    w, wOff + (long) k * cols, cols, y, yOff * 4);
+                    w, wOff + (long) k * cols + from, cols, width, y, yb);
         }
         for (; k < rows; k++) {
-            addOneRowInt8(x.getAtIndex(FLOAT, xOff + k), w, wOff + (long) k * cols, cols, y, yOff * 4);
+            addOneRowInt8(x.getAtIndex(FLOAT, xOff + k), w, wOff + (long) k * cols + from, width, y, yb);
         }
-        scaleAndBias(y, yOff, scales, scalesOff, bias, biasOff, cols);
+        scaleAndBias(y, yOff + from, scales, scalesOff + from, bias, biasOff + from, width);
     }
 
-    private static void addFourRowsInt8(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int cols,
+    /** y += x0·q[k] + … + x3·q[k+3] over the first {@code cols} columns of int8 rows {@code stride} apart; q offsets in elements. */
+    private static void addFourRowsInt8(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int stride, int cols,
                                         MemorySegment y, long yb) {
         final FloatVector v0 = FloatVector.broadcast(F, x0), v1 = FloatVector.broadcast(F, x1);
         final FloatVector v2 = FloatVector.broadcast(F, x2), v3 = FloatVector.broadcast(F, x3);
-        final long r1 = r0 + cols, r2 = r1 + cols, r3 = r2 + cols;
+        final long r1 = r0 + stride, r2 = r1 + stride, r3 = r2 + stride;
         final int upper = F.loopBound(cols);
         int j = 0;
         for (; j < upper; j += F.length()) {

@@ -85,18 +85,37 @@ public final class LayerSequence {
     public static final int FEW_ROWS = 4;
 
     /**
+     * Runs a one-row product's output columns [0, cols) as ranges, on the calling thread or on several:
+     * every column's value is the same however they are split (each is one FMA chain of the one-row
+     * kernels), so the split changes speed, never results. {@link #ALONE} runs them all on the caller.
+     */
+    public interface ColumnSplit {
+        void run(int cols, ColumnRange range);
+
+        ColumnSplit ALONE = (cols, range) -> range.run(0, cols);
+    }
+
+    /** Computes the output columns [from, to) of a product. */
+    @FunctionalInterface
+    public interface ColumnRange {
+        void run(int from, int to);
+    }
+
+    /** {@link #product(Weights, int, Supplier, ColumnSplit)} with every one-row product on the calling thread. */
+    public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
+        return product(w, rows, fp32, ColumnSplit.ALONE);
+    }
+
+    /**
      * The product for up to {@code rows} streams stepped together, chosen per call by the rows in use:
      * one row streams each weight once through the Java one-row kernel of the file's format (the
-     * matrices read where they lie, compact or not); a few rows of fp32 weights the few-row kernel
-     * (the same bits as one row at a time); more rows, or compact weights, OpenBLAS GEMMs on fp32
-     * weights ({@code fp32}, asked for on first use).
+     * matrices read where they lie, compact or not), its columns run as {@code split} says; a few rows
+     * of fp32 weights the few-row kernel (the same bits as one row at a time); more rows, or compact
+     * weights, OpenBLAS GEMMs on fp32 weights ({@code fp32}, asked for on first use).
      */
-    public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
+    public static Product product(Weights w, int rows, Supplier<Fp32> fp32, ColumnSplit split) {
         if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
-        Product one = switch (w.format()) {
-            case FP32 -> new OneRowFp32(w);
-            case BF16, INT8 -> new OneRowCompact(w);
-        };
+        Product one = new OneRow(w, split);
         Product few = w.format() == WeightFormat.FP32 && !w.transposedSoftmax() ? new FewRowsFp32(w) : null;
         Product layers = rows == 1 ? one : new ByRows(one, few, new Gemm(w, fp32));
         // an adaptive softmax: the layers as for a full one, the output from the adaptive tensors (fp32)
@@ -323,21 +342,70 @@ public final class LayerSequence {
 
     // ---------------------------------------------------------------- products
 
-    /** One row, fp32 weights: the row kernels, bit-identical to their scalar reference. */
-    private record OneRowFp32(Weights w) implements Product {
+    /**
+     * One row: the one-row kernels of the file's format (fp32 bit-identical to their scalar reference;
+     * bf16 and int8 read where they lie), each product's output columns run as {@code split} says. The
+     * state and layer of the call in progress sit in fields, so a split allocates nothing.
+     */
+    private static final class OneRow implements Product {
+        private final Weights w;
+        private final ColumnSplit split;
+        private final ColumnRange gatesRange = this::gatesColumns, logitsRange = this::logitsColumns;
+        private State s;
+        private int layer;
+
+        OneRow(Weights w, ColumnSplit split) {
+            this.w = w;
+            this.split = split;
+        }
+
         @Override
         public void gates(int l, int rows, State s) {
-            RowKernels.vectorTimesMatrix(s.xh, s.xhRow(l, 0), 2 * w.hidden(), w.lstmWeight()[l], 0, 4 * w.hidden(),
-                    w.zeros(), 0, s.gates, 0);
+            this.s = s;
+            this.layer = l;
+            split.run(4 * w.hidden(), gatesRange);
         }
 
         @Override
         public void logits(int rows, State s) {
-            long top = s.xhRow(w.layers() - 1, 0) + w.hidden();
+            this.s = s;
+            split.run(w.vocab(), logitsRange);
+        }
+
+        private void gatesColumns(int from, int to) {
+            int H = w.hidden(), l = layer;
+            long x = s.xhRow(l, 0);
+            switch (w.format()) {
+                case FP32 -> RowKernels.vectorTimesMatrix(s.xh, x, 2 * H, w.lstmWeight()[l], 0, 4 * H, from, to, w.zeros(), 0, s.gates, 0);
+                case BF16 -> RowKernels.vectorTimesMatrixBf16(s.xh, x, 2 * H, w.lstmWeight()[l], 0, 4 * H, from, to, w.zeros(), 0,
+                        s.gates, 0);
+                case INT8 -> RowKernels.vectorTimesMatrixInt8(s.xh, x, 2 * H, w.lstmWeight()[l], 0, 4 * H, from, to,
+                        w.lstmScale()[l], 0, w.zeros(), 0, s.gates, 0);
+            }
+        }
+
+        private void logitsColumns(int from, int to) {
+            int H = w.hidden(), V = w.vocab();
+            long top = s.xhRow(w.layers() - 1, 0) + H;
             if (w.transposedSoftmax()) {
-                RowKernels.matrixTimesVector(w.softmaxWeight(), 0, w.vocab(), w.hidden(), s.xh, top, w.softmaxBias(), 0, s.logits, 0);
-            } else {
-                RowKernels.vectorTimesMatrix(s.xh, top, w.hidden(), w.softmaxWeight(), 0, w.vocab(), w.softmaxBias(), 0, s.logits, 0);
+                // [V × H]: output j is row j's dot product, so a column range is a range of rows
+                int n = to - from;
+                if (w.format() == WeightFormat.FP32) {
+                    RowKernels.matrixTimesVector(w.softmaxWeight(), (long) from * H, n, H, s.xh, top, w.softmaxBias(), from,
+                            s.logits, from);
+                } else {
+                    RowKernels.matrixTimesVectorCompact(w.softmaxWeight(), (long) from * H, w.format() == WeightFormat.INT8, n, H,
+                            s.xh, top, w.softmaxScale(), from, w.softmaxBias(), from, s.logits, from);
+                }
+                return;
+            }
+            switch (w.format()) {
+                case FP32 -> RowKernels.vectorTimesMatrix(s.xh, top, H, w.softmaxWeight(), 0, V, from, to, w.softmaxBias(), 0,
+                        s.logits, 0);
+                case BF16 -> RowKernels.vectorTimesMatrixBf16(s.xh, top, H, w.softmaxWeight(), 0, V, from, to, w.softmaxBias(), 0,
+                        s.logits, 0);
+                case INT8 -> RowKernels.vectorTimesMatrixInt8(s.xh, top, H, w.softmaxWeight(), 0, V, from, to, w.softmaxScale(), 0,
+                        w.softmaxBias(), 0, s.logits, 0);
             }
         }
     }
@@ -356,36 +424,6 @@ public final class LayerSequence {
             int H = w.hidden(), V = w.vocab();
             RowKernels.rowsTimesMatrix(s.xh, s.xhRow(w.layers() - 1, 0) + H, 2 * H, rows, H, w.softmaxWeight(), 0, V,
                     w.softmaxBias(), 0, s.logits, 0, V);
-        }
-    }
-
-    /** One row, bf16 or int8 weights read where they lie: the compact row kernels. */
-    private record OneRowCompact(Weights w) implements Product {
-        @Override
-        public void gates(int l, int rows, State s) {
-            int H = w.hidden();
-            if (w.format() == WeightFormat.INT8) {
-                RowKernels.vectorTimesMatrixInt8(s.xh, s.xhRow(l, 0), 2 * H, w.lstmWeight()[l], 0, 4 * H, w.lstmScale()[l], 0,
-                        w.zeros(), 0, s.gates, 0);
-            } else {
-                RowKernels.vectorTimesMatrixBf16(s.xh, s.xhRow(l, 0), 2 * H, w.lstmWeight()[l], 0, 4 * H, w.zeros(), 0, s.gates, 0);
-            }
-        }
-
-        @Override
-        public void logits(int rows, State s) {
-            int H = w.hidden(), V = w.vocab();
-            long top = s.xhRow(w.layers() - 1, 0) + H;
-            boolean int8 = w.format() == WeightFormat.INT8;
-            if (w.transposedSoftmax()) {
-                RowKernels.matrixTimesVectorCompact(w.softmaxWeight(), 0, int8, V, H, s.xh, top, w.softmaxScale(), 0,
-                        w.softmaxBias(), 0, s.logits, 0);
-            } else if (int8) {
-                RowKernels.vectorTimesMatrixInt8(s.xh, top, H, w.softmaxWeight(), 0, V, w.softmaxScale(), 0,
-                        w.softmaxBias(), 0, s.logits, 0);
-            } else {
-                RowKernels.vectorTimesMatrixBf16(s.xh, top, H, w.softmaxWeight(), 0, V, w.softmaxBias(), 0, s.logits, 0);
-            }
         }
     }
 

@@ -211,11 +211,13 @@ class SessionTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"FP32,false", "BF16,false", "INT8,false", "INT8,true"})
-    void steadyStateStepsAllocateNothing(lstmlm.modelfile.WeightFormat format, boolean tied) {
+    @CsvSource({"FP32,false,1", "BF16,false,1", "INT8,false,1", "INT8,true,1", "FP32,false,2", "BF16,true,2"})
+    void steadyStateStepsAllocateNothing(lstmlm.modelfile.WeightFormat format, boolean tied, int threads) {
         Path file = TestModels.write(dir, 500, 40, 2, tied, 12, 0.3f, format);
         var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        try (Model model = Model.load(file); Session s = model.newSession(); Session fork = model.newSession()) {
+        // threads > 1: the steps split over StepThreads (what its helpers allocate is not this thread's; they allocate nothing either)
+        try (Model model = Model.load(file); StepThreads split = new StepThreads(threads);
+             Session s = threads > 1 ? model.newSession(split) : model.newSession(); Session fork = model.newSession()) {
             float[] probs = new float[500];
             TopK top = new TopK(10);
             var rnd = new SplittableRandom(3);
@@ -247,7 +249,7 @@ class SessionTest {
                 for (int i = 0; i < 1000; i++) part.run();
                 perPart.append(' ').append((mx.getCurrentThreadAllocatedBytes() - b0) / 1000);
             }
-            System.out.println(format + (tied ? " tied" : "") + ": bytes per call of each part:" + perPart);
+            System.out.println(format + (tied ? " tied" : "") + ", " + threads + " threads: bytes per call of each part:" + perPart);
             // the counter itself may cost a few dozen bytes; anything per step would be >= 5000 × 16
             assertTrue(bytes < 5000, "steady-state steps allocated " + bytes + " bytes over 5000 steps");
         }

@@ -26,7 +26,7 @@ class RowKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,1", "1,17", "3,7", "4,16", "5,33", "7,3", "13,37", "400,800", "200,1003", "9," + 3 * 16 + 1})
+    @CsvSource({"1,1", "1,17", "3,7", "4,16", "5,33", "7,3", "13,37", "400,800", "200,1003", "9," + 3 * 16 + 1, "7,2500", "6,3073"})
     void vectorTimesMatrixIsBitIdenticalToTheFmaChainReference(int rows, int cols) {
         try (Arena arena = Arena.ofConfined()) {
             SplittableRandom rnd = new SplittableRandom(rows * 31L + cols);
@@ -97,7 +97,7 @@ class RowKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,1", "3,7", "4,16", "5,33", "13,37", "200,1003", "9," + 3 * 16 + 1})
+    @CsvSource({"1,1", "3,7", "4,16", "5,33", "13,37", "200,1003", "9," + 3 * 16 + 1, "6,2500"})
     void bf16VectorTimesMatrixIsBitIdenticalToTheFloatKernelOnTheWidenedWeights(int rows, int cols) {
         try (Arena arena = Arena.ofConfined()) {
             SplittableRandom rnd = new SplittableRandom(rows * 13L + cols);
@@ -112,7 +112,7 @@ class RowKernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"1,1", "3,7", "4,16", "5,33", "13,37", "200,1003", "9," + 3 * 16 + 1})
+    @CsvSource({"1,1", "3,7", "4,16", "5,33", "13,37", "200,1003", "9," + 3 * 16 + 1, "6,2500"})
     void int8VectorTimesMatrixIsScaleTimesTheByteSumPlusBias(int rows, int cols) {
         try (Arena arena = Arena.ofConfined()) {
             SplittableRandom rnd = new SplittableRandom(rows * 17L + cols);
@@ -235,6 +235,52 @@ class RowKernelsTest {
                 expected += i % 7;
             }
             assertEquals(expected, RowKernels.streamSum(x, bytes), 0);
+        }
+    }
+
+    /**
+     * Each format's one-row kernel over column ranges: the ranges together give the whole product's
+     * bits, and a range writes its own columns only (what lets several threads share one product).
+     */
+    @ParameterizedTest
+    @CsvSource({"FP32,7,100", "FP32,13,1003", "BF16,13,1003", "BF16,4,37", "INT8,13,1003", "INT8,5,33"})
+    void columnRangesGiveTheWholeProductsBitsAndTouchNothingElse(String format, int rows, int cols) {
+        try (Arena arena = Arena.ofConfined()) {
+            SplittableRandom rnd = new SplittableRandom(rows * 7L + cols);
+            long n = (long) rows * cols;
+            MemorySegment x = random(arena, rows + 2, rnd), w = random(arena, 3 + n, rnd), b = random(arena, cols + 1, rnd);
+            MemorySegment h = arena.allocate(2 * (3 + n), 64), q = arena.allocate(3 + n, 64), scales = arena.allocate(4L * (cols + 1), 64);
+            Bf16.fromFloats(w, 0, h, 0, 3 + n);
+            Int8.quantize(w, 3, rows, cols, false, q.asSlice(3), scales.asSlice(4));
+            MemorySegment whole = arena.allocate(4L * (cols + 2), 64), parts = arena.allocate(4L * (cols + 2), 64);
+            int[] cuts = {0, Math.min(cols, 3), cols / 2, cols / 2 + 1, cols};
+            product(format, x, rows, w, h, q, scales, cols, 0, cols, b, whole);
+            for (int c = 0; c + 1 < cuts.length; c++) {
+                MemorySegment sentinel = arena.allocate(4L * (cols + 2), 64);
+                sentinel.fill((byte) 0x7f);
+                product(format, x, rows, w, h, q, scales, cols, cuts[c], cuts[c + 1], b, sentinel);
+                for (int j = -1; j <= cols; j++) {
+                    float got = get(sentinel, 1 + j);
+                    if (j >= cuts[c] && j < cuts[c + 1]) {
+                        assertEquals(Float.floatToIntBits(get(whole, 1 + j)), Float.floatToIntBits(got), format + " column " + j);
+                    } else {
+                        assertEquals(0x7f7f7f7f, Float.floatToRawIntBits(got), format + " range " + cuts[c] + ".." + cuts[c + 1]
+                                + " wrote column " + j);
+                    }
+                }
+                MemorySegment.copy(sentinel, 4L * (1 + cuts[c]), parts, 4L * (1 + cuts[c]), 4L * (cuts[c + 1] - cuts[c]));
+            }
+            assertEquals(-1L, whole.asSlice(4, 4L * cols).mismatch(parts.asSlice(4, 4L * cols)));
+        }
+    }
+
+    /** y[1 + from .. 1 + to) of the product of x[2..] and W (at element 3 of w, h or q) in the given format. */
+    private static void product(String format, MemorySegment x, int rows, MemorySegment w, MemorySegment h, MemorySegment q,
+                                MemorySegment scales, int cols, int from, int to, MemorySegment b, MemorySegment y) {
+        switch (format) {
+            case "FP32" -> RowKernels.vectorTimesMatrix(x, 2, rows, w, 3, cols, from, to, b, 1, y, 1);
+            case "BF16" -> RowKernels.vectorTimesMatrixBf16(x, 2, rows, h, 3, cols, from, to, b, 1, y, 1);
+            default -> RowKernels.vectorTimesMatrixInt8(x, 2, rows, q, 3, cols, from, to, scales, 1, b, 1, y, 1);
         }
     }
 }
