@@ -33,16 +33,21 @@ public final class DataParallelProbe {
     /** Per window the global loss (batch mean, summed over steps) and the norm before clipping; the final weights. */
     record Result(double[] losses, double[] norms, float[] params) {}
 
-    /** TensorFlow's dropout, untied ("tf"); or variational, recurrent and word dropout, tied, with weight decay ("vd"). */
+    /**
+     * TensorFlow's dropout, untied ("tf"); or variational, recurrent and word dropout, tied, with weight decay ("vd");
+     * or TensorFlow's dropout with an adaptive softmax of two tail clusters, the second a single word that a rank's
+     * rows miss in about a third of the windows, so the ranks sum zero and non-zero cluster gradients ("adaptive").
+     */
     static Result run(Communicator comm, String variant, int windows) {
         boolean vd = variant.equals("vd");
+        var adaptive = variant.equals("adaptive") ? new lstmlm.modelfile.AdaptiveSoftmax(java.util.List.of(10, 49), 2) : null;
         DropoutPlan dropouts = vd ? new DropoutPlan(0.7f, 0.8f, 0.6f, 0.8f, 0.9f, true) : DropoutPlan.tensorFlow(0.7f);
         float weightDecay = vd ? 1e-3f : 0f;
         int first = comm.rank() * BATCH / comm.size(), rows = (comm.rank() + 1) * BATCH / comm.size() - first;
         int[] ids = new SplittableRandom(7).ints((long) BATCH * (windows * STEPS + 2), 0, VOCAB).toArray();
         BatchProducer producer = new BatchProducer(ids, BATCH, STEPS);
         double[] losses = new double[windows], norms = new double[windows];
-        try (Engine engine = new Engine(new ModelShape(VOCAB, HIDDEN, LAYERS, vd), 1, Precision.FP32)) {
+        try (Engine engine = new Engine(new ModelShape(VOCAB, HIDDEN, LAYERS, vd, adaptive), 1, Precision.FP32)) {
             engine.model().initialize(SEED, INIT);
             Window w = comm.size() == 1 ? engine.newWindow(BATCH, STEPS, dropouts)
                     : engine.newWindow(first, rows, BATCH, STEPS, dropouts);

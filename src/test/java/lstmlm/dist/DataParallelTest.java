@@ -33,7 +33,7 @@ class DataParallelTest {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"tf", "vd"})
+    @ValueSource(strings = {"tf", "vd", "adaptive"})
     void twoRanksTrainExactlyAsOneProcess(String variant) throws Exception {
         String mpirun = MpiLaunch.mpirunOrSkip();
         DataParallelProbe.Result single = DataParallelProbe.run(Communicator.SINGLE, variant, WINDOWS);
