@@ -119,7 +119,7 @@ public final class LayerSequence {
         Product few = w.format() == WeightFormat.FP32 && !w.transposedSoftmax() ? new FewRowsFp32(w) : null;
         Product layers = rows == 1 ? one : new ByRows(one, few, new Gemm(w, fp32));
         // an adaptive softmax: the layers as for a full one, the output from the adaptive tensors (fp32)
-        return w.adaptive() != null ? new AdaptiveOutput(w, layers) : layers;
+        return w.adaptive() != null ? new AdaptiveOutput(w, layers, rows) : layers;
     }
 
     /** The product for the rows of each call: one, a few (when there is a few-row kernel for the format), or many. */
@@ -363,13 +363,16 @@ public final class LayerSequence {
         public void gates(int l, int rows, State s) {
             this.s = s;
             this.layer = l;
-            split.run(4 * w.hidden(), gatesRange);
+            // alone: a direct call, so the kernels sit as few calls deep as C2 needs to keep their vectors in registers
+            if (split == ColumnSplit.ALONE) gatesColumns(0, 4 * w.hidden());
+            else split.run(4 * w.hidden(), gatesRange);
         }
 
         @Override
         public void logits(int rows, State s) {
             this.s = s;
-            split.run(w.vocab(), logitsRange);
+            if (split == ColumnSplit.ALONE) logitsColumns(0, w.vocab());
+            else split.run(w.vocab(), logitsRange);
         }
 
         private void gatesColumns(int from, int to) {
@@ -444,11 +447,17 @@ public final class LayerSequence {
         /** A cluster's logits of row 0, raw (bias included), at their places in a logits-row-sized buffer. */
         private final MemorySegment clusterLogits;
 
-        AdaptiveOutput(Weights w, Product layers) {
+        /** More than {@link #FEW_ROWS} rows: every row's head [rows × N] and one cluster's projections [rows × Dᵢ], by GEMM. */
+        private final MemorySegment heads, projections;
+
+        AdaptiveOutput(Weights w, Product layers, int capacity) {
             this.w = w;
             this.layers = layers;
             var a = w.adaptive().clusters();
             var arena = java.lang.foreign.Arena.ofAuto();
+            boolean gemm = capacity > FEW_ROWS;
+            this.heads = gemm ? arena.allocate(4L * capacity * a.headSize(), 64) : null;
+            this.projections = gemm ? arena.allocate(4L * capacity * a.maxProjection(w.hidden()), 64) : null;
             this.head = arena.allocate(4L * a.headSize(), 64);
             this.projected = arena.allocate(4L * a.maxProjection(w.hidden()), 64);
             this.exps = arena.allocate(4L * Math.max(a.maxSize(w.vocab()), a.headSize()), 64);
@@ -490,9 +499,13 @@ public final class LayerSequence {
 
         @Override
         public void logits(int rows, State s) {
+            headReady = false; // the head scratch is reused below, row by row
+            if (rows > FEW_ROWS) {
+                logitsByGemm(rows, s);
+                return;
+            }
             var a = w.adaptive().clusters();
             int c0 = a.start(0);
-            headReady = false; // the head scratch is reused below, row by row
             for (int r = 0; r < rows; r++) {
                 long top = top(s, r), row = s.logitsRow(r);
                 headForward(s, top);
@@ -502,6 +515,35 @@ public final class LayerSequence {
                     double logNorm = clusterForward(s, top, i, s.logits, at);
                     float clusterLogit = head.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, c0 + i);
                     VectorMath.addScalar(s.logits, at, a.size(i, w.vocab()), (float) (clusterLogit - logNorm));
+                }
+            }
+        }
+
+        /**
+         * The same rows at once: heads[rows × N] = h_top · W_head, then per cluster projections[rows × Dᵢ] =
+         * h_top · P_i and its logits straight into columns [cᵢ, cᵢ + Sᵢ) of the logits rows (ldc V); the
+         * biases, each cluster's log-softmax and its head logit are then added row by row.
+         */
+        private void logitsByGemm(int rows, State s) {
+            Adaptive ad = w.adaptive();
+            var a = ad.clusters();
+            int H = w.hidden(), V = w.vocab(), n0 = a.headSize(), c0 = a.start(0);
+            long top = top(s, 0);
+            Blas.sgemm(false, false, rows, n0, H, 1f, s.xh, top, 2 * H, ad.headWeight(), 0, n0, 0f, heads, 0, n0);
+            for (int r = 0; r < rows; r++) {
+                VectorMath.add(heads, (long) r * n0, ad.headBias(), 0, n0);
+                MemorySegment.copy(heads, 4L * r * n0, s.logits, 4 * s.logitsRow(r), 4L * c0);
+            }
+            for (int i = 0; i < a.clusters(); i++) {
+                int d = a.projection(i, H), size = a.size(i, V);
+                Blas.sgemm(false, false, rows, d, H, 1f, s.xh, top, 2 * H, ad.projection()[i], 0, d, 0f, projections, 0, d);
+                Blas.sgemm(false, false, rows, size, d, 1f, projections, 0, d, ad.weight()[i], 0, size, 0f, s.logits, a.start(i), V);
+                for (int r = 0; r < rows; r++) {
+                    long at = s.logitsRow(r) + a.start(i);
+                    VectorMath.add(s.logits, at, ad.bias()[i], 0, size);
+                    double logNorm = SoftmaxCrossEntropy.logSumExp(s.logits, at, w.zeros(), 0, size, exps, 0);
+                    float clusterLogit = heads.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, (long) r * n0 + c0 + i);
+                    VectorMath.addScalar(s.logits, at, size, (float) (clusterLogit - logNorm));
                 }
             }
         }
