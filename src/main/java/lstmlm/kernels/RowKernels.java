@@ -368,16 +368,24 @@ public final class RowKernels {
     }
 
     /**
-     * {@link #matrixTimesVector} for a compact W [rows × cols] (the tied or transposed softmax): bf16
-     * ({@code scales} null) or int8 with one scale per row; y[r] = bias[r] + (scale[r] ·) W[r]·x.
+     * {@link #matrixTimesVector} for a bf16 W [rows × cols] (the tied or transposed softmax):
+     * y[r] = bias[r] + W[r]·x. One kernel per format, so a compiled caller holds one dot product loop.
      */
-    public static void matrixTimesVectorCompact(MemorySegment w, long wOff, boolean int8, int rows, int cols,
-                                                MemorySegment x, long xOff, MemorySegment scales, long scalesOff,
-                                                MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
+    public static void matrixTimesVectorBf16(MemorySegment w, long wOff, int rows, int cols, MemorySegment x, long xOff,
+                                             MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
         for (int r = 0; r < rows; r++) {
-            float dot = int8 ? dotInt8(w, wOff + (long) r * cols, x, xOff, cols) : dotBf16(w, (wOff + (long) r * cols) * 2, x, xOff, cols);
-            float s = int8 ? scales.getAtIndex(FLOAT, scalesOff + r) : 1f;
-            y.setAtIndex(FLOAT, yOff + r, Math.fma(dot, s, bias.getAtIndex(FLOAT, biasOff + r)));
+            float dot = dotBf16(w, (wOff + (long) r * cols) * 2, x, xOff, cols);
+            y.setAtIndex(FLOAT, yOff + r, dot + bias.getAtIndex(FLOAT, biasOff + r));
+        }
+    }
+
+    /** {@link #matrixTimesVector} for an int8 W [rows × cols] with one scale per row: y[r] = bias[r] + scale[r] · W[r]·x. */
+    public static void matrixTimesVectorInt8(MemorySegment w, long wOff, int rows, int cols, MemorySegment x, long xOff,
+                                             MemorySegment scales, long scalesOff, MemorySegment bias, long biasOff,
+                                             MemorySegment y, long yOff) {
+        for (int r = 0; r < rows; r++) {
+            float dot = dotInt8(w, wOff + (long) r * cols, x, xOff, cols);
+            y.setAtIndex(FLOAT, yOff + r, Math.fma(dot, scales.getAtIndex(FLOAT, scalesOff + r), bias.getAtIndex(FLOAT, biasOff + r)));
         }
     }
 

@@ -115,7 +115,7 @@ public final class LayerSequence {
      */
     public static Product product(Weights w, int rows, Supplier<Fp32> fp32, ColumnSplit split) {
         if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
-        Product one = new OneRow(w, split);
+        Product one = OneRow.of(w, split);
         Product few = w.format() == WeightFormat.FP32 && !w.transposedSoftmax() ? new FewRowsFp32(w) : null;
         Product layers = rows == 1 ? one : new ByRows(one, few, new Gemm(w, fp32));
         // an adaptive softmax: the layers as for a full one, the output from the adaptive tensors (fp32)
@@ -343,71 +343,157 @@ public final class LayerSequence {
     // ---------------------------------------------------------------- products
 
     /**
-     * One row: the one-row kernels of the file's format (fp32 bit-identical to their scalar reference;
-     * bf16 and int8 read where they lie), each product's output columns run as {@code split} says. The
-     * state and layer of the call in progress sit in fields, so a split allocates nothing.
+     * One row: the one-row kernel of one format, each product's output columns run as {@code split}
+     * says (alone: a direct call). One class per format, each calling its own kernel only: a compiled
+     * product then holds one kernel, small enough for C2 to keep every vector in registers; one class
+     * for all three held all three kernels and boxed vectors in some runs. The state and layer of the
+     * call in progress sit in fields, so a split allocates nothing.
      */
-    private static final class OneRow implements Product {
-        private final Weights w;
-        private final ColumnSplit split;
-        private final ColumnRange gatesRange = this::gatesColumns, logitsRange = this::logitsColumns;
-        private State s;
-        private int layer;
+    private abstract static class OneRow implements Product {
+        final Weights w;
+        final ColumnSplit split;
+        final boolean alone;
+        State s;
+        int layer;
 
         OneRow(Weights w, ColumnSplit split) {
             this.w = w;
             this.split = split;
+            this.alone = split == ColumnSplit.ALONE;
+        }
+
+        static OneRow of(Weights w, ColumnSplit split) {
+            return switch (w.format()) {
+                case FP32 -> new OneRowFp32(w, split);
+                case BF16 -> new OneRowBf16(w, split);
+                case INT8 -> new OneRowInt8(w, split);
+            };
+        }
+
+        /** Where the top layer's h of row 0 starts in xh. */
+        long top() {
+            return s.xhRow(w.layers() - 1, 0) + w.hidden();
+        }
+    }
+
+    /** fp32 weights: the row kernels, bit-identical to their scalar reference. */
+    private static final class OneRowFp32 extends OneRow {
+        private final ColumnRange gatesRange = this::gatesColumns, logitsRange = this::logitsColumns;
+
+        OneRowFp32(Weights w, ColumnSplit split) {
+            super(w, split);
         }
 
         @Override
         public void gates(int l, int rows, State s) {
             this.s = s;
             this.layer = l;
-            // alone: a direct call, so the kernels sit as few calls deep as C2 needs to keep their vectors in registers
-            if (split == ColumnSplit.ALONE) gatesColumns(0, 4 * w.hidden());
+            if (alone) gatesColumns(0, 4 * w.hidden());
             else split.run(4 * w.hidden(), gatesRange);
         }
 
         @Override
         public void logits(int rows, State s) {
             this.s = s;
-            if (split == ColumnSplit.ALONE) logitsColumns(0, w.vocab());
+            if (alone) logitsColumns(0, w.vocab());
             else split.run(w.vocab(), logitsRange);
         }
 
         private void gatesColumns(int from, int to) {
-            int H = w.hidden(), l = layer;
-            long x = s.xhRow(l, 0);
-            switch (w.format()) {
-                case FP32 -> RowKernels.vectorTimesMatrix(s.xh, x, 2 * H, w.lstmWeight()[l], 0, 4 * H, from, to, w.zeros(), 0, s.gates, 0);
-                case BF16 -> RowKernels.vectorTimesMatrixBf16(s.xh, x, 2 * H, w.lstmWeight()[l], 0, 4 * H, from, to, w.zeros(), 0,
-                        s.gates, 0);
-                case INT8 -> RowKernels.vectorTimesMatrixInt8(s.xh, x, 2 * H, w.lstmWeight()[l], 0, 4 * H, from, to,
-                        w.lstmScale()[l], 0, w.zeros(), 0, s.gates, 0);
-            }
+            int H = w.hidden();
+            RowKernels.vectorTimesMatrix(s.xh, s.xhRow(layer, 0), 2 * H, w.lstmWeight()[layer], 0, 4 * H, from, to, w.zeros(), 0,
+                    s.gates, 0);
         }
 
         private void logitsColumns(int from, int to) {
-            int H = w.hidden(), V = w.vocab();
-            long top = s.xhRow(w.layers() - 1, 0) + H;
-            if (w.transposedSoftmax()) {
-                // [V × H]: output j is row j's dot product, so a column range is a range of rows
-                int n = to - from;
-                if (w.format() == WeightFormat.FP32) {
-                    RowKernels.matrixTimesVector(w.softmaxWeight(), (long) from * H, n, H, s.xh, top, w.softmaxBias(), from,
-                            s.logits, from);
-                } else {
-                    RowKernels.matrixTimesVectorCompact(w.softmaxWeight(), (long) from * H, w.format() == WeightFormat.INT8, n, H,
-                            s.xh, top, w.softmaxScale(), from, w.softmaxBias(), from, s.logits, from);
-                }
-                return;
+            int H = w.hidden();
+            if (w.transposedSoftmax()) { // [V × H]: output j is row j's dot product, so a column range is a range of rows
+                RowKernels.matrixTimesVector(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, top(), w.softmaxBias(), from,
+                        s.logits, from);
+            } else {
+                RowKernels.vectorTimesMatrix(s.xh, top(), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxBias(), 0,
+                        s.logits, 0);
             }
-            switch (w.format()) {
-                case FP32 -> RowKernels.vectorTimesMatrix(s.xh, top, H, w.softmaxWeight(), 0, V, from, to, w.softmaxBias(), 0,
+        }
+    }
+
+    /** bf16 weights read where they lie, widened exactly. */
+    private static final class OneRowBf16 extends OneRow {
+        private final ColumnRange gatesRange = this::gatesColumns, logitsRange = this::logitsColumns;
+
+        OneRowBf16(Weights w, ColumnSplit split) {
+            super(w, split);
+        }
+
+        @Override
+        public void gates(int l, int rows, State s) {
+            this.s = s;
+            this.layer = l;
+            if (alone) gatesColumns(0, 4 * w.hidden());
+            else split.run(4 * w.hidden(), gatesRange);
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            this.s = s;
+            if (alone) logitsColumns(0, w.vocab());
+            else split.run(w.vocab(), logitsRange);
+        }
+
+        private void gatesColumns(int from, int to) {
+            int H = w.hidden();
+            RowKernels.vectorTimesMatrixBf16(s.xh, s.xhRow(layer, 0), 2 * H, w.lstmWeight()[layer], 0, 4 * H, from, to, w.zeros(), 0,
+                    s.gates, 0);
+        }
+
+        private void logitsColumns(int from, int to) {
+            int H = w.hidden();
+            if (w.transposedSoftmax()) {
+                RowKernels.matrixTimesVectorBf16(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, top(), w.softmaxBias(), from,
+                        s.logits, from);
+            } else {
+                RowKernels.vectorTimesMatrixBf16(s.xh, top(), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxBias(), 0,
                         s.logits, 0);
-                case BF16 -> RowKernels.vectorTimesMatrixBf16(s.xh, top, H, w.softmaxWeight(), 0, V, from, to, w.softmaxBias(), 0,
-                        s.logits, 0);
-                case INT8 -> RowKernels.vectorTimesMatrixInt8(s.xh, top, H, w.softmaxWeight(), 0, V, from, to, w.softmaxScale(), 0,
+            }
+        }
+    }
+
+    /** int8 weights read where they lie, each output's scale applied once after its sum. */
+    private static final class OneRowInt8 extends OneRow {
+        private final ColumnRange gatesRange = this::gatesColumns, logitsRange = this::logitsColumns;
+
+        OneRowInt8(Weights w, ColumnSplit split) {
+            super(w, split);
+        }
+
+        @Override
+        public void gates(int l, int rows, State s) {
+            this.s = s;
+            this.layer = l;
+            if (alone) gatesColumns(0, 4 * w.hidden());
+            else split.run(4 * w.hidden(), gatesRange);
+        }
+
+        @Override
+        public void logits(int rows, State s) {
+            this.s = s;
+            if (alone) logitsColumns(0, w.vocab());
+            else split.run(w.vocab(), logitsRange);
+        }
+
+        private void gatesColumns(int from, int to) {
+            int H = w.hidden();
+            RowKernels.vectorTimesMatrixInt8(s.xh, s.xhRow(layer, 0), 2 * H, w.lstmWeight()[layer], 0, 4 * H, from, to,
+                    w.lstmScale()[layer], 0, w.zeros(), 0, s.gates, 0);
+        }
+
+        private void logitsColumns(int from, int to) {
+            int H = w.hidden();
+            if (w.transposedSoftmax()) {
+                RowKernels.matrixTimesVectorInt8(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, top(), w.softmaxScale(), from,
+                        w.softmaxBias(), from, s.logits, from);
+            } else {
+                RowKernels.vectorTimesMatrixInt8(s.xh, top(), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxScale(), 0,
                         w.softmaxBias(), 0, s.logits, 0);
             }
         }

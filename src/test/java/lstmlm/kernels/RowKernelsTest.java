@@ -157,7 +157,8 @@ class RowKernelsTest {
                 packed = bf16Of(arena, w, n, wide);
             }
             MemorySegment y = arena.allocate(4L * rows, 64);
-            RowKernels.matrixTimesVectorCompact(packed, 0, int8, rows, cols, x, 1, int8 ? scales : null, 0, b, 0, y, 0);
+            if (int8) RowKernels.matrixTimesVectorInt8(packed, 0, rows, cols, x, 1, scales, 0, b, 0, y, 0);
+            else RowKernels.matrixTimesVectorBf16(packed, 0, rows, cols, x, 1, b, 0, y, 0);
             for (int r = 0; r < rows; r++) {
                 double s = get(b, r), mag = Math.abs(get(b, r));
                 for (int j = 0; j < cols; j++) {
