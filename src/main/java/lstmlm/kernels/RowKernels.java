@@ -201,13 +201,10 @@ public final class RowKernels {
     // The same loops over compact weights: bf16 widened by a 16-bit shift, int8 converted and its
     // per-output scale applied once after the sum. Offsets of the weights count their own elements.
 
-    /** {@link #vectorTimesMatrix} with W in bf16 (each widened exactly; the same FMA chain per output). */
-    public static void vectorTimesMatrixBf16(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
-                                             MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
-        vectorTimesMatrixBf16(x, xOff, rows, w, wOff, cols, 0, cols, bias, biasOff, y, yOff);
-    }
-
-    /** {@link #vectorTimesMatrixBf16} for the columns [from, to) alone, as {@link #vectorTimesMatrix}'s range form. */
+    /**
+     * {@link #vectorTimesMatrix}'s range form with W in bf16 (each widened exactly; the same FMA chain per
+     * output): y[from..to) alone; [0, cols) for the whole product.
+     */
     public static void vectorTimesMatrixBf16(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
                                              int from, int to, MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
         int width = to - from;
@@ -275,15 +272,9 @@ public final class RowKernels {
 
     /**
      * y[j] = bias[j] + scale[j] · Σ_k x[k]·q[k, j] for int8 W [rows × cols] with one scale per
-     * column (output): the sum in float32 over the converted bytes, the scale applied once.
+     * column (output), for j in [from, to) alone ([0, cols) for the whole product): the sum in float32
+     * over the converted bytes, the scale applied once.
      */
-    public static void vectorTimesMatrixInt8(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
-                                             MemorySegment scales, long scalesOff, MemorySegment bias, long biasOff,
-                                             MemorySegment y, long yOff) {
-        vectorTimesMatrixInt8(x, xOff, rows, w, wOff, cols, 0, cols, scales, scalesOff, bias, biasOff, y, yOff);
-    }
-
-    /** {@link #vectorTimesMatrixInt8} for the columns [from, to) alone, as {@link #vectorTimesMatrix}'s range form. */
     public static void vectorTimesMatrixInt8(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
                                              int from, int to, MemorySegment scales, long scalesOff, MemorySegment bias,
                                              long biasOff, MemorySegment y, long yOff) {

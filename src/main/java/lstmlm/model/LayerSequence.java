@@ -239,6 +239,11 @@ public final class LayerSequence {
             }
         }
 
+        /** Floats from xh's start to row r's top-layer h: what the output layer reads. */
+        long top(int r) {
+            return xhRow(layers - 1, r) + hidden;
+        }
+
         /** Floats from xh's start to row r of layer l's [x | h]. */
         long xhRow(int l, int r) {
             return ((long) l * rows + r) * 2 * hidden;
@@ -369,11 +374,6 @@ public final class LayerSequence {
                 case INT8 -> new OneRowInt8(w, split);
             };
         }
-
-        /** Where the top layer's h of row 0 starts in xh. */
-        long top() {
-            return s.xhRow(w.layers() - 1, 0) + w.hidden();
-        }
     }
 
     /** fp32 weights: the row kernels, bit-identical to their scalar reference. */
@@ -408,10 +408,10 @@ public final class LayerSequence {
         private void logitsColumns(int from, int to) {
             int H = w.hidden();
             if (w.transposedSoftmax()) { // [V × H]: output j is row j's dot product, so a column range is a range of rows
-                RowKernels.matrixTimesVector(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, top(), w.softmaxBias(), from,
+                RowKernels.matrixTimesVector(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, s.top(0), w.softmaxBias(), from,
                         s.logits, from);
             } else {
-                RowKernels.vectorTimesMatrix(s.xh, top(), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxBias(), 0,
+                RowKernels.vectorTimesMatrix(s.xh, s.top(0), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxBias(), 0,
                         s.logits, 0);
             }
         }
@@ -449,10 +449,10 @@ public final class LayerSequence {
         private void logitsColumns(int from, int to) {
             int H = w.hidden();
             if (w.transposedSoftmax()) {
-                RowKernels.matrixTimesVectorBf16(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, top(), w.softmaxBias(), from,
+                RowKernels.matrixTimesVectorBf16(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, s.top(0), w.softmaxBias(), from,
                         s.logits, from);
             } else {
-                RowKernels.vectorTimesMatrixBf16(s.xh, top(), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxBias(), 0,
+                RowKernels.vectorTimesMatrixBf16(s.xh, s.top(0), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxBias(), 0,
                         s.logits, 0);
             }
         }
@@ -490,10 +490,10 @@ public final class LayerSequence {
         private void logitsColumns(int from, int to) {
             int H = w.hidden();
             if (w.transposedSoftmax()) {
-                RowKernels.matrixTimesVectorInt8(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, top(), w.softmaxScale(), from,
+                RowKernels.matrixTimesVectorInt8(w.softmaxWeight(), (long) from * H, to - from, H, s.xh, s.top(0), w.softmaxScale(), from,
                         w.softmaxBias(), from, s.logits, from);
             } else {
-                RowKernels.vectorTimesMatrixInt8(s.xh, top(), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxScale(), 0,
+                RowKernels.vectorTimesMatrixInt8(s.xh, s.top(0), H, w.softmaxWeight(), 0, w.vocab(), from, to, w.softmaxScale(), 0,
                         w.softmaxBias(), 0, s.logits, 0);
             }
         }
@@ -511,7 +511,7 @@ public final class LayerSequence {
         @Override
         public void logits(int rows, State s) {
             int H = w.hidden(), V = w.vocab();
-            RowKernels.rowsTimesMatrix(s.xh, s.xhRow(w.layers() - 1, 0) + H, 2 * H, rows, H, w.softmaxWeight(), 0, V,
+            RowKernels.rowsTimesMatrix(s.xh, s.top(0), 2 * H, rows, H, w.softmaxWeight(), 0, V,
                     w.softmaxBias(), 0, s.logits, 0, V);
         }
     }
@@ -565,7 +565,7 @@ public final class LayerSequence {
         @Override
         public double logProbability(State s, int id) {
             var a = w.adaptive().clusters();
-            long top = top(s, 0);
+            long top = s.top(0);
             if (!headReady) {
                 headForward(s, top);
                 headLogNorm = SoftmaxCrossEntropy.logSumExp(head, 0, w.zeros(), 0, a.headSize(), exps, 0);
@@ -593,7 +593,7 @@ public final class LayerSequence {
             var a = w.adaptive().clusters();
             int c0 = a.start(0);
             for (int r = 0; r < rows; r++) {
-                long top = top(s, r), row = s.logitsRow(r);
+                long top = s.top(r), row = s.logitsRow(r);
                 headForward(s, top);
                 MemorySegment.copy(head, 0, s.logits, 4 * row, 4L * c0);
                 for (int i = 0; i < a.clusters(); i++) {
@@ -614,7 +614,7 @@ public final class LayerSequence {
             Adaptive ad = w.adaptive();
             var a = ad.clusters();
             int H = w.hidden(), V = w.vocab(), n0 = a.headSize(), c0 = a.start(0);
-            long top = top(s, 0);
+            long top = s.top(0);
             Blas.sgemm(false, false, rows, n0, H, 1f, s.xh, top, 2 * H, ad.headWeight(), 0, n0, 0f, heads, 0, n0);
             for (int r = 0; r < rows; r++) {
                 VectorMath.add(heads, (long) r * n0, ad.headBias(), 0, n0);
@@ -632,11 +632,6 @@ public final class LayerSequence {
                     VectorMath.addScalar(s.logits, at, size, (float) (clusterLogit - logNorm));
                 }
             }
-        }
-
-        /** Where row r's top-layer h starts in the state's xh. */
-        private long top(State s, int r) {
-            return s.xhRow(w.layers() - 1, r) + w.hidden();
         }
 
         /** head[0..N) = h · W_head + b_head. */
@@ -682,7 +677,7 @@ public final class LayerSequence {
         @Override
         public void logits(int rows, State s) {
             int H = w.hidden(), V = w.vocab();
-            long top = s.xhRow(w.layers() - 1, 0) + H;
+            long top = s.top(0);
             Fp32 f = fp32();
             if (f.transposed()) {
                 Blas.sgemm(false, true, rows, V, H, 1f, s.xh, top, 2 * H, f.softmaxWeight(), 0, H, 0f, s.logits, 0, V);

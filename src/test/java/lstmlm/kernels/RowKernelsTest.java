@@ -105,7 +105,7 @@ class RowKernelsTest {
             MemorySegment x = random(arena, rows + 2, rnd), w = random(arena, n, rnd), b = random(arena, cols, rnd);
             MemorySegment wide = arena.allocate(4 * Math.max(n, 1), 64), h = bf16Of(arena, w, n, wide);
             MemorySegment y = arena.allocate(4L * (cols + 1), 64), expected = arena.allocate(4L * (cols + 1), 64);
-            RowKernels.vectorTimesMatrixBf16(x, 2, rows, h, 0, cols, b, 0, y, 1);
+            RowKernels.vectorTimesMatrixBf16(x, 2, rows, h, 0, cols, 0, cols, b, 0, y, 1);
             RowKernels.vectorTimesMatrix(x, 2, rows, wide, 0, cols, b, 0, expected, 1);
             assertEquals(-1L, y.mismatch(expected), "same FMA chain on the same values");
         }
@@ -121,7 +121,7 @@ class RowKernelsTest {
             MemorySegment q = arena.allocate(Math.max(n, 1), 64), scales = arena.allocate(4L * (cols + 2), 64);
             Int8.quantize(w, 0, rows, cols, false, q, scales.asSlice(8));
             MemorySegment y = arena.allocate(4L * (cols + 1), 64);
-            RowKernels.vectorTimesMatrixInt8(x, 3, rows, q, 0, cols, scales, 2, b, 1, y, 1);
+            RowKernels.vectorTimesMatrixInt8(x, 3, rows, q, 0, cols, 0, cols, scales, 2, b, 1, y, 1);
             for (int j = 0; j < cols; j++) {
                 double sum = 0, mag = 0;
                 for (int k = 0; k < rows; k++) {
