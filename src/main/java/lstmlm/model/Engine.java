@@ -142,7 +142,7 @@ public final class Engine implements AutoCloseable {
             profile.endStage(StepProfile.Part.CELL);
         }
         profile.beginStage();
-        double loss = Passes.softmaxForwardBackward(this, w);
+        double loss = Passes.softmaxForwardBackward(this, w, dropouts, dropoutSeed);
         Passes.softmaxBackward(this, w);
         profile.endStage(StepProfile.Part.SOFTMAX);
         for (int l = layers - 1; l >= 0; l--) {

@@ -35,8 +35,9 @@ import java.lang.foreign.MemorySegment;
  * <p>Dropout ({@link DropoutPlan}): the embedding output (word rows, then units), each layer's output
  * and, per sequence, the recurrent input h<sub>t−1</sub>. Every mask is a counter-based function
  * of the window's seed and the place (stream 0 the input, l + 1 layer l's output, 1000 + l layer
- * l's recurrent input, 2000 the words), so a seed fixes them all. A variational mask is drawn for
- * one step's B rows and copied to the others.
+ * l's recurrent input, 2000 the words, 3000 + i tail cluster i's units), so a seed fixes them all. A
+ * variational mask is drawn for one step's B rows and copied to the others; the tail clusters' masks are
+ * always per token.
  *
  * <p>Tied embeddings ({@link ModelShape#tied}): the logits are X·Eᵀ and the softmax's gradient
  * Eᵀ-side, dE = dlogitsᵀ·X, overwrites E's gradient before the input side's scatter-add joins it.
@@ -46,7 +47,7 @@ import java.lang.foreign.MemorySegment;
 public final class Passes {
     private Passes() {}
 
-    static final long WORD_STREAM = 2000, RECURRENT_STREAM = 1000;
+    static final long WORD_STREAM = 2000, RECURRENT_STREAM = 1000, TAIL_STREAM = 3000;
 
     /** The training window's inputs must match the buffers it was made with. */
     static void checkBuffers(Window w, DropoutPlan d) {
@@ -239,11 +240,11 @@ public final class Passes {
     /**
      * Loss and d-logits in one fused pass per row, rows split over the workers. The loss of a
      * window is Σ_t mean_b CE, so d-logits carry 1/B. Each worker sums its rows' d-logits into its
-     * own partial softmax-bias gradient.
+     * own partial softmax-bias gradient. Of the plan only the adaptive softmax's tail dropout is read here.
      */
-    static double softmaxForwardBackward(Engine e, Window w) {
+    static double softmaxForwardBackward(Engine e, Window w, DropoutPlan d, long seed) {
         LanguageModel m = e.model;
-        if (m.shape.adaptive() != null) return adaptiveForwardBackward(e, w);
+        if (m.shape.adaptive() != null) return adaptiveForwardBackward(e, w, d.tail(), seed);
         logitsForward(e, w);
         return crossEntropyBackward(e, w, w.logits, w.inputs.length, m.shape.vocab(), w.targets, m.layout.softmaxBias);
     }
@@ -351,9 +352,11 @@ public final class Passes {
      * Forward and backward of the adaptive softmax in one pass: the head (GEMM, loss and d-logits,
      * dW_head beside dx = d-logits · W_headᵀ), then each tail cluster on its gathered rows (projection,
      * logits, loss and d-logits, dO beside d hidden, dP beside d input), whose input gradient is added
-     * into dx row by row. A cluster with no rows in this window gets a zero gradient.
+     * into dx row by row. A cluster with no rows in this window gets a zero gradient. With {@code tailKeep}
+     * &lt; 1 each cluster's projected units are dropped between the projection and its logits (mask[nᵢ x Dᵢ]),
+     * and d hidden goes through the same mask before dP and d input.
      */
-    static double adaptiveForwardBackward(Engine e, Window w) {
+    static double adaptiveForwardBackward(Engine e, Window w, float tailKeep, long seed) {
         LanguageModel m = e.model;
         var a = m.shape.adaptive();
         ParameterLayout lay = m.layout;
@@ -366,7 +369,7 @@ public final class Passes {
         w.gemmPair.second().set(headLogits, headW.t(), Matrix.of(w.slab, w.dx, rows, hid));
         e.products.pair(e, w.gemmPair);
         for (int i = 0; i < a.clusters(); i++) {
-            int d = a.projection(i, hid), size = a.size(i, v), n = clusterForward(e, w, i);
+            int d = a.projection(i, hid), size = a.size(i, v), n = clusterForward(e, w, i, tailKeep, seed);
             if (n == 0) {
                 VectorMath.fill(m.grads, lay.tailProjection(i), (long) hid * d, 0f);
                 VectorMath.fill(m.grads, lay.tailWeight(i), (long) d * size, 0f);
@@ -380,6 +383,7 @@ public final class Passes {
             w.gemmPair.first().set(hidden.t(), logits, Matrix.of(m.gradSlab, lay.tailWeight(i), d, size));
             w.gemmPair.second().set(logits, out.t(), hiddenGrad);
             e.products.pair(e, w.gemmPair);
+            if (tailKeep < 1f) Dropout.apply(w.acts, w.tailHiddenGrad, w.acts, w.tailMask, w.acts, w.tailHiddenGrad, n * d);
             toBf16(w, w.tailHiddenGrad, (long) n * d);
             w.gemmPair.first().set(input.t(), hiddenGrad, Matrix.of(m.gradSlab, lay.tailProjection(i), hid, d));
             w.gemmPair.second().set(hiddenGrad, proj.t(), Matrix.of(w.slab, w.tailInputGrad, n, hid));
@@ -397,7 +401,7 @@ public final class Passes {
         headForward(e, w);
         double loss = crossEntropyLoss(e, w, w.logits, w.inputs.length, a.headSize(), w.headTargets, lay.headBias);
         for (int i = 0; i < a.clusters(); i++) {
-            int n = clusterForward(e, w, i);
+            int n = clusterForward(e, w, i, 1f, 0);
             if (n > 0) loss += crossEntropyLoss(e, w, w.tailLogits, n, a.size(i, m.shape.vocab()), w.tailTargets, lay.tailBias(i));
         }
         return loss;
@@ -415,9 +419,10 @@ public final class Passes {
     /**
      * Cluster i's rows gathered (tailInput), projected (tailHidden) and turned into its logits
      * (tailLogits, bias left to the softmax kernel); returns how many rows, each GEMM input rounded into
-     * the bf16 mirror first.
+     * the bf16 mirror first. With {@code keep} &lt; 1 the projection is dropped ({@link #tailMask}) before
+     * the logits read it.
      */
-    private static int clusterForward(Engine e, Window w, int i) {
+    private static int clusterForward(Engine e, Window w, int i, float keep, long seed) {
         LanguageModel m = e.model;
         var a = m.shape.adaptive();
         int hid = m.shape.hidden(), d = a.projection(i, hid), size = a.size(i, m.shape.vocab());
@@ -427,10 +432,28 @@ public final class Passes {
         toBf16(w, w.tailInput, (long) n * hid);
         e.products.multiply(e, Matrix.of(w.slab, w.tailInput, n, hid), Matrix.of(m.slab, m.layout.tailProjection(i), hid, d), 0f,
                 Matrix.of(w.slab, w.tailHidden, n, d));
+        if (keep < 1f) {
+            tailMask(w, i, n, d, keep, seed);
+            Dropout.apply(w.acts, w.tailHidden, w.acts, w.tailMask, w.acts, w.tailHidden, n * d);
+        }
         toBf16(w, w.tailHidden, (long) n * d);
         e.products.multiply(e, Matrix.of(w.slab, w.tailHidden, n, d), Matrix.of(m.slab, m.layout.tailWeight(i), d, size), 0f,
                 Matrix.of(w.slab, w.tailLogits, n, size));
         return n;
+    }
+
+    /**
+     * mask[n x d] for cluster i's gathered rows: row k's units are elements [g·d, g·d + d) of the cluster's
+     * mask over the global window's rows, g being the row's place there (step t, sequence firstRow + b),
+     * so data-parallel ranks draw the very masks one process would.
+     */
+    private static void tailMask(Window w, int i, int n, int d, float keep, long seed) {
+        long clusterSeed = Dropout.splitSeed(seed, TAIL_STREAM + i);
+        for (int k = 0; k < n; k++) {
+            int r = w.tailRows[k], t = r / w.batch, b = r % w.batch;
+            long global = (long) t * w.globalBatch + w.firstRow + b;
+            Dropout.mask(w.acts, w.tailMask + (long) k * d, d, keep, clusterSeed, Math.toIntExact(global * d));
+        }
     }
 
     /** bf16 mode: copies n floats at {@code off} of the window into its mirror, rounded; nothing in fp32 mode. */

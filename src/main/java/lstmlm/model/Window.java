@@ -27,6 +27,7 @@ import java.lang.foreign.MemorySegment;
  * adaptive softmax, one tail cluster at a time (Dmax, Smax: the widest cluster's projection and words):
  *   tailInput [T·B x H]     the rows of the top layer's output whose target is in the cluster
  *   tailHidden [T·B x Dmax] their projection, then (tailHiddenGrad) its gradient
+ *   tailMask [T·B x Dmax]   dropout mask of tailHidden (training with keep_prob_tail &lt; 1 only)
  *   tailLogits [T·B x Smax] the cluster's logits, then d-logits in place
  *   tailInputGrad [T·B x H] the gradient of tailInput, scattered back into dx
  * dx, dxAlt [T·B x H]       gradient of a layer's output / input, ping-ponged down the stack
@@ -61,7 +62,7 @@ public final class Window implements AutoCloseable {
     final Slab slab;
     final long x0, mask0, logits, dc, dSoftmaxBias, softmaxScratch, stepScratch, recurrentGrad;
     /** Adaptive softmax buffers (-1 with a full softmax) and row lists: see the class comment. */
-    final long tailInput, tailHidden, tailHiddenGrad, tailLogits, tailInputGrad;
+    final long tailInput, tailHidden, tailHiddenGrad, tailMask, tailLogits, tailInputGrad;
     /** Adaptive softmax: each row's head target, then one cluster's rows and their targets inside it. */
     final int[] headTargets, tailRows, tailTargets;
     /** Swapped after each layer's backward: the gradient of the current layer's output is in dx. */
@@ -167,6 +168,8 @@ public final class Window implements AutoCloseable {
             at += rows * maxProjection;
             tailHiddenGrad = at;
             at += rows * maxProjection;
+            tailMask = at;
+            if (dropout) at += rows * maxProjection;
             tailLogits = at;
             at += rows * maxCluster;
             tailInputGrad = at;
@@ -175,7 +178,7 @@ public final class Window implements AutoCloseable {
             tailRows = new int[(int) rows];
             tailTargets = new int[(int) rows];
         } else {
-            tailInput = tailHidden = tailHiddenGrad = tailLogits = tailInputGrad = -1;
+            tailInput = tailHidden = tailHiddenGrad = tailMask = tailLogits = tailInputGrad = -1;
             headTargets = tailRows = tailTargets = null;
         }
         dx = at;

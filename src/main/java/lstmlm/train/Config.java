@@ -34,7 +34,8 @@ import lstmlm.modelfile.ModelShape;
  *
  * <p>Output layer: {@code softmax=full} (the default) or {@code adaptive} with {@code adaptive_cutoffs}
  * (c₀,c₁,…: the head's words end at c₀, tail cluster i holds [cᵢ, cᵢ₊₁)) and {@code adaptive_div} (each
- * cluster's projection that many times narrower, default 4): {@link AdaptiveSoftmax}.
+ * cluster's projection that many times narrower, default 4): {@link AdaptiveSoftmax}; {@code keep_prob_tail}
+ * drops each tail cluster's projected units in training (1: off; fairseq's adaptive_softmax_dropout is 1 − it).
  */
 public record Config(
         String name,
@@ -60,6 +61,7 @@ public record Config(
         double keepProbOutput,
         double keepProbRecurrent,
         double keepProbWords,
+        double keepProbTail,
         double weightDecay,
         LrSchedule lrSchedule,
         AdaptiveSoftmax adaptive) {
@@ -105,6 +107,7 @@ public record Config(
         m.put("keep_prob_output", INHERIT);
         m.put("keep_prob_recurrent", "1.0");
         m.put("keep_prob_words", "1.0");
+        m.put("keep_prob_tail", "1.0");
         m.put("weight_decay", "0.0");
         m.put("lr_schedule", LrSchedule.EPOCH.key);
         m.put("softmax", "full");
@@ -116,7 +119,7 @@ public record Config(
     /** Where training drops units, and how. */
     public DropoutPlan dropouts() {
         return new DropoutPlan((float) keepProbInput, (float) keepProbHidden, (float) keepProbOutput,
-                (float) keepProbRecurrent, (float) keepProbWords, variationalDropout);
+                (float) keepProbRecurrent, (float) keepProbWords, (float) keepProbTail, variationalDropout);
     }
 
     /** The model's shape: vocab_size × hidden_size × num_layers, tied or not. */
@@ -295,7 +298,7 @@ public record Config(
             if (all.get(k).equals(INHERIT) || all.get(k).isBlank()) all.put(k, all.get("keep_prob"));
         }
         Parser p = new Parser(all, where);
-        return new Config(name,
+        Config c = new Config(name,
                 p.real("init_scale", 0, false, 10),
                 p.real("learning_rate", 0, false, 1e3),
                 p.real("max_grad_norm", 0, false, 1e6),
@@ -318,9 +321,15 @@ public record Config(
                 p.real("keep_prob_output", 0, false, 1),
                 p.real("keep_prob_recurrent", 0, false, 1),
                 p.real("keep_prob_words", 0, false, 1),
+                p.real("keep_prob_tail", 0, false, 1),
                 p.real("weight_decay", 0, true, 1),
                 p.choice("lr_schedule", LrSchedule::parse),
                 adaptive(all, where));
+        if (c.adaptive == null && c.keepProbTail < 1) {
+            throw new ConfigException("keep_prob_tail=" + all.get("keep_prob_tail") + " in " + where + " has no effect with softmax=full"
+                    + " (it drops units of the adaptive softmax's tail clusters); set softmax=adaptive, or remove keep_prob_tail.");
+        }
+        return c;
     }
 
     /** The adaptive softmax the keys ask for, or null for softmax=full. */
@@ -369,6 +378,7 @@ public record Config(
         m.put("keep_prob_output", fmt(keepProbOutput));
         m.put("keep_prob_recurrent", fmt(keepProbRecurrent));
         m.put("keep_prob_words", fmt(keepProbWords));
+        m.put("keep_prob_tail", fmt(keepProbTail));
         m.put("weight_decay", fmt(weightDecay));
         m.put("lr_schedule", lrSchedule.key);
         m.put("softmax", adaptive == null ? "full" : "adaptive");

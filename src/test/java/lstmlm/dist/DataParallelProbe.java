@@ -36,12 +36,14 @@ public final class DataParallelProbe {
     /**
      * TensorFlow's dropout, untied ("tf"); or variational, recurrent and word dropout, tied, with weight decay ("vd");
      * or TensorFlow's dropout with an adaptive softmax of two tail clusters, the second a single word that a rank's
-     * rows miss in about a third of the windows, so the ranks sum zero and non-zero cluster gradients ("adaptive").
+     * rows miss in about a third of the windows, so the ranks sum zero and non-zero cluster gradients, and the
+     * clusters' units dropped ("adaptive").
      */
     static Result run(Communicator comm, String variant, int windows) {
         boolean vd = variant.equals("vd");
         var adaptive = variant.equals("adaptive") ? new lstmlm.modelfile.AdaptiveSoftmax(java.util.List.of(10, 49), 2) : null;
         DropoutPlan dropouts = vd ? new DropoutPlan(0.7f, 0.8f, 0.6f, 0.8f, 0.9f, true) : DropoutPlan.tensorFlow(0.7f);
+        if (adaptive != null) dropouts = dropouts.withTail(0.6f); // each rank's gathered rows draw the global window's tail masks
         float weightDecay = vd ? 1e-3f : 0f;
         int first = comm.rank() * BATCH / comm.size(), rows = (comm.rank() + 1) * BATCH / comm.size() - first;
         int[] ids = new SplittableRandom(7).ints((long) BATCH * (windows * STEPS + 2), 0, VOCAB).toArray();

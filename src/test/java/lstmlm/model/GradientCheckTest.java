@@ -1,5 +1,7 @@
 package lstmlm.model;
 
+import lstmlm.kernels.Dropout;
+
 import lstmlm.modelfile.ModelShape;
 import lstmlm.modelfile.ParameterLayout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -54,6 +56,73 @@ class GradientCheckTest {
     void adaptiveSoftmaxGradientsMatchFiniteDifferences(int vocab, int hidden, int layers, String cutoffs, int div, int batch,
                                                         int steps, float keep, int threads) {
         checkGradients(new ModelShape(vocab, hidden, layers, false, adaptive(cutoffs, div)), batch, steps, keep, threads, 0);
+    }
+
+    /**
+     * The adaptive softmax's tail dropout (keep_prob_tail): each cluster's projected units scaled by a mask
+     * the reference draws itself from the window's seed (stream 3000 + cluster, element row·D + unit), so
+     * the gathered rows' masks, their place in the cluster's mask and the masked backward are all checked;
+     * with the layer outputs dropped too, and with more rows than the few-row kernel over two workers.
+     */
+    @ParameterizedTest(name = "adaptive tail dropout V={0} H={1} L={2} cutoffs={3} div={4} B={5} T={6} keep={7} tail keep={8} workers={9}")
+    @CsvSource({
+            "20, 8, 2, 5 12, 2, 3, 4, 1.0, 0.6, 2",
+            "23, 9, 1, 3 7 15, 1, 4, 3, 0.8, 0.5, 1",
+            "30, 6, 1, 10 20, 2, 33, 2, 1.0, 0.7, 2",
+    })
+    void adaptiveTailDropoutGradientsMatchFiniteDifferences(int vocab, int hidden, int layers, String cutoffs, int div, int batch,
+                                                           int steps, float keep, float tailKeep, int threads) {
+        ModelShape shape = new ModelShape(vocab, hidden, layers, false, adaptive(cutoffs, div));
+        DropoutPlan d = DropoutPlan.tensorFlow(keep).withTail(tailKeep);
+        SplittableRandom random = new SplittableRandom(vocab * 41L + hidden);
+        long seed = 78;
+        try (Engine e = new Engine(shape, threads)) {
+            LanguageModel m = e.model();
+            Window w = e.newWindow(batch, steps, d);
+            m.initialize(5, 0.6f);
+            m.parametersChanged();
+            fillIds(random, w.inputs, vocab);
+            fillIds(random, w.targets, vocab);
+            float[] state = w.state();
+            double engineLoss = e.trainWindow(w, d, seed);
+            int rows = batch * steps;
+            float[][] masks = new float[layers + 1][];
+            if (keep < 1f) {
+                masks[0] = read(w.acts, w.mask0, rows * hidden);
+                for (int l = 0; l < layers; l++) masks[l + 1] = read(w.acts, w.mask[l], rows * hidden);
+            }
+            var a = shape.adaptive();
+            int[] dropped = {0};
+            ReferenceModel.TailMask tail = (cluster, row, unit) -> {
+                float s = Dropout.scale(Dropout.splitSeed(seed, 3000 + cluster), row * a.projection(cluster, hidden) + unit, tailKeep);
+                if (s == 0f) dropped[0]++;
+                return s;
+            };
+            ReferenceModel.Noise noise = new ReferenceModel.Noise(masks, null, null, 0, tail);
+            ReferenceModel ref = new ReferenceModel(shape);
+            double[] p = new double[(int) m.layout.size];
+            for (int i = 0; i < p.length; i++) p[i] = m.params.getAtIndex(JAVA_FLOAT, i);
+            double refLoss = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
+            assertEquals(refLoss, engineLoss, 1e-5 * Math.abs(refLoss), "window loss");
+            assertTrue(dropped[0] > 0, "the test wants a dropped tail unit");
+            double noTail = ref.loss(p, w.inputs, w.targets, batch, steps, state, new ReferenceModel.Noise(masks, null, null, 0));
+            assertTrue(Math.abs(noTail - refLoss) > 1e-5 * Math.abs(refLoss), "the tail masks change the loss by more than the check's tolerance: " + noTail + " " + refLoss);
+            double eps = 1e-5;
+            for (ParameterLayout.Tensor t : m.layout.tensors()) {
+                for (long k = 0; k < t.size(); k++) {
+                    int i = (int) (t.offset() + k);
+                    double keepValue = p[i];
+                    p[i] = keepValue + eps;
+                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
+                    p[i] = keepValue - eps;
+                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
+                    p[i] = keepValue;
+                    double numeric = (plus - minus) / (2 * eps) / batch;
+                    double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
+                    assertEquals(numeric, analytic, 1e-4 + 2e-3 * Math.abs(numeric), t.name() + "[" + k + "]");
+                }
+            }
+        }
     }
 
     static lstmlm.modelfile.AdaptiveSoftmax adaptive(String cutoffs, int div) {

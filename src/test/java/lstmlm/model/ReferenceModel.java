@@ -25,8 +25,18 @@ final class ReferenceModel {
      * @param recurrentMasks per layer the [B×H] mask on h_{t−1} in the recurrent product; null: none
      * @param wordScale      per row the scale of its word's embedding row; null: none
      * @param weightDecay    the loss gains weightDecay/2·‖θ‖²
+     * @param tail           the adaptive softmax's tail dropout: the scale of unit q of row r's projection in cluster i; null: none
      */
-    record Noise(float[][] masks, float[][] recurrentMasks, float[] wordScale, double weightDecay) {}
+    record Noise(float[][] masks, float[][] recurrentMasks, float[] wordScale, double weightDecay, TailMask tail) {
+        Noise(float[][] masks, float[][] recurrentMasks, float[] wordScale, double weightDecay) {
+            this(masks, recurrentMasks, wordScale, weightDecay, null);
+        }
+    }
+
+    /** The tail dropout's scale of one projected unit. */
+    interface TailMask {
+        double scale(int cluster, int row, int unit);
+    }
 
     double loss(double[] p, int[] inputs, int[] targets, int batch, int steps, float[] state, float[][] masks) {
         return loss(p, inputs, targets, batch, steps, state, new Noise(masks, null, null, 0));
@@ -88,7 +98,7 @@ final class ReferenceModel {
         }
         double loss = 0;
         if (shape.adaptive() != null) {
-            for (int r = 0; r < rows; r++) loss -= adaptiveLogProbability(p, x[r], targets[r]);
+            for (int r = 0; r < rows; r++) loss -= adaptiveLogProbability(p, x[r], targets[r], r, noise.tail());
             return loss + weightDecay(p, noise, batch);
         }
         int sw = (int) layout.softmaxWeight, sb = (int) layout.softmaxBias;
@@ -123,6 +133,11 @@ final class ReferenceModel {
      * the cluster, whose logits are (x · P_i) · O_i + b_i.
      */
     double adaptiveLogProbability(double[] p, double[] x, int target) {
+        return adaptiveLogProbability(p, x, target, 0, null);
+    }
+
+    /** The same with row {@code row}'s projected units in its cluster scaled by the tail dropout ({@code tail} null: none). */
+    double adaptiveLogProbability(double[] p, double[] x, int target, int row, TailMask tail) {
         var a = shape.adaptive();
         int hid = shape.hidden(), n0 = a.headSize(), c0 = a.start(0);
         double[] head = new double[n0];
@@ -138,6 +153,7 @@ final class ReferenceModel {
         double[] projected = new double[d];
         for (int q = 0; q < d; q++) {
             for (int j = 0; j < hid; j++) projected[q] += x[j] * p[(int) layout.tailProjection(cluster) + j * d + q];
+            if (tail != null) projected[q] *= tail.scale(cluster, row, q);
         }
         double[] logits = new double[size];
         for (int k = 0; k < size; k++) {

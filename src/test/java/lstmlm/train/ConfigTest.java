@@ -155,6 +155,14 @@ class ConfigTest {
         assertEquals(a, a.withOverrides(Map.of()), "toMap then fromMap gives the same config");
         assertEquals("2000,6000", a.toMap().get("adaptive_cutoffs"));
         assertEquals(4, Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2000")).adaptive().div(), "div defaults to 4");
+        assertEquals(1f, full.dropouts().tail(), "no tail dropout by default");
+        Config dropped = Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2000", "keep_prob_tail", "0.75"));
+        assertEquals(0.75f, dropped.dropouts().tail());
+        assertEquals(1f, dropped.dropouts().output(), "keep_prob_tail drops only the tail clusters' units");
+        assertEquals(dropped, dropped.withOverrides(Map.of()));
+        assertMessage(() -> Config.load("small", Map.of("keep_prob_tail", "0.75")), "keep_prob_tail=0.75 in");
+        assertMessage(() -> Config.load("small", Map.of("softmax", "adaptive", "adaptive_cutoffs", "2000", "keep_prob_tail", "0")),
+                "keep_prob_tail");
 
         assertMessage(() -> Config.load("small", Map.of("softmax", "hierarchical")), "softmax 'hierarchical' is not full or adaptive");
         assertMessage(() -> Config.load("small", Map.of("softmax", "adaptive")), "needs adaptive_cutoffs");
