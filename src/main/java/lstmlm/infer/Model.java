@@ -287,6 +287,23 @@ public final class Model implements AutoCloseable {
         return w * (layers * 2 * h * 4 * h + h * v + (file.shape().tied() ? 0 : h)) + 4 * (layers * 4 * h + v) + scales;
     }
 
+    /**
+     * Floating-point operations of one streaming step with the whole distribution (2 per multiply-add):
+     * every layer's [x, h] · W (2H × 4H) and the output layer (H × V; adaptive: the head and every
+     * cluster's projection and words). The gates, softmax and conversions are not counted.
+     */
+    public long flopsPerToken() {
+        long h = hidden, lstm = 2L * layers * (2 * h) * (4 * h);
+        var a = file.shape().adaptive();
+        if (a == null) return lstm + 2L * h * vocab;
+        long out = 2L * h * a.headSize();
+        for (int i = 0; i < a.clusters(); i++) {
+            long d = a.projection(i, hidden);
+            out += 2L * h * d + 2L * d * a.size(i, vocab);
+        }
+        return lstm + out;
+    }
+
     public boolean softmaxTransposed() {
         return weights.transposedSoftmax();
     }

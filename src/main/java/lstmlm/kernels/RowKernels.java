@@ -425,4 +425,36 @@ public final class RowKernels {
         for (; i < n; i++) sum += x.getAtIndex(FLOAT, i);
         return sum;
     }
+
+    /** Independent chains in {@link #fmaChains}: enough to keep two FMA pipes busy through their latency. */
+    public static final int FMA_CHAINS = 8;
+
+    /**
+     * The yardstick for one thread's arithmetic peak: {@link #FMA_CHAINS} independent vector chains, chain k
+     * stepped {@code rounds} times as acc = acc·a + (b + k), each lane alike, then every lane of every chain
+     * summed. It does rounds · FMA_CHAINS · {@link #floatLanes} fused multiply-adds.
+     */
+    public static float fmaChains(float a, float b, long rounds) {
+        final FloatVector va = FloatVector.broadcast(F, a);
+        FloatVector b0 = FloatVector.broadcast(F, b), b1 = FloatVector.broadcast(F, b + 1), b2 = FloatVector.broadcast(F, b + 2),
+                b3 = FloatVector.broadcast(F, b + 3), b4 = FloatVector.broadcast(F, b + 4), b5 = FloatVector.broadcast(F, b + 5),
+                b6 = FloatVector.broadcast(F, b + 6), b7 = FloatVector.broadcast(F, b + 7);
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+        for (long r = 0; r < rounds; r++) {
+            s0 = s0.fma(va, b0);
+            s1 = s1.fma(va, b1);
+            s2 = s2.fma(va, b2);
+            s3 = s3.fma(va, b3);
+            s4 = s4.fma(va, b4);
+            s5 = s5.fma(va, b5);
+            s6 = s6.fma(va, b6);
+            s7 = s7.fma(va, b7);
+        }
+        return VectorShapes.sumLanes(s0.add(s1).add(s2.add(s3)).add(s4.add(s5).add(s6.add(s7))));
+    }
+
+    /** Floats in one vector of the kernels' species. */
+    public static int floatLanes() {
+        return F.length();
+    }
 }

@@ -35,12 +35,4 @@ public record ProcessMemory(double reservedBytes, double residentBytes, double p
         return new ProcessMemory(reservedBytes - before.reservedBytes, residentBytes - before.residentBytes,
                 peakResidentBytes);
     }
-
-    /**
-     * One plain streaming read of {@code bytes} of {@code x} (its floats summed, so the read cannot be
-     * elided): the yardstick for how fast one thread pulls weights through the memory system.
-     */
-    public static float streamingRead(java.lang.foreign.MemorySegment x, long bytes) {
-        return lstmlm.kernels.RowKernels.streamSum(x, bytes);
-    }
 }

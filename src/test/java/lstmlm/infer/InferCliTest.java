@@ -75,6 +75,34 @@ class InferCliTest {
         assertTrue(lines[4].contains("2 word(s) outside the vocabulary"), lines[4]);
     }
 
+    /** {@code bench --latency --json}: one line of JSON whose bound is the larger of its two halves, in text the same figures. */
+    @Test
+    void latencyBenchPrintsItsBoundAndWhichHalfSetsIt() throws Exception {
+        Path file = TestModels.write(dir, 300, 16, 1, 23, 0.5f);
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                printed("bench", "--latency", "--json", "--model", file.toString(), "--step-threads", "2").strip());
+        assertEquals(2, json.get("step_threads").asInt());
+        double bandwidth = json.get("bandwidth_bound_us").asDouble(), compute = json.get("compute_bound_us").asDouble();
+        assertEquals(Math.max(bandwidth, compute), json.get("bound_us").asDouble(), 1e-9);
+        assertTrue(List.of("compute", "cache bandwidth", "memory bandwidth").contains(json.get("bound_kind").asText()), json.toString());
+        assertEquals(json.get("p50_us").asDouble() / json.get("bound_us").asDouble(), json.get("ratio_to_bound").asDouble(), 1e-9);
+        String text = printed("bench", "--latency", "--model", file.toString());
+        assertTrue(text.contains("one thread's bound:") && text.contains("GFLOP/s fused multiply-add"), text);
+    }
+
+    /** What a command that prints to System.out (bench) printed there. */
+    private static String printed(String... args) {
+        java.io.PrintStream was = System.out;
+        var bytes = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            run(args);
+        } finally {
+            System.setOut(was);
+        }
+        return bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     @Test
     void badModelPathIsAUserError() {
         assertEquals(2, Main.run("score", "--model", dir.resolve("nope.safetensors").toString(), "-"));

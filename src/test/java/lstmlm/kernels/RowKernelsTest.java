@@ -239,6 +239,21 @@ class RowKernelsTest {
         }
     }
 
+    /** The arithmetic yardstick: every chain's every lane is the scalar recurrence acc = fma(acc, a, b + k). */
+    @ParameterizedTest
+    @CsvSource({"0", "1", "7", "1000"})
+    void fmaChainsStepEveryChainAsTheScalarRecurrence(long rounds) {
+        float a = 0.75f, b = 0.125f;
+        float[] chain = new float[RowKernels.FMA_CHAINS];
+        for (int k = 0; k < chain.length; k++) {
+            for (long r = 0; r < rounds; r++) chain[k] = Math.fma(chain[k], a, b + k);
+        }
+        double expected = 0;
+        for (float c : chain) expected += (double) c * RowKernels.floatLanes();
+        assertEquals(expected, RowKernels.fmaChains(a, b, rounds), 1e-5 * Math.abs(expected));
+        if (rounds > 0) assertTrue(RowKernels.fmaChains(a, b, rounds) != RowKernels.fmaChains(a, b + 1, rounds));
+    }
+
     /**
      * Each format's one-row kernel over column ranges: the ranges together give the whole product's
      * bits, and a range writes its own columns only (what lets several threads share one product).

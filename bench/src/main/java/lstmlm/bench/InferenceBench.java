@@ -23,8 +23,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The embedded use: per-token latency of feed + full next-word distribution on the calling
- * thread (SampleTime, for percentiles), the streaming read of a model-sized buffer it is bounded
- * by, and batch scoring. Run with {@code -prof gc} to see bytes allocated per token (the steady
+ * thread (SampleTime, for percentiles), the streaming read of a buffer the size of what a step reads
+ * (the bandwidth half of its bound; LatencyBenchmark.Bound), and batch scoring. Run with {@code -prof gc} to see bytes allocated per token (the steady
  * state must be 0). {@code -p model=FILE} uses a trained model; by default a random-weight model
  * of the config's shape is written to a temp file.
  */
@@ -71,7 +71,7 @@ public class InferenceBench {
     @Benchmark
     @BenchmarkMode(Mode.AverageTime)
     @OutputTimeUnit(TimeUnit.MICROSECONDS)
-    public float streamModelSizedBuffer() {
+    public float streamStepSizedBuffer() {
         return ops.streamOnce();
     }
 
