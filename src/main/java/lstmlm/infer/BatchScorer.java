@@ -49,7 +49,7 @@ public final class BatchScorer implements AutoCloseable {
         long stateBytes = LayerSequence.State.bytes(maxBatch, model.layers, model.hidden, vocab);
         this.state = new LayerSequence.State(slab.asSlice(0, stateBytes), maxBatch, model.layers, model.hidden, vocab);
         this.exps = slab.asSlice(stateBytes, 4L * vocab);
-        this.product = LayerSequence.product(model.weights, Math.max(2, maxBatch), model::fp32);
+        this.product = LayerSequence.product(model.weights, Math.max(2, maxBatch), model.gemmWeights);
         this.words = new int[maxBatch];
     }
 

@@ -85,8 +85,8 @@ public final class DynamicBatcher implements AutoCloseable {
         long bytes = LayerSequence.State.bytes(maxBatch, model.layers, model.hidden, model.vocab);
         this.batch = new LayerSequence.State(java.lang.foreign.Arena.ofAuto().allocate(bytes, 64), maxBatch,
                 model.layers, model.hidden, model.vocab);
-        this.oneRow = LayerSequence.product(model.weights, 1, model::fp32);
-        this.manyRows = maxBatch > 1 ? LayerSequence.product(model.weights, maxBatch, model::fp32) : oneRow;
+        this.oneRow = LayerSequence.product(model.weights, 1, model.gemmWeights);
+        this.manyRows = maxBatch > 1 ? LayerSequence.product(model.weights, maxBatch, model.gemmWeights) : oneRow;
         this.ids = new int[maxBatch];
         this.taken = new Request[maxBatch];
         this.worker = Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").start(this::work);

@@ -45,6 +45,21 @@ public final class Model implements AutoCloseable {
     final WeightFormat format;
     /** fp32 weights for the batch scorer's GEMMs: the mapped ones, or a dequantized copy made on first use. */
     private volatile LayerSequence.Fp32 fp32;
+    /** {@link #fp32}'s matrices packed for oneDNN's matmul on first use, when {@link #packedAsked}; null without oneDNN. */
+    private LayerSequence.PackedFp32 packed;
+    private volatile boolean packedAsked;
+    /** What the products of several rows read: {@link #fp32()} and {@link #packedFp32()}. */
+    final LayerSequence.GemmWeights gemmWeights = new LayerSequence.GemmWeights() {
+        @Override
+        public LayerSequence.Fp32 fp32() {
+            return Model.this.fp32();
+        }
+
+        @Override
+        public LayerSequence.PackedFp32 packed() {
+            return packedFp32();
+        }
+    };
     /** The weight matrices in {@link #format} (int8 with their per-output scales), as the layer sequence reads them. */
     final LayerSequence.Weights weights;
     /** max(4H, V) zeros, read-only: the "no bias" of the kernels that take one. */
@@ -206,6 +221,23 @@ public final class Model implements AutoCloseable {
                 fp32 = new LayerSequence.Fp32(emb, w, sw, tied);
             }
             return fp32;
+        }
+    }
+
+    /**
+     * The fp32 matrices packed for oneDNN's matmul, made on first use (a batch of more than a few
+     * rows) and kept until close: another V·H + L·8H² floats. Null where oneDNN is not on the class
+     * path or has no blocked matmul for this CPU; the batches then run OpenBLAS.
+     */
+    LayerSequence.PackedFp32 packedFp32() {
+        if (packedAsked) return packed;
+        synchronized (this) {
+            checkOpen();
+            if (!packedAsked) {
+                packed = LayerSequence.PackedFp32.pack(fp32(), layers, hidden, vocab);
+                packedAsked = true;
+            }
+            return packed;
         }
     }
 
@@ -383,6 +415,7 @@ public final class Model implements AutoCloseable {
         closed = true;
         sessionScratch.clear();
         scorerScratch.clear();
+        if (packed != null) packed.close();
         copies.close(); // first: the views of the mapping die before it is unmapped
         file.close();
     }

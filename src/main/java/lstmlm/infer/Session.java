@@ -75,7 +75,7 @@ public final class Session implements AutoCloseable {
         this.vocab = model.vocab;
         this.weights = model.weights;
         this.zeros = model.zeros;
-        this.product = LayerSequence.product(weights, 1, model::fp32, split);
+        this.product = LayerSequence.product(weights, 1, model.gemmWeights, split);
         this.partial = product instanceof LayerSequence.PartialOutput p ? p : null;
         // one slab from the model's pool (see ScratchPool): close() gives it back; a session never
         // closed is garbage-collected with it

@@ -12,8 +12,14 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * Up to {@code capacity} streams (a decoder's hypotheses, many users' sessions) advanced together,
  * one word each per {@link #step}, in one pass over the weights: {@link LayerSequence#stepForward}
  * over the batch's rows, the products as GEMMs. Rows are selected, repeated and reordered by index
- * ({@link #select}, a beam's survivors) without copying weights. Nothing is allocated once built.
- * One thread at a time.
+ * ({@link #select}, a beam's survivors) without copying weights. Nothing is allocated once warm
+ * (the first steps of each row count past a multiple of eight make its oneDNN matmuls). One thread
+ * at a time.
+ *
+ * <p>Past {@link LayerSequence#FEW_ROWS} rows the GEMMs are oneDNN's matmul over copies of the fp32
+ * weights packed once per model (made on the first such step; where oneDNN is not on the class path,
+ * OpenBLAS): they run on the calling thread's OpenMP team ({@code OMP_NUM_THREADS}, or
+ * {@code ThreadPolicy.useOpenMpThreads} on that thread).
  *
  * <p>A row's results equal a {@link Session}'s fed the same words bit for bit while one row, or up to
  * {@link LayerSequence#FEW_ROWS} rows of fp32 weights, are in use (the one-row and few-row kernels
@@ -45,7 +51,7 @@ public final class StepBatch {
         this.spare = new LayerSequence.State(slab.asSlice(stateBytes, stateBytes), capacity, model.layers, model.hidden, vocab);
         this.exps = slab.asSlice(2 * stateBytes, 4L * vocab);
         this.next = new NextWords(vocab, model.zeros, exps);
-        this.product = LayerSequence.product(model.weights, capacity, model::fp32);
+        this.product = LayerSequence.product(model.weights, capacity, model.gemmWeights);
         this.logNormalizer = new double[capacity];
         this.normalized = new boolean[capacity];
     }

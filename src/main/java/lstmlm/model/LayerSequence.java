@@ -10,17 +10,20 @@ import lstmlm.kernels.VectorMath;
 import lstmlm.modelfile.ModelShape;
 import lstmlm.modelfile.WeightFormat;
 import lstmlm.natives.Blas;
+import lstmlm.natives.NativeLibraryException;
+import lstmlm.natives.OneDnn;
+import lstmlm.natives.PackedMatmul;
 
 import java.lang.foreign.MemorySegment;
-import java.util.function.Supplier;
 
 /**
  * One step of the layer sequence for R independent streams, each fed one word: embedding → L LSTM
  * cells → output layer, then the log-normaliser of a row. llm.c style: each layer a
  * {@code *Forward} over flat memory; how the products run is a {@link Product} chosen once, when the
  * caller is built, so the step itself holds only the math. Inference runs it: a session (R = 1, the
- * one-row kernels that stream each weight once) and the batch scorer (R = the sentences still
- * running, OpenBLAS GEMMs). The cell and the normaliser are the very kernels training's passes run.
+ * one-row kernels that stream each weight once), and the batched step, the dynamic batcher and the
+ * batch scorer (R rows: GEMMs, oneDNN's matmul on packed weights or OpenBLAS). The cell and the
+ * normaliser are the very kernels training's passes run.
  *
  * <p>The state of R rows ({@link State}), floats:
  * <pre>
@@ -69,6 +72,75 @@ public final class LayerSequence {
     /** The weight matrices in fp32, as a GEMM reads them: the file's own, or a widened copy of compact ones. */
     public record Fp32(MemorySegment embedding, MemorySegment[] lstmWeight, MemorySegment softmaxWeight, boolean transposed) {}
 
+    /**
+     * The {@link Fp32} matrices packed once into oneDNN's blocked layout: each layer's W_l (a matmul of
+     * 4H outputs over 2H inputs) and the output layer's (V over H; null for an adaptive softmax, whose
+     * output runs from its own tensors). The layout does not depend on the row count, so every batch
+     * of a model multiplies by these copies through matmuls of its own ({@link PackedMatmul}'s sharing
+     * constructor); they must outlive those batches.
+     */
+    public record PackedFp32(PackedMatmul[] lstm, PackedMatmul softmax) implements AutoCloseable {
+        /**
+         * {@code f}'s matrices packed, or null where oneDNN cannot be loaded (it is an optional
+         * dependency) or its float32 matmul here is not the blocked kind ({@code brg_matmul}) that was
+         * measured faster than OpenBLAS for a batch's rows (docs/performance.md).
+         */
+        public static PackedFp32 pack(Fp32 f, int layers, int hidden, int vocab) {
+            try {
+                OneDnn.load();
+            } catch (NativeLibraryException | LinkageError absent) {
+                return null;
+            }
+            int h = hidden, g = 4 * h, m = Gemm.MATMUL_ROWS;
+            PackedMatmul[] lstm = new PackedMatmul[layers];
+            PackedMatmul softmax = null;
+            try {
+                for (int l = 0; l < layers; l++) {
+                    lstm[l] = new PackedMatmul(PackedMatmul.Element.F32, m, g, 2 * h, 2 * h, false, g, g, false);
+                    if (!lstm[l].implementation().startsWith("brg_matmul")) {
+                        new PackedFp32(lstm, null).close();
+                        return null;
+                    }
+                    lstm[l].pack(f.lstmWeight()[l], 0);
+                }
+                if (f.softmaxWeight() != null) {
+                    softmax = f.transposed()
+                            ? new PackedMatmul(PackedMatmul.Element.F32, m, vocab, h, h, true, h, vocab, false)
+                            : new PackedMatmul(PackedMatmul.Element.F32, m, vocab, h, h, false, vocab, vocab, false);
+                    softmax.pack(f.softmaxWeight(), 0);
+                }
+                return new PackedFp32(lstm, softmax);
+            } catch (RuntimeException e) {
+                new PackedFp32(lstm, softmax).close();
+                throw e;
+            }
+        }
+
+        /** Bytes of the packed copies. */
+        public long bytes() {
+            long b = softmax == null ? 0 : softmax.packedBytes();
+            for (PackedMatmul mm : lstm) b += mm.packedBytes();
+            return b;
+        }
+
+        @Override
+        public void close() {
+            for (PackedMatmul mm : lstm) if (mm != null) mm.close();
+            if (softmax != null) softmax.close();
+        }
+    }
+
+    /**
+     * Where the products of more than a few rows find their weights, made on first use by the model
+     * that owns them: the fp32 matrices, and their packed copies (null where the program runs without
+     * oneDNN, or where its matmul is not the blocked kind that beats OpenBLAS).
+     */
+    public interface GemmWeights {
+        Fp32 fp32();
+
+        PackedFp32 packed();
+    }
+
     /** How the step's two products run: the gates of a layer and the logits. */
     public interface Product {
         /** gates[rows × 4H] = xh[rows × 2H] · W_l (no bias: the cell adds it). */
@@ -101,9 +173,9 @@ public final class LayerSequence {
         void run(int from, int to);
     }
 
-    /** {@link #product(Weights, int, Supplier, ColumnSplit)} with every one-row product on the calling thread. */
-    public static Product product(Weights w, int rows, Supplier<Fp32> fp32) {
-        return product(w, rows, fp32, ColumnSplit.ALONE);
+    /** {@link #product(Weights, int, GemmWeights, ColumnSplit)} with every one-row product on the calling thread. */
+    public static Product product(Weights w, int rows, GemmWeights gemm) {
+        return product(w, rows, gemm, ColumnSplit.ALONE);
     }
 
     /**
@@ -111,13 +183,14 @@ public final class LayerSequence {
      * one row streams each weight once through the Java one-row kernel of the file's format (the
      * matrices read where they lie, compact or not), its columns run as {@code split} says; a few rows
      * of fp32 weights the few-row kernel (the same bits as one row at a time); more rows, or compact
-     * weights, OpenBLAS GEMMs on fp32 weights ({@code fp32}, asked for on first use).
+     * weights, GEMMs on fp32 weights ({@code gemm}, asked for on first use): oneDNN's matmul on the
+     * packed copies where there are some, else OpenBLAS.
      */
-    public static Product product(Weights w, int rows, Supplier<Fp32> fp32, ColumnSplit split) {
+    public static Product product(Weights w, int rows, GemmWeights gemm, ColumnSplit split) {
         if (rows < 1) throw new IllegalArgumentException("rows must be at least 1, got " + rows);
         Product one = OneRow.of(w, split);
         Product few = w.format() == WeightFormat.FP32 && !w.transposedSoftmax() ? new FewRowsFp32(w) : null;
-        Product layers = rows == 1 ? one : new ByRows(one, few, new Gemm(w, fp32));
+        Product layers = rows == 1 ? one : new ByRows(one, few, new Gemm(w, gemm, rows));
         // an adaptive softmax: the layers as for a full one, the output from the adaptive tensors (fp32)
         return w.adaptive() != null ? new AdaptiveOutput(w, layers, rows) : layers;
     }
@@ -651,25 +724,77 @@ public final class LayerSequence {
         }
     }
 
-    /** Several rows: OpenBLAS GEMMs on fp32 weights, the output bias added row by row. */
+    /**
+     * Several rows: GEMMs on fp32 weights, the output bias added row by row. Where the model has packed
+     * copies ({@link PackedFp32}) they run as oneDNN matmuls of this product's own, made on first use
+     * for the rows rounded up to {@link #MATMUL_ROWS} (the rows past those in use compute values nobody
+     * reads: every output row depends on its own input row only) and released with the product; else
+     * OpenBLAS on the fp32 matrices. Either runs on the calling thread's pools (oneDNN: its OpenMP team).
+     */
     private static final class Gemm implements Product {
-        private final Weights w;
-        private final Supplier<Fp32> widened;
-        private Fp32 fp32;
+        /** The matmuls' row counts are multiples of this (or the state's rows): a few matmuls serve every count. */
+        static final int MATMUL_ROWS = 8;
 
-        Gemm(Weights w, Supplier<Fp32> widened) {
+        private final Weights w;
+        private final GemmWeights source;
+        private Fp32 fp32;
+        private PackedFp32 packed;
+        private boolean asked;
+        /** [matrix: the layers, then the output][(rows + 7) / 8 − 1]: the matmuls made so far. */
+        private final PackedMatmul[][] matmuls;
+        /** [matrix]: the last row count oneDNN would not share the packed B for, 0 for none. */
+        private final int[] unshared;
+
+        Gemm(Weights w, GemmWeights source, int capacity) {
             this.w = w;
-            this.widened = widened;
+            this.source = source;
+            this.matmuls = new PackedMatmul[w.layers() + 1][(capacity + MATMUL_ROWS - 1) / MATMUL_ROWS];
+            this.unshared = new int[w.layers() + 1];
         }
 
         private Fp32 fp32() {
-            if (fp32 == null) fp32 = widened.get();
+            if (fp32 == null) fp32 = source.fp32();
             return fp32;
+        }
+
+        private PackedFp32 packed() {
+            if (!asked) {
+                packed = source.packed();
+                asked = true;
+                if (packed != null) Matmuls.release(this, matmuls);
+            }
+            return packed;
+        }
+
+        /**
+         * The matmul over packed matrix {@code owner} for {@code rows} rows of a state of {@code stateRows},
+         * or null where oneDNN packs B differently for those rows (OpenBLAS then runs them).
+         */
+        private PackedMatmul matmul(int matrix, PackedMatmul owner, int rows, int stateRows, int lda, int ldc) {
+            int bucket = (rows + MATMUL_ROWS - 1) / MATMUL_ROWS - 1;
+            int m = Math.min(stateRows, (bucket + 1) * MATMUL_ROWS);
+            PackedMatmul mm = matmuls[matrix][bucket];
+            if (mm != null && mm.rows() == m) return mm;
+            if (mm != null) mm.close();
+            matmuls[matrix][bucket] = null;
+            if (unshared[matrix] == m) return null;
+            try {
+                return matmuls[matrix][bucket] = new PackedMatmul(owner, m, lda, ldc);
+            } catch (PackedMatmul.LayoutMismatch e) {
+                unshared[matrix] = m;
+                return null;
+            }
         }
 
         @Override
         public void gates(int l, int rows, State s) {
             int H = w.hidden();
+            PackedFp32 p = packed();
+            PackedMatmul mm = p == null ? null : matmul(l, p.lstm()[l], rows, s.rows, 2 * H, 4 * H);
+            if (mm != null) {
+                mm.multiply(s.xh, s.xhRow(l, 0), s.gates, 0);
+                return;
+            }
             Blas.sgemm(false, false, rows, 4 * H, 2 * H, 1f, s.xh, s.xhRow(l, 0), 2 * H, fp32().lstmWeight()[l], 0, 4 * H,
                     0f, s.gates, 0, 4 * H);
         }
@@ -678,13 +803,32 @@ public final class LayerSequence {
         public void logits(int rows, State s) {
             int H = w.hidden(), V = w.vocab();
             long top = s.top(0);
-            Fp32 f = fp32();
-            if (f.transposed()) {
-                Blas.sgemm(false, true, rows, V, H, 1f, s.xh, top, 2 * H, f.softmaxWeight(), 0, H, 0f, s.logits, 0, V);
+            PackedFp32 p = packed();
+            PackedMatmul mm = p == null ? null : matmul(w.layers(), p.softmax(), rows, s.rows, 2 * H, V);
+            if (mm != null) {
+                mm.multiply(s.xh, top, s.logits, 0);
             } else {
-                Blas.sgemm(false, false, rows, V, H, 1f, s.xh, top, 2 * H, f.softmaxWeight(), 0, V, 0f, s.logits, 0, V);
+                Fp32 f = fp32();
+                if (f.transposed()) {
+                    Blas.sgemm(false, true, rows, V, H, 1f, s.xh, top, 2 * H, f.softmaxWeight(), 0, H, 0f, s.logits, 0, V);
+                } else {
+                    Blas.sgemm(false, false, rows, V, H, 1f, s.xh, top, 2 * H, f.softmaxWeight(), 0, V, 0f, s.logits, 0, V);
+                }
             }
             for (int r = 0; r < rows; r++) VectorMath.add(s.logits, (long) r * V, w.softmaxBias(), 0, V);
+        }
+    }
+
+    /** Closes a product's matmuls once the product is unreachable: they hold native oneDNN objects. */
+    private static final class Matmuls {
+        private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
+
+        static void release(Object product, PackedMatmul[][] matmuls) {
+            CLEANER.register(product, () -> {
+                for (PackedMatmul[] byRows : matmuls) {
+                    for (PackedMatmul mm : byRows) if (mm != null) mm.close();
+                }
+            });
         }
     }
 }

@@ -2,7 +2,7 @@ package lstmlm.model;
 
 import lstmlm.modelfile.ModelShape;
 import lstmlm.natives.OneDnn;
-import lstmlm.natives.PackedBf16Matmul;
+import lstmlm.natives.PackedMatmul;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -13,7 +13,7 @@ import lstmlm.natives.ThreadPolicy;
  * and dh += dz_{t+1}·W_recᵀ (backward), each split by columns over the team, every thread one
  * oneDNN call on one OpenMP thread over its own columns. At B = 20 rows oneDNN runs a call on one
  * thread whatever its team, so the split is what puts every core to work (docs/performance.md). A large W_rec is packed: each thread keeps its
- * columns of W_rec (or W_recᵀ) in oneDNN's blocked layout ({@link PackedBf16Matmul}), reordered
+ * columns of W_rec (or W_recᵀ) in oneDNN's blocked layout ({@link PackedMatmul}), reordered
  * from the model's bf16 mirror once per parameter version, and the steps read only that; a small
  * one is read in place ({@link #PACK_MIN_BYTES}).
  *
@@ -40,7 +40,7 @@ final class PackedSteps implements WorkerTeam.RangeTask, AutoCloseable {
     private final int[][] columns;
     private final int batch;
     /** [layer][direction][chunk]; null where a chunk has no columns, or when not {@link #packed}. */
-    private final PackedBf16Matmul[][][] mats;
+    private final PackedMatmul[][][] mats;
     /** [direction][chunk]: the chunk's first column. */
     private final int[][] firstColumn;
     /** [layer][direction]: the model version the packs hold, -1 for none. */
@@ -70,7 +70,7 @@ final class PackedSteps implements WorkerTeam.RangeTask, AutoCloseable {
             case PACKED -> true;
             case IN_PLACE -> false;
         };
-        this.mats = new PackedBf16Matmul[layers][2][team];
+        this.mats = new PackedMatmul[layers][2][team];
         this.firstColumn = new int[2][team];
         this.columns = new int[2][team];
         this.packedAt = new long[layers][2];
@@ -91,8 +91,8 @@ final class PackedSteps implements WorkerTeam.RangeTask, AutoCloseable {
                     for (int l = 0; l < layers; l++) {
                         // forward: h[B×H]·W_rec[:, from:to] (W_rec row stride 4H); backward: dz[B×4H]·(W_rec[from:to, :])ᵀ
                         mats[l][dir][chunk] = dir == FORWARD
-                                ? new PackedBf16Matmul(batch, to - from, k, hid, false, g, g)
-                                : new PackedBf16Matmul(batch, to - from, k, g, true, g, hid);
+                                ? new PackedMatmul(PackedMatmul.Element.BF16, batch, to - from, k, hid, false, g, g, true)
+                                : new PackedMatmul(PackedMatmul.Element.BF16, batch, to - from, k, g, true, g, hid, true);
                     }
                 }
             }
@@ -173,12 +173,12 @@ final class PackedSteps implements WorkerTeam.RangeTask, AutoCloseable {
                     }
                     continue;
                 }
-                PackedBf16Matmul mm = mats[layer][direction][i];
+                PackedMatmul mm = mats[layer][direction][i];
                 if (packing) {
                     // forward: columns col.. of W_rec; backward: rows col.. of W_rec, i.e. columns of W_recᵀ
                     mm.pack(b, bOff + (direction == FORWARD ? col : (long) col * 4 * hidden));
                 } else {
-                    mm.multiplyAdd(a, aOff, c, cOff + col);
+                    mm.multiply(a, aOff, c, cOff + col);
                 }
             }
         } finally {
@@ -189,9 +189,9 @@ final class PackedSteps implements WorkerTeam.RangeTask, AutoCloseable {
     /** Bytes of all packed weights. */
     long packedBytes() {
         long s = 0;
-        for (PackedBf16Matmul[][] byLayer : mats) {
-            for (PackedBf16Matmul[] byDir : byLayer) {
-                for (PackedBf16Matmul mm : byDir) if (mm != null) s += mm.packedBytes();
+        for (PackedMatmul[][] byLayer : mats) {
+            for (PackedMatmul[] byDir : byLayer) {
+                for (PackedMatmul mm : byDir) if (mm != null) s += mm.packedBytes();
             }
         }
         return s;
@@ -199,8 +199,8 @@ final class PackedSteps implements WorkerTeam.RangeTask, AutoCloseable {
 
     @Override
     public void close() {
-        for (PackedBf16Matmul[][] byLayer : mats) {
-            for (PackedBf16Matmul[] byDir : byLayer) {
+        for (PackedMatmul[][] byLayer : mats) {
+            for (PackedMatmul[] byDir : byLayer) {
                 for (int i = 0; i < byDir.length; i++) {
                     if (byDir[i] != null) byDir[i].close();
                     byDir[i] = null;

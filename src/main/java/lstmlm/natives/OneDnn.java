@@ -79,7 +79,7 @@ public final class OneDnn {
         return Holder.INSTANCE;
     }
 
-    /** A symbol of the loaded library, for the other oneDNN bindings ({@link PackedBf16Matmul}). */
+    /** A symbol of the loaded library, for the other oneDNN bindings ({@link PackedMatmul}). */
     static MemorySegment symbol(String name) {
         OneDnn lib = get();
         return lib.find(lib.lookup, name);

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -85,6 +86,58 @@ class StepBatchTest {
                 }
             }
             for (int r = 0; r < n; r++) {
+                sessions[r].close();
+                spare[r].close();
+            }
+        }
+    }
+
+    /**
+     * Row counts across several of the GEMM path's matmuls (oneDNN's are made per multiple of eight
+     * rows, the rows past those in use computed and ignored), growing and shrinking by selection:
+     * each row stays its session. Where oneDNN is on the class path the model's packed copies are what
+     * ran (the path this test is for).
+     */
+    @ParameterizedTest
+    @EnumSource(WeightFormat.class)
+    void rowCountsAcrossTheMatmulsRowBucketsAreSessions(WeightFormat format) {
+        int vocab = 50, capacity = 37;
+        SplittableRandom random = new SplittableRandom(9);
+        try (Model model = Model.load(TestModels.write(dir, vocab, 12, 2, false, 31, 0.6f, format))) {
+            StepBatch batch = model.newStepBatch(capacity);
+            Session[] sessions = new Session[capacity], spare = new Session[capacity];
+            for (int r = 0; r < capacity; r++) {
+                sessions[r] = model.newSession();
+                spare[r] = model.newSession();
+            }
+            int n = capacity;
+            batch.start(n);
+            int[] ids = new int[capacity];
+            for (int next : new int[]{30, 17, 9, 5, 24, 37, 8}) {
+                for (int r = 0; r < n; r++) {
+                    ids[r] = random.nextInt(vocab);
+                    sessions[r].feed(ids[r]);
+                }
+                batch.step(ids);
+                for (int r = 0; r < n; r++) {
+                    for (int w = 0; w < vocab; w += 7) {
+                        assertEquals(sessions[r].logProbability(w), batch.logProbability(r, w), 2e-5,
+                                format + ", " + n + " rows, row " + r + " word " + w);
+                    }
+                }
+                int[] from = new int[next];
+                for (int r = 0; r < next; r++) from[r] = random.nextInt(n);
+                batch.select(from, next);
+                for (int r = 0; r < next; r++) spare[r].copyStateFrom(sessions[from[r]]);
+                Session[] t = sessions;
+                sessions = spare;
+                spare = t;
+                n = next;
+            }
+            if (lstmlm.natives.OneDnnSupport.packedMatmul(lstmlm.natives.PackedMatmul.Element.F32)) {
+                assertNotNull(model.packedFp32(), "oneDNN is here, but the batch ran OpenBLAS");
+            }
+            for (int r = 0; r < capacity; r++) {
                 sessions[r].close();
                 spare[r].close();
             }

@@ -5,7 +5,7 @@ import lstmlm.kernels.SkinnyGemm;
 import lstmlm.kernels.SkinnyGemmReference;
 import lstmlm.natives.Blas;
 import lstmlm.natives.OneDnn;
-import lstmlm.natives.PackedBf16Matmul;
+import lstmlm.natives.PackedMatmul;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * z[20×4H] += h[20×H]·W_rec and backward dh[20×H] += dz[20×4H]·W_recᵀ. The few-row kernel over
  * packed panels against its scalar reference and against OpenBLAS (one thread) on the unpacked
  * weight, plus the two packings each window pays; and in bf16, oneDNN's GEMM on the plain weight
- * against its matmul over a weight packed once ({@link PackedBf16Matmul}), with its packings.
+ * against its matmul over a weight packed once ({@link PackedMatmul}), with its packings.
  * Divide 2·20·H·4H by the time for GFLOP/s.
  */
 @State(Scope.Thread)
@@ -46,7 +46,7 @@ public class RecurrentBench {
     Arena arena;
     MemorySegment wRec, wRecT, forwardPanels, backwardPanels, h, z, dz, dh, scratch;
     MemorySegment wRec16, h16, dz16;
-    PackedBf16Matmul forwardPacked, backwardPacked;
+    PackedMatmul forwardPacked, backwardPacked;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -76,8 +76,8 @@ public class RecurrentBench {
         h16 = bf16(h, (long) rows * hidden);
         dz16 = bf16(dz, (long) rows * gates);
         lstmlm.natives.ThreadPolicy.useOpenMpThreads(1);
-        forwardPacked = new PackedBf16Matmul(rows, gates, hidden, hidden, false, gates, gates);
-        backwardPacked = new PackedBf16Matmul(rows, hidden, gates, gates, true, gates, hidden);
+        forwardPacked = new PackedMatmul(PackedMatmul.Element.BF16, rows, gates, hidden, hidden, false, gates, gates, true);
+        backwardPacked = new PackedMatmul(PackedMatmul.Element.BF16, rows, hidden, gates, gates, true, gates, hidden, true);
         forwardPacked.pack(wRec16, 0);
         backwardPacked.pack(wRec16, 0);
     }
@@ -149,12 +149,12 @@ public class RecurrentBench {
 
     @Benchmark
     public void forwardPackedBf16() {
-        forwardPacked.multiplyAdd(h16, 0, z, 0);
+        forwardPacked.multiply(h16, 0, z, 0);
     }
 
     @Benchmark
     public void backwardPackedBf16() {
-        backwardPacked.multiplyAdd(dz16, 0, dh, 0);
+        backwardPacked.multiply(dz16, 0, dh, 0);
     }
 
     /** The per-window reorders the packed products pay (forward W_rec, backward W_recᵀ). */

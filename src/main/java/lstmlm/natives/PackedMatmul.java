@@ -11,23 +11,49 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * C[m×n] += A[m×k] · op(B) for one fixed shape, with B reordered once into oneDNN's own blocked
- * layout ({@link #pack}) and multiplied many times ({@link #multiplyAdd}): oneDNN's matmul
- * primitive, bound with FFM. A and B are bf16, C float32; op(B) = B[k×n] (row stride ldb) or, with
- * {@code transB}, Bᵀ for B stored [n×k]. This is the per-step recurrent product's shape: B = 20
- * rows against a weight that stays fixed for a whole window, where {@code dnnl_gemm_bf16bf16f32}
- * reorders the weight again at every call: about half the time for large's shapes
- * (docs/performance.md). oneDNN has this primitive only with AVX-512.
+ * C[m×n] (+)= A[m×k] · op(B) for one fixed shape, with B reordered once into oneDNN's own blocked
+ * layout ({@link #pack}) and multiplied many times ({@link #multiply}): oneDNN's matmul primitive,
+ * bound with FFM. A and B are bf16 or float32 ({@link Element}), C float32; op(B) = B[k×n] (row
+ * stride ldb) or, with {@code transB}, Bᵀ for B stored [n×k]. Two users: the per-step recurrent
+ * product in bf16 (B = 20 rows against a weight fixed for a window, where
+ * {@code dnnl_gemm_bf16bf16f32} reorders the weight at every call; bf16 only with AVX-512), and the
+ * batched inference step in float32 (a few to a few hundred rows against weights fixed for the
+ * model's life; docs/performance.md).
+ *
+ * <p>The packed layout depends on B's shape, not on m, so one packed copy serves every row count:
+ * {@link #PackedMatmul(PackedMatmul, int, int, int)} makes a matmul for other rows over another's
+ * packed B, which must then outlive it.
  *
  * <p>One object per shape and per thread: it owns a stream and memory objects whose data handles
  * each call points at the caller's buffers, so two threads must not share one. Calls run on the
  * calling thread's OpenMP team ({@link OneDnn#setThreads}); the primitive is made with the team of
  * the thread that constructs it, which should be the team that will run it.
  */
-public final class PackedBf16Matmul implements AutoCloseable {
+public final class PackedMatmul implements AutoCloseable {
     // dnnl_types.h / dnnl_common_types.h (oneDNN 3.x)
-    private static final int BF16 = 2, F32 = 3, FORMAT_ANY = 1, CPU_ENGINE = 1, STREAM_IN_ORDER = 1;
+    private static final int F32 = 3, FORMAT_ANY = 1, CPU_ENGINE = 1, STREAM_IN_ORDER = 1;
     private static final int QUERY_WEIGHTS_MD = 131, QUERY_IMPL_INFO_STR = 8;
+
+    /** oneDNN's matmul for the rows asked for reads B in another packed layout than the one to share. */
+    public static final class LayoutMismatch extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        LayoutMismatch(String message) {
+            super(message);
+        }
+    }
+
+    /** The element type of A and B. */
+    public enum Element {
+        BF16(2, 2), F32(3, 4);
+
+        final int dnnlType, bytes;
+
+        Element(int dnnlType, int bytes) {
+            this.dnnlType = dnnlType;
+            this.bytes = bytes;
+        }
+    }
     private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_FROM = 1, ARG_TO = 17;
     /** dnnl_dims_t: int64_t[DNNL_MAX_NDIMS]. */
     private static final int MAX_NDIMS = 12;
@@ -37,7 +63,7 @@ public final class PackedBf16Matmul implements AutoCloseable {
         final MethodHandle engineCreate, streamCreate, streamDestroy, mdWithStrides, mdWithTag, mdDestroy, mdSize,
                 postOpsCreate, postOpsAppendSum, postOpsDestroy, attrCreate, attrSetPostOps, attrDestroy,
                 matmulPd, reorderPd, pdQueryMd, pdQuery, pdDestroy, primitiveCreate, primitiveDestroy, execute,
-                memoryCreate, memorySetHandle, memoryDestroy;
+                memoryCreate, memorySetHandle, memoryDestroy, memoryGetDesc, mdEqual;
         final long engine;
 
         private Api() {
@@ -73,6 +99,8 @@ public final class PackedBf16Matmul implements AutoCloseable {
             memoryCreate = h(l, "dnnl_memory_create", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
             memorySetHandle = l.downcallHandle(OneDnn.symbol("dnnl_memory_set_data_handle"), s2, Linker.Option.critical(false));
             memoryDestroy = h(l, "dnnl_memory_destroy", s1);
+            memoryGetDesc = h(l, "dnnl_memory_get_memory_desc", s2);
+            mdEqual = h(l, "dnnl_memory_desc_equal", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = a.allocate(JAVA_LONG);
                 check((int) engineCreate.invokeExact(out.address(), CPU_ENGINE, 0L), "dnnl_engine_create");
@@ -90,57 +118,101 @@ public final class PackedBf16Matmul implements AutoCloseable {
     }
 
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment packed, args;
+    /** The packed B: this object's own, or the one it shares ({@link #shared}). */
+    private final MemorySegment packed;
+    private final MemorySegment args;
     /** oneDNN objects, 0 until made (a failed constructor destroys those it made). */
     private long stream, matmul, reorder, src, dst, weights, user;
     private final String implementation;
-    private final int m, n, k;
+    private final Element element;
+    private final int m, n, k, ldb;
+    private final boolean transB, accumulate;
+    /** The matmul whose packed B this one reads, or null when it packs its own. */
+    private final PackedMatmul shared;
 
     /**
-     * @param lda row stride of A (≥ k); {@code ldb} of B as stored (≥ n, or ≥ k with {@code transB});
-     *            {@code ldc} of C (≥ n); all in elements
+     * A matmul that packs its own B.
+     *
+     * @param lda        row stride of A (≥ k); {@code ldb} of B as stored (≥ n, or ≥ k with {@code transB});
+     *                   {@code ldc} of C (≥ n); all in elements
+     * @param accumulate C += A·op(B) (a sum post-op) when true, else C = A·op(B)
      */
-    public PackedBf16Matmul(int m, int n, int k, int lda, boolean transB, int ldb, int ldc) {
+    public PackedMatmul(Element element, int m, int n, int k, int lda, boolean transB, int ldb, int ldc, boolean accumulate) {
+        this(element, m, n, k, lda, transB, ldb, ldc, accumulate, null);
+    }
+
+    /**
+     * A matmul of {@code m} rows over the packed B of {@code packedB} (same element type, B and
+     * accumulation): it packs nothing, and {@code packedB} must stay open while it is used. Throws
+     * {@link LayoutMismatch} if oneDNN would want another layout of B for these rows (on this
+     * machine: one row, a matrix-vector kernel).
+     */
+    public PackedMatmul(PackedMatmul packedB, int m, int lda, int ldc) {
+        this(packedB.element, m, packedB.n, packedB.k, lda, packedB.transB, packedB.ldb, ldc, packedB.accumulate,
+                packedB.shared != null ? packedB.shared : packedB);
+    }
+
+    private PackedMatmul(Element element, int m, int n, int k, int lda, boolean transB, int ldb, int ldc, boolean accumulate,
+                         PackedMatmul shared) {
         if (m < 1 || n < 1 || k < 1 || lda < k || ldc < n || ldb < (transB ? k : n)) {
             throw new IllegalArgumentException("bad shape " + m + "x" + n + "x" + k + " lda " + lda + " ldb " + ldb + " ldc " + ldc);
         }
+        this.element = element;
         this.m = m;
         this.n = n;
         this.k = k;
+        this.ldb = ldb;
+        this.transB = transB;
+        this.accumulate = accumulate;
+        this.shared = shared;
+        int type = element.dnnlType;
         Api api = Api.INSTANCE;
         long srcMd = 0, dstMd = 0, anyMd = 0, userMd = 0, postOps = 0, attr = 0, pd = 0, rpd = 0;
         try {
             MemorySegment out = arena.allocate(JAVA_LONG);
             MemorySegment dims = arena.allocate(JAVA_LONG, MAX_NDIMS), strides = arena.allocate(JAVA_LONG, MAX_NDIMS);
-            srcMd = md(api, out, dims, strides, m, k, lda, 1, BF16);
+            srcMd = md(api, out, dims, strides, m, k, lda, 1, type);
             dstMd = md(api, out, dims, strides, m, n, ldc, 1, F32);
-            userMd = transB ? md(api, out, dims, strides, k, n, 1, ldb, BF16) : md(api, out, dims, strides, k, n, ldb, 1, BF16);
+            userMd = transB ? md(api, out, dims, strides, k, n, 1, ldb, type) : md(api, out, dims, strides, k, n, ldb, 1, type);
             dims.setAtIndex(JAVA_LONG, 0, k);
             dims.setAtIndex(JAVA_LONG, 1, n);
-            check((int) api.mdWithTag.invokeExact(out.address(), 2, dims.address(), BF16, FORMAT_ANY), "dnnl_memory_desc_create_with_tag");
+            check((int) api.mdWithTag.invokeExact(out.address(), 2, dims.address(), type, FORMAT_ANY), "dnnl_memory_desc_create_with_tag");
             anyMd = out.get(JAVA_LONG, 0);
-            // beta = 1: C += A·B as a sum post-op
-            check((int) api.postOpsCreate.invokeExact(out.address()), "dnnl_post_ops_create");
-            postOps = out.get(JAVA_LONG, 0);
-            check((int) api.postOpsAppendSum.invokeExact(postOps, 1f, 0, 0), "dnnl_post_ops_append_sum");
             check((int) api.attrCreate.invokeExact(out.address()), "dnnl_primitive_attr_create");
             attr = out.get(JAVA_LONG, 0);
-            check((int) api.attrSetPostOps.invokeExact(attr, postOps), "dnnl_primitive_attr_set_post_ops");
+            if (accumulate) {
+                // beta = 1: C += A·B as a sum post-op
+                check((int) api.postOpsCreate.invokeExact(out.address()), "dnnl_post_ops_create");
+                postOps = out.get(JAVA_LONG, 0);
+                check((int) api.postOpsAppendSum.invokeExact(postOps, 1f, 0, 0), "dnnl_post_ops_append_sum");
+                check((int) api.attrSetPostOps.invokeExact(attr, postOps), "dnnl_primitive_attr_set_post_ops");
+            }
             check((int) api.matmulPd.invokeExact(out.address(), api.engine, srcMd, anyMd, 0L, dstMd, attr),
                     "dnnl_matmul_primitive_desc_create");
             pd = out.get(JAVA_LONG, 0);
             check((int) api.pdQuery.invokeExact(pd, QUERY_IMPL_INFO_STR, 0, out.address()), "dnnl_primitive_desc_query");
             implementation = MemorySegment.ofAddress(out.get(JAVA_LONG, 0)).reinterpret(256).getString(0);
             long packedMd = (long) api.pdQueryMd.invokeExact(pd, QUERY_WEIGHTS_MD, 0); // owned by pd
-            long bytes = (long) api.mdSize.invokeExact(packedMd);
-            packed = arena.allocate(Math.max(bytes, 64), 4096);
+            if (shared == null) {
+                long bytes = (long) api.mdSize.invokeExact(packedMd);
+                packed = arena.allocate(Math.max(bytes, 64), 4096);
+            } else {
+                check((int) api.memoryGetDesc.invokeExact(shared.weights, out.address()), "dnnl_memory_get_memory_desc");
+                if ((int) api.mdEqual.invokeExact(packedMd, out.get(JAVA_LONG, 0)) != 1) {
+                    throw new LayoutMismatch("oneDNN packs B " + k + "x" + n + " differently for " + m + " rows than for "
+                            + shared.m + "; it cannot be shared");
+                }
+                packed = shared.packed;
+            }
             check((int) api.primitiveCreate.invokeExact(out.address(), pd), "dnnl_primitive_create");
             matmul = out.get(JAVA_LONG, 0);
-            check((int) api.reorderPd.invokeExact(out.address(), userMd, api.engine, packedMd, api.engine, 0L),
-                    "dnnl_reorder_primitive_desc_create");
-            rpd = out.get(JAVA_LONG, 0);
-            check((int) api.primitiveCreate.invokeExact(out.address(), rpd), "dnnl_primitive_create (reorder)");
-            reorder = out.get(JAVA_LONG, 0);
+            if (shared == null) {
+                check((int) api.reorderPd.invokeExact(out.address(), userMd, api.engine, packedMd, api.engine, 0L),
+                        "dnnl_reorder_primitive_desc_create");
+                rpd = out.get(JAVA_LONG, 0);
+                check((int) api.primitiveCreate.invokeExact(out.address(), rpd), "dnnl_primitive_create (reorder)");
+                reorder = out.get(JAVA_LONG, 0);
+            }
             check((int) api.streamCreate.invokeExact(out.address(), api.engine, STREAM_IN_ORDER), "dnnl_stream_create");
             stream = out.get(JAVA_LONG, 0);
             // the memory objects copy their descriptors; data handles are set at each call
@@ -208,11 +280,15 @@ public final class PackedBf16Matmul implements AutoCloseable {
         if (status != 0) throw new IllegalStateException(what + " returned oneDNN status " + status);
     }
 
-    /** Reorders op(B)'s bf16 values at {@code b} + {@code bOff} elements (laid out as the constructor said) into the packed copy. */
+    /**
+     * Reorders op(B)'s values at {@code b} + {@code bOff} elements (laid out as the constructor said) into
+     * the packed copy, which every matmul sharing it then reads.
+     */
     public void pack(MemorySegment b, long bOff) {
+        if (shared != null) throw new IllegalStateException("this matmul reads another's packed B: pack that one");
         Api api = Api.INSTANCE;
         try {
-            check((int) api.memorySetHandle.invokeExact(user, b.address() + 2 * bOff), "dnnl_memory_set_data_handle");
+            check((int) api.memorySetHandle.invokeExact(user, b.address() + element.bytes * bOff), "dnnl_memory_set_data_handle");
             check((int) api.execute.invokeExact(reorder, stream, 2, args.address() + 16 * 3), "dnnl_primitive_execute (reorder)");
         } catch (RuntimeException e) {
             throw e;
@@ -221,11 +297,11 @@ public final class PackedBf16Matmul implements AutoCloseable {
         }
     }
 
-    /** C += A · op(B) with the B of the last {@link #pack}; offsets in elements (A bf16, C float32). */
-    public void multiplyAdd(MemorySegment a, long aOff, MemorySegment c, long cOff) {
+    /** C (+)= A · op(B) with the B of the last {@link #pack}; offsets in elements (A as {@link Element}, C float32). */
+    public void multiply(MemorySegment a, long aOff, MemorySegment c, long cOff) {
         Api api = Api.INSTANCE;
         try {
-            check((int) api.memorySetHandle.invokeExact(src, a.address() + 2 * aOff), "dnnl_memory_set_data_handle");
+            check((int) api.memorySetHandle.invokeExact(src, a.address() + element.bytes * aOff), "dnnl_memory_set_data_handle");
             check((int) api.memorySetHandle.invokeExact(dst, c.address() + 4 * cOff), "dnnl_memory_set_data_handle");
             int status = (int) api.execute.invokeExact(matmul, stream, 3, args.address());
             // the message only on failure: this runs at every step
@@ -237,9 +313,14 @@ public final class PackedBf16Matmul implements AutoCloseable {
         }
     }
 
-    /** Bytes of the packed copy of B. */
+    /** Bytes of the packed copy of B this matmul owns (0 when it shares another's). */
     public long packedBytes() {
-        return packed.byteSize();
+        return shared == null ? packed.byteSize() : 0;
+    }
+
+    /** The rows of A and C this matmul multiplies. */
+    public int rows() {
+        return m;
     }
 
     /** oneDNN's name for the implementation it chose, e.g. "brg_matmul:avx512_core_bf16". */
