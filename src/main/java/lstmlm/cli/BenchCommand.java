@@ -189,7 +189,10 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** --batch and --sessions: many streams' throughput and step latency, OpenBLAS on --threads threads. */
+    /**
+     * --batch and --sessions: many streams' throughput and step latency, OpenBLAS and this thread's
+     * oneDNN team on --threads threads (the batcher's own thread has OpenMP's default team).
+     */
     private int manyStreams() throws InterruptedException {
         for (int n : batch != null ? batch : new int[0]) Options.atLeast("--batch", n, 1);
         for (int c : sessions != null ? sessions : new int[0]) Options.atLeast("--sessions", c, 1);
@@ -198,11 +201,12 @@ final class BenchCommand implements Callable<Integer> {
         if (!(seconds > 0) || seconds > 600) throw new UserException("--seconds must be more than 0 and at most 600, got " + seconds);
         int n = Options.threads(threads);
         ThreadPolicy.useBlasThreads(n);
+        ThreadPolicy.useOpenMpThreads(n);
         var rows = new java.util.ArrayList<BatchBenchmark.Row>();
         try (Model m = Model.load(model)) {
             Main.noteUnverifiedHeader(model, m.headerVerified());
             if (!json) {
-                System.out.printf(Locale.ROOT, "%s (%s), OpenBLAS on %d threads; each token: feed + log-probability%n",
+                System.out.printf(Locale.ROOT, "%s (%s), GEMMs on %d threads; each token: feed + log-probability%n",
                         model.getFileName(), m.weightFormat().name().toLowerCase(Locale.ROOT), n);
             }
             for (int b : batch != null ? batch : new int[0]) {

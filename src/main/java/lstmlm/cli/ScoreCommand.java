@@ -44,13 +44,14 @@ final class ScoreCommand implements Callable<Integer> {
     String input;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "1",
-            description = "OpenBLAS threads for the batched GEMMs (default: ${DEFAULT-VALUE}).")
+            description = "Threads for the batched GEMMs, OpenBLAS's and oneDNN's (default: ${DEFAULT-VALUE}).")
     int threads;
 
     @Override
     public Integer call() {
         Options.atLeast("--threads", threads, 1);
         ThreadPolicy.useBlasThreads(threads);
+        ThreadPolicy.useOpenMpThreads(threads);
         PrintWriter out = spec.commandLine().getOut();
         try (Model m = Model.load(model); BatchScorer scorer = m.newBatchScorer(BATCH);
              BufferedReader reader = open(input)) {

@@ -253,16 +253,21 @@ public final class LatencyBenchmark implements AutoCloseable {
 
     /**
      * Batch-scoring throughput in tokens per second (best of a few batches after one warm-up), with
-     * OpenBLAS on one thread like everything else measured here (restored afterwards; see
+     * the GEMMs on one thread like everything else measured here: OpenBLAS's, and this thread's
+     * oneDNN team where the model multiplies through oneDNN (both restored afterwards; see
      * docs/performance.md).
      */
     public double measureBatchThroughput(int batches) {
         int threads = ThreadPolicy.blasThreads();
+        boolean oneDnn = model.packedFp32() != null; // then oneDNN is loaded
+        int team = oneDnn ? ThreadPolicy.openMpThreads() : 1;
         ThreadPolicy.useBlasThreads(1);
+        if (oneDnn) ThreadPolicy.useOpenMpThreads(1);
         try {
             return batchThroughput(batches);
         } finally {
             ThreadPolicy.useBlasThreads(threads);
+            if (oneDnn) ThreadPolicy.useOpenMpThreads(team);
         }
     }
 
