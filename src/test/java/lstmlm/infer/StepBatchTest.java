@@ -57,11 +57,7 @@ class StepBatchTest {
             int[] ids = new int[8];
             float[] all = new float[vocab];
             for (int step = 0; step < 12; step++) {
-                for (int r = 0; r < n; r++) {
-                    ids[r] = random.nextInt(vocab);
-                    sessions[r].feed(ids[r]);
-                }
-                batch.step(ids);
+                feedRandomWords(batch, sessions, n, ids, random, vocab);
                 for (int r = 0; r < n; r++) {
                     batch.logProbabilities(r, all);
                     for (int w = 0; w < vocab; w++) {
@@ -76,10 +72,7 @@ class StepBatchTest {
                     }
                 }
                 if (step % 3 == 2) { // a beam's survivors: rows repeated, dropped and reordered
-                    int[] from = new int[n];
-                    for (int r = 0; r < n; r++) from[r] = random.nextInt(n);
-                    batch.select(from, n);
-                    for (int r = 0; r < n; r++) spare[r].copyStateFrom(sessions[from[r]]);
+                    selectRandomRows(batch, sessions, spare, n, n, random);
                     Session[] t = sessions;
                     sessions = spare;
                     spare = t;
@@ -114,21 +107,14 @@ class StepBatchTest {
             batch.start(n);
             int[] ids = new int[capacity];
             for (int next : new int[]{30, 17, 9, 5, 24, 37, 8}) {
-                for (int r = 0; r < n; r++) {
-                    ids[r] = random.nextInt(vocab);
-                    sessions[r].feed(ids[r]);
-                }
-                batch.step(ids);
+                feedRandomWords(batch, sessions, n, ids, random, vocab);
                 for (int r = 0; r < n; r++) {
                     for (int w = 0; w < vocab; w += 7) {
                         assertEquals(sessions[r].logProbability(w), batch.logProbability(r, w), 2e-5,
                                 format + ", " + n + " rows, row " + r + " word " + w);
                     }
                 }
-                int[] from = new int[next];
-                for (int r = 0; r < next; r++) from[r] = random.nextInt(n);
-                batch.select(from, next);
-                for (int r = 0; r < next; r++) spare[r].copyStateFrom(sessions[from[r]]);
+                selectRandomRows(batch, sessions, spare, n, next, random);
                 Session[] t = sessions;
                 sessions = spare;
                 spare = t;
@@ -178,11 +164,7 @@ class StepBatchTest {
                 batch.start(n);
                 for (int r = 0; r < n; r++) sessions[r].reset();
                 for (int t = 0; t < 6; t++) {
-                    for (int r = 0; r < n; r++) {
-                        ids[r] = random.nextInt(vocab);
-                        sessions[r].feed(ids[r]);
-                    }
-                    batch.step(ids);
+                    feedRandomWords(batch, sessions, n, ids, random, vocab);
                     for (int r = 0; r < n; r++) {
                         for (int w = 0; w < vocab; w += 7) {
                             assertEquals(sessions[r].logProbability(w), batch.logProbability(r, w), n + " rows, row " + r + " word " + w);
@@ -252,5 +234,22 @@ class StepBatchTest {
             closedModel = model.newStepBatch(2);
         }
         assertThrows(IllegalStateException.class, () -> closedModel.start(1));
+    }
+
+    /** Rows [0, n) and their sessions fed the same random word each. */
+    private static void feedRandomWords(StepBatch batch, Session[] sessions, int n, int[] ids, SplittableRandom random, int vocab) {
+        for (int r = 0; r < n; r++) {
+            ids[r] = random.nextInt(vocab);
+            sessions[r].feed(ids[r]);
+        }
+        batch.step(ids);
+    }
+
+    /** Rows [0, next) become random rows of the n in use, in the batch and, into {@code into}, in the sessions. */
+    private static void selectRandomRows(StepBatch batch, Session[] sessions, Session[] into, int n, int next, SplittableRandom random) {
+        int[] from = new int[next];
+        for (int r = 0; r < next; r++) from[r] = random.nextInt(n);
+        batch.select(from, next);
+        for (int r = 0; r < next; r++) into[r].copyStateFrom(sessions[from[r]]);
     }
 }

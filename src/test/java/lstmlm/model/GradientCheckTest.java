@@ -107,21 +107,7 @@ class GradientCheckTest {
             assertTrue(dropped[0] > 0, "the test wants a dropped tail unit");
             double noTail = ref.loss(p, w.inputs, w.targets, batch, steps, state, new ReferenceModel.Noise(masks, null, null, 0));
             assertTrue(Math.abs(noTail - refLoss) > 1e-5 * Math.abs(refLoss), "the tail masks change the loss by more than the check's tolerance: " + noTail + " " + refLoss);
-            double eps = 1e-5;
-            for (ParameterLayout.Tensor t : m.layout.tensors()) {
-                for (long k = 0; k < t.size(); k++) {
-                    int i = (int) (t.offset() + k);
-                    double keepValue = p[i];
-                    p[i] = keepValue + eps;
-                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
-                    p[i] = keepValue - eps;
-                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
-                    p[i] = keepValue;
-                    double numeric = (plus - minus) / (2 * eps) / batch;
-                    double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
-                    assertEquals(numeric, analytic, 1e-4 + 2e-3 * Math.abs(numeric), t.name() + "[" + k + "]");
-                }
-            }
+            assertEveryGradientIsTheReferences(m, ref, p, w, batch, steps, state, noise);
         }
     }
 
@@ -177,13 +163,8 @@ class GradientCheckTest {
                 for (long n = 0; n < count; n++) {
                     long k = all ? n : random.nextLong(t.size());
                     int i = (int) (t.offset() + k);
-                    double keepValue = p[i];
-                    p[i] = keepValue + eps;
-                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, masks);
-                    p[i] = keepValue - eps;
-                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, masks);
-                    p[i] = keepValue;
-                    double numeric = (plus - minus) / (2 * eps) / batch;
+                    double numeric = centralDifference(ref, p, i, eps, w, batch, steps, state,
+                            new ReferenceModel.Noise(masks, null, null, 0));
                     double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
                     // float32 engine against a double reference: the gap is float rounding in
                     // sums of a few dozen terms, far below 1e-4 absolute at these magnitudes
@@ -273,21 +254,7 @@ class GradientCheckTest {
             double refLoss = ref.loss(p, w.inputs, w.targets, batch, steps, state, new ReferenceModel.Noise(masks,
                     recurrentMasks, wordScale, 0));
             assertEquals(refLoss, engineLoss, 1e-5 * Math.abs(refLoss), "window loss");
-            double eps = 1e-5;
-            for (ParameterLayout.Tensor t : m.layout.tensors()) {
-                for (long k = 0; k < t.size(); k++) {
-                    int i = (int) (t.offset() + k);
-                    double keepValue = p[i];
-                    p[i] = keepValue + eps;
-                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
-                    p[i] = keepValue - eps;
-                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
-                    p[i] = keepValue;
-                    double numeric = (plus - minus) / (2 * eps) / batch;
-                    double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
-                    assertEquals(numeric, analytic, 1e-4 + 2e-3 * Math.abs(numeric), t.name() + "[" + k + "]");
-                }
-            }
+            assertEveryGradientIsTheReferences(m, ref, p, w, batch, steps, state, noise);
         }
     }
 
@@ -453,13 +420,7 @@ class GradientCheckTest {
                 double diff = 0, norm = 0;
                 for (long k = 0; k < t.size(); k++) {
                     int i = (int) (t.offset() + k);
-                    double keepValue = p[i];
-                    p[i] = keepValue + eps;
-                    double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
-                    p[i] = keepValue - eps;
-                    double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
-                    p[i] = keepValue;
-                    double numeric = (plus - minus) / (2 * eps) / batch;
+                    double numeric = centralDifference(ref, p, i, eps, w, batch, steps, state, noise);
                     double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
                     diff += (numeric - analytic) * (numeric - analytic);
                     norm += numeric * numeric;
@@ -509,5 +470,31 @@ class GradientCheckTest {
         float[] x = new float[n];
         MemorySegment.copy(seg, JAVA_FLOAT, off * Float.BYTES, x, 0, n);
         return x;
+    }
+
+    /** Each parameter's gradient against the central difference (ε = 1e-5) of the reference's loss, per sequence. */
+    private static void assertEveryGradientIsTheReferences(LanguageModel m, ReferenceModel ref, double[] p, Window w, int batch,
+                                                           int steps, float[] state, ReferenceModel.Noise noise) {
+        double eps = 1e-5;
+        for (ParameterLayout.Tensor t : m.layout.tensors()) {
+            for (long k = 0; k < t.size(); k++) {
+                int i = (int) (t.offset() + k);
+                double numeric = centralDifference(ref, p, i, eps, w, batch, steps, state, noise);
+                double analytic = m.grads.getAtIndex(JAVA_FLOAT, i);
+                assertEquals(numeric, analytic, 1e-4 + 2e-3 * Math.abs(numeric), t.name() + "[" + k + "]");
+            }
+        }
+    }
+
+    /** d loss / d p[i] per sequence, by the reference's loss at p[i] ± eps. */
+    private static double centralDifference(ReferenceModel ref, double[] p, int i, double eps, Window w, int batch, int steps,
+                                            float[] state, ReferenceModel.Noise noise) {
+        double keepValue = p[i];
+        p[i] = keepValue + eps;
+        double plus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
+        p[i] = keepValue - eps;
+        double minus = ref.loss(p, w.inputs, w.targets, batch, steps, state, noise);
+        p[i] = keepValue;
+        return (plus - minus) / (2 * eps) / batch;
     }
 }
