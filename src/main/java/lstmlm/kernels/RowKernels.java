@@ -204,21 +204,129 @@ public final class RowKernels {
     /**
      * {@link #vectorTimesMatrix}'s range form with W in bf16 (each widened exactly; the same FMA chain per
      * output): y[from..to) alone; [0, cols) for the whole product.
+     *
+     * <p>Whole groups of 2L columns read their weights as L 32-bit lanes, each a pair of adjacent bf16
+     * weights: the even column widens by a shift, the odd one by a mask, one operation each where a
+     * 16-to-32-bit conversion and a shift cost two. While the rows are summed such a group of y
+     * holds its L even columns, then its L odd ones, and is put back in order at the end; the
+     * columns past the last whole group take the widening loads.
      */
     public static void vectorTimesMatrixBf16(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
                                              int from, int to, MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
         int width = to - from;
+        int paired = width - width % (2 * F.length()); // columns in whole groups
         long yb = (yOff + from) * 4;
         MemorySegment.copy(bias, (biasOff + from) * 4, y, yb, (long) width * 4);
+        splitPairs(y, yb, paired);
         int k = 0;
         for (; k + ROW_BLOCK <= rows; k += ROW_BLOCK) {
-            addFourRowsBf16(x.getAtIndex(FLOAT, xOff + k), x.getAtIndex(FLOAT, xOff + k + 1),
-                    x.getAtIndex(FLOAT, xOff + k + 2), x.getAtIndex(FLOAT, xOff + k + 3),
-                    w, (wOff + (long) k * cols + from) * 2, cols, width, y, yb);
+            float x0 = x.getAtIndex(FLOAT, xOff + k), x1 = x.getAtIndex(FLOAT, xOff + k + 1);
+            float x2 = x.getAtIndex(FLOAT, xOff + k + 2), x3 = x.getAtIndex(FLOAT, xOff + k + 3);
+            long w0 = (wOff + (long) k * cols + from) * 2;
+            addFourRowsBf16Pairs(x0, x1, x2, x3, w, w0, cols, paired, y, yb);
+            addFourRowsBf16(x0, x1, x2, x3, w, w0 + 2L * paired, cols, width - paired, y, yb + 4L * paired);
         }
         for (; k < rows; k++) {
-            addOneRowBf16(x.getAtIndex(FLOAT, xOff + k), w, (wOff + (long) k * cols + from) * 2, width, y, yb);
+            float xk = x.getAtIndex(FLOAT, xOff + k);
+            long w0 = (wOff + (long) k * cols + from) * 2;
+            addOneRowBf16Pairs(xk, w, w0, paired, y, yb);
+            addOneRowBf16(xk, w, w0 + 2L * paired, width - paired, y, yb + 4L * paired);
         }
+        joinPairs(y, yb, paired);
+    }
+
+    private static final jdk.incubator.vector.VectorShuffle<Float> EVEN_OF_BOTH =
+            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> 2 * i % F.length());
+    private static final jdk.incubator.vector.VectorShuffle<Float> ODD_OF_BOTH =
+            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> (2 * i + 1) % F.length());
+    private static final jdk.incubator.vector.VectorShuffle<Float> FIRST_HALF_TWICE =
+            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> i / 2);
+    private static final jdk.incubator.vector.VectorShuffle<Float> SECOND_HALF_TWICE =
+            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> F.length() / 2 + i / 2);
+    private static final jdk.incubator.vector.VectorMask<Float> UPPER_HALF = F.indexInRange(-F.length() / 2, F.length() / 2);
+    private static final jdk.incubator.vector.VectorMask<Float> ODD_LANES = jdk.incubator.vector.VectorMask.fromLong(F,
+            0xAAAA_AAAA_AAAA_AAAAL);
+
+    /** Each group of 2L floats at byte offset b (n floats, whole groups) becomes its even elements, then its odd ones. */
+    private static void splitPairs(MemorySegment y, long b, int n) {
+        final int L = F.length();
+        for (int j = 0; j < n; j += 2 * L) {
+            long at = b + 4L * j;
+            FloatVector lo = FloatVector.fromMemorySegment(F, y, at, NATIVE), hi = FloatVector.fromMemorySegment(F, y, at + 4L * L, NATIVE);
+            FloatVector even = lo.rearrange(EVEN_OF_BOTH).blend(hi.rearrange(EVEN_OF_BOTH), UPPER_HALF);
+            FloatVector odd = lo.rearrange(ODD_OF_BOTH).blend(hi.rearrange(ODD_OF_BOTH), UPPER_HALF);
+            even.intoMemorySegment(y, at, NATIVE);
+            odd.intoMemorySegment(y, at + 4L * L, NATIVE);
+        }
+    }
+
+    /** {@link #splitPairs} undone: each group's even and odd elements interleaved again. */
+    private static void joinPairs(MemorySegment y, long b, int n) {
+        final int L = F.length();
+        for (int j = 0; j < n; j += 2 * L) {
+            long at = b + 4L * j;
+            FloatVector even = FloatVector.fromMemorySegment(F, y, at, NATIVE), odd = FloatVector.fromMemorySegment(F, y, at + 4L * L, NATIVE);
+            FloatVector lo = even.rearrange(FIRST_HALF_TWICE).blend(odd.rearrange(FIRST_HALF_TWICE), ODD_LANES);
+            FloatVector hi = even.rearrange(SECOND_HALF_TWICE).blend(odd.rearrange(SECOND_HALF_TWICE), ODD_LANES);
+            lo.intoMemorySegment(y, at, NATIVE);
+            hi.intoMemorySegment(y, at + 4L * L, NATIVE);
+        }
+    }
+
+    /**
+     * y += x0·W[k] + … + x3·W[k+3] (bf16 rows {@code stride} apart, at byte offset r0) over n columns
+     * in whole groups of 2L, y's groups split into even and odd columns.
+     */
+    private static void addFourRowsBf16Pairs(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int stride,
+                                             int n, MemorySegment y, long yb) {
+        final int L = F.length();
+        final FloatVector v0 = FloatVector.broadcast(F, x0), v1 = FloatVector.broadcast(F, x1);
+        final FloatVector v2 = FloatVector.broadcast(F, x2), v3 = FloatVector.broadcast(F, x3);
+        final long rowBytes = (long) stride * 2, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        for (int j = 0; j < n; j += 2 * L) {
+            final long jb = yb + 4L * j, wb = 2L * j;
+            FloatVector even = FloatVector.fromMemorySegment(F, y, jb, NATIVE);
+            FloatVector odd = FloatVector.fromMemorySegment(F, y, jb + 4L * L, NATIVE);
+            jdk.incubator.vector.IntVector p = pairs(w, r0 + wb);
+            even = evenOf(p).fma(v0, even);
+            odd = oddOf(p).fma(v0, odd);
+            p = pairs(w, r1 + wb);
+            even = evenOf(p).fma(v1, even);
+            odd = oddOf(p).fma(v1, odd);
+            p = pairs(w, r2 + wb);
+            even = evenOf(p).fma(v2, even);
+            odd = oddOf(p).fma(v2, odd);
+            p = pairs(w, r3 + wb);
+            even = evenOf(p).fma(v3, even);
+            odd = oddOf(p).fma(v3, odd);
+            even.intoMemorySegment(y, jb, NATIVE);
+            odd.intoMemorySegment(y, jb + 4L * L, NATIVE);
+        }
+    }
+
+    /** {@link #addFourRowsBf16Pairs} for one row. */
+    private static void addOneRowBf16Pairs(float xk, MemorySegment w, long r0, int n, MemorySegment y, long yb) {
+        final int L = F.length();
+        final FloatVector vk = FloatVector.broadcast(F, xk);
+        for (int j = 0; j < n; j += 2 * L) {
+            final long jb = yb + 4L * j;
+            jdk.incubator.vector.IntVector p = pairs(w, r0 + 2L * j);
+            evenOf(p).fma(vk, FloatVector.fromMemorySegment(F, y, jb, NATIVE)).intoMemorySegment(y, jb, NATIVE);
+            oddOf(p).fma(vk, FloatVector.fromMemorySegment(F, y, jb + 4L * L, NATIVE)).intoMemorySegment(y, jb + 4L * L, NATIVE);
+        }
+    }
+
+    /** 2L bf16 weights at byte offset b as L int lanes, each an (even, odd) pair: little-endian, the even one low. */
+    private static jdk.incubator.vector.IntVector pairs(MemorySegment w, long b) {
+        return jdk.incubator.vector.IntVector.fromMemorySegment(VectorShapes.I, w, b, NATIVE);
+    }
+
+    private static FloatVector evenOf(jdk.incubator.vector.IntVector pairs) {
+        return pairs.lanewise(jdk.incubator.vector.VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static FloatVector oddOf(jdk.incubator.vector.IntVector pairs) {
+        return pairs.lanewise(jdk.incubator.vector.VectorOperators.AND, 0xFFFF0000).reinterpretAsFloats();
     }
 
     /** y += x0·W[k] + … + x3·W[k+3] over the first {@code cols} columns of bf16 rows {@code stride} apart; byte offsets. */
