@@ -254,20 +254,24 @@ public final class LatencyBenchmark implements AutoCloseable {
     /**
      * Batch-scoring throughput in tokens per second (best of a few batches after one warm-up), with
      * the GEMMs on one thread like everything else measured here: OpenBLAS's, and this thread's
-     * oneDNN team where the model multiplies through oneDNN (both restored afterwards; see
-     * docs/performance.md).
+     * oneDNN team (both restored afterwards; see docs/performance.md). The model keeps packed weights
+     * for that one-thread team beside any others.
      */
     public double measureBatchThroughput(int batches) {
         int threads = ThreadPolicy.blasThreads();
-        boolean oneDnn = model.packedFp32() != null; // then oneDNN is loaded
-        int team = oneDnn ? ThreadPolicy.openMpThreads() : 1;
+        int team = 0; // 0: no oneDNN to set
+        try {
+            team = ThreadPolicy.openMpThreads();
+        } catch (lstmlm.natives.NativeLibraryException | LinkageError absent) {
+            // OpenBLAS alone
+        }
         ThreadPolicy.useBlasThreads(1);
-        if (oneDnn) ThreadPolicy.useOpenMpThreads(1);
+        if (team > 0) ThreadPolicy.useOpenMpThreads(1);
         try {
             return batchThroughput(batches);
         } finally {
             ThreadPolicy.useBlasThreads(threads);
-            if (oneDnn) ThreadPolicy.useOpenMpThreads(team);
+            if (team > 0) ThreadPolicy.useOpenMpThreads(team);
         }
     }
 

@@ -45,9 +45,13 @@ public final class Model implements AutoCloseable {
     final WeightFormat format;
     /** fp32 weights for the batch scorer's GEMMs: the mapped ones, or a dequantized copy made on first use. */
     private volatile LayerSequence.Fp32 fp32;
-    /** {@link #fp32}'s matrices packed for oneDNN's matmul on first use, when {@link #packedAsked}; null without oneDNN. */
-    private LayerSequence.PackedFp32 packed;
-    private volatile boolean packedAsked;
+    /**
+     * {@link #fp32}'s matrices packed for oneDNN's matmul, per OpenMP team size (oneDNN's packed layout
+     * depends on it), made on first use by a thread of that size; none once oneDNN is found absent.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<Integer, LayerSequence.PackedFp32> packs =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile boolean noPacks;
     /** What the products of several rows read: {@link #fp32()} and {@link #packedFp32()}. */
     final LayerSequence.GemmWeights gemmWeights = new LayerSequence.GemmWeights() {
         @Override
@@ -225,19 +229,31 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * The fp32 matrices packed for oneDNN's matmul, made on first use (a batch of more than a few
-     * rows) and kept until close: another V·H + L·8H² floats. Null where oneDNN is not on the class
-     * path or has no blocked matmul for this CPU; the batches then run OpenBLAS.
+     * The fp32 matrices packed for oneDNN's matmul as the calling thread's OpenMP team multiplies
+     * them, made on first use (a batch of more than a few rows) and kept until close: another
+     * V·H + L·8H² floats for each team size in use. Null where oneDNN is not on the class path or
+     * has no blocked matmul for this CPU; the batches then run OpenBLAS. Allocates nothing once made.
      */
     LayerSequence.PackedFp32 packedFp32() {
-        if (packedAsked) return packed;
+        if (noPacks) return null;
+        int team;
+        try {
+            team = lstmlm.natives.ThreadPolicy.openMpThreads();
+        } catch (lstmlm.natives.NativeLibraryException | LinkageError absent) {
+            noPacks = true;
+            return null;
+        }
+        LayerSequence.PackedFp32 p = packs.get(team);
+        if (p != null) return p;
         synchronized (this) {
             checkOpen();
-            if (!packedAsked) {
-                packed = LayerSequence.PackedFp32.pack(fp32(), layers, hidden, vocab);
-                packedAsked = true;
+            p = packs.get(team);
+            if (p == null && !noPacks) {
+                p = LayerSequence.PackedFp32.pack(fp32(), layers, hidden, vocab);
+                if (p == null) noPacks = true;
+                else packs.put(team, p);
             }
-            return packed;
+            return p;
         }
     }
 
@@ -415,7 +431,8 @@ public final class Model implements AutoCloseable {
         closed = true;
         sessionScratch.clear();
         scorerScratch.clear();
-        if (packed != null) packed.close();
+        for (LayerSequence.PackedFp32 p : packs.values()) p.close();
+        packs.clear();
         copies.close(); // first: the views of the mapping die before it is unmapped
         file.close();
     }

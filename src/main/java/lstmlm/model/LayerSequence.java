@@ -75,9 +75,9 @@ public final class LayerSequence {
     /**
      * The {@link Fp32} matrices packed once into oneDNN's blocked layout: each layer's W_l (a matmul of
      * 4H outputs over 2H inputs) and the output layer's (V over H; null for an adaptive softmax, whose
-     * output runs from its own tensors). The layout does not depend on the row count, so every batch
-     * of a model multiplies by these copies through matmuls of its own ({@link PackedMatmul}'s sharing
-     * constructor); they must outlive those batches.
+     * output runs from its own tensors). The layout depends on the OpenMP team that multiplies, not on
+     * the row count, so every batch stepped by a team of that size multiplies by these copies through
+     * matmuls of its own ({@link PackedMatmul}'s sharing constructor); they must outlive those batches.
      */
     public record PackedFp32(PackedMatmul[] lstm, PackedMatmul softmax) implements AutoCloseable {
         /**
@@ -132,8 +132,9 @@ public final class LayerSequence {
 
     /**
      * Where the products of more than a few rows find their weights, made on first use by the model
-     * that owns them: the fp32 matrices, and their packed copies (null where the program runs without
-     * oneDNN, or where its matmul is not the blocked kind that beats OpenBLAS).
+     * that owns them: the fp32 matrices, and their packed copies for the calling thread's OpenMP team
+     * (null where the program runs without oneDNN, or where its matmul is not the blocked kind that
+     * beats OpenBLAS). Neither allocates once made.
      */
     public interface GemmWeights {
         Fp32 fp32();
@@ -738,8 +739,9 @@ public final class LayerSequence {
         private final Weights w;
         private final GemmWeights source;
         private Fp32 fp32;
+        /** The packs this product's matmuls were made over (the stepping thread's team's), or null. */
         private PackedFp32 packed;
-        private boolean asked;
+        private boolean registered;
         /** [matrix: the layers, then the output][(rows + 7) / 8 − 1]: the matmuls made so far. */
         private final PackedMatmul[][] matmuls;
         /** [matrix]: the last row count oneDNN would not share the packed B for, 0 for none. */
@@ -757,13 +759,24 @@ public final class LayerSequence {
             return fp32;
         }
 
+        /** The packs for the calling thread's team; a product stepped by a team of another size makes its matmuls again. */
         private PackedFp32 packed() {
-            if (!asked) {
-                packed = source.packed();
-                asked = true;
-                if (packed != null) Matmuls.release(this, matmuls);
+            PackedFp32 p = source.packed();
+            if (p != packed) {
+                for (PackedMatmul[] byRows : matmuls) {
+                    for (int i = 0; i < byRows.length; i++) {
+                        if (byRows[i] != null) byRows[i].close();
+                        byRows[i] = null;
+                    }
+                }
+                java.util.Arrays.fill(unshared, 0);
+                packed = p;
+                if (p != null && !registered) {
+                    Matmuls.release(this, matmuls);
+                    registered = true;
+                }
             }
-            return packed;
+            return p;
         }
 
         /**

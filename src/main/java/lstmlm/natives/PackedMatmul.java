@@ -20,9 +20,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * batched inference step in float32 (a few to a few hundred rows against weights fixed for the
  * model's life; docs/performance.md).
  *
- * <p>The packed layout depends on B's shape, not on m, so one packed copy serves every row count:
- * {@link #PackedMatmul(PackedMatmul, int, int, int)} makes a matmul for other rows over another's
- * packed B, which must then outlive it.
+ * <p>The packed layout depends on B's shape and on the OpenMP team's size, not on m, so one packed
+ * copy serves every row count of one team size: {@link #PackedMatmul(PackedMatmul, int, int, int)}
+ * makes a matmul for other rows over another's packed B, which must then outlive it.
  *
  * <p>One object per shape and per thread: it owns a stream and memory objects whose data handles
  * each call points at the caller's buffers, so two threads must not share one. Calls run on the
@@ -32,7 +32,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class PackedMatmul implements AutoCloseable {
     // dnnl_types.h / dnnl_common_types.h (oneDNN 3.x)
     private static final int F32 = 3, FORMAT_ANY = 1, CPU_ENGINE = 1, STREAM_IN_ORDER = 1;
-    private static final int QUERY_WEIGHTS_MD = 131, QUERY_IMPL_INFO_STR = 8;
+    private static final int QUERY_WEIGHTS_MD = 131, QUERY_SCRATCHPAD_MD = 136, QUERY_IMPL_INFO_STR = 8;
+    private static final int SCRATCHPAD_MODE_USER = 1;
 
     /** oneDNN's matmul for the rows asked for reads B in another packed layout than the one to share. */
     public static final class LayoutMismatch extends IllegalStateException {
@@ -54,14 +55,16 @@ public final class PackedMatmul implements AutoCloseable {
             this.bytes = bytes;
         }
     }
-    private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_FROM = 1, ARG_TO = 17;
+    private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_FROM = 1, ARG_TO = 17, ARG_SCRATCHPAD = 80;
+    /** Where the reorder's arguments start in {@link #args}, after the matmul's (at most four). */
+    private static final int REORDER_ARGS = 4;
     /** dnnl_dims_t: int64_t[DNNL_MAX_NDIMS]. */
     private static final int MAX_NDIMS = 12;
 
     private static final class Api {
         static final Api INSTANCE = new Api();
         final MethodHandle engineCreate, streamCreate, streamDestroy, mdWithStrides, mdWithTag, mdDestroy, mdSize,
-                postOpsCreate, postOpsAppendSum, postOpsDestroy, attrCreate, attrSetPostOps, attrDestroy,
+                postOpsCreate, postOpsAppendSum, postOpsDestroy, attrCreate, attrSetPostOps, attrSetScratchpadMode, attrDestroy,
                 matmulPd, reorderPd, pdQueryMd, pdQuery, pdDestroy, primitiveCreate, primitiveDestroy, execute,
                 memoryCreate, memorySetHandle, memoryDestroy, memoryGetDesc, mdEqual;
         final long engine;
@@ -85,6 +88,7 @@ public final class PackedMatmul implements AutoCloseable {
             postOpsDestroy = h(l, "dnnl_post_ops_destroy", s1);
             attrCreate = h(l, "dnnl_primitive_attr_create", s1);
             attrSetPostOps = h(l, "dnnl_primitive_attr_set_post_ops", s2);
+            attrSetScratchpadMode = h(l, "dnnl_primitive_attr_set_scratchpad_mode", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
             attrDestroy = h(l, "dnnl_primitive_attr_destroy", s1);
             matmulPd = h(l, "dnnl_matmul_primitive_desc_create", FunctionDescriptor.of(JAVA_INT,
                     JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
@@ -122,7 +126,9 @@ public final class PackedMatmul implements AutoCloseable {
     private final MemorySegment packed;
     private final MemorySegment args;
     /** oneDNN objects, 0 until made (a failed constructor destroys those it made). */
-    private long stream, matmul, reorder, src, dst, weights, user;
+    private long stream, matmul, reorder, src, dst, weights, user, matmulScratch, reorderScratch;
+    /** The arguments each call passes: the matmul's three, or four with its scratchpad; the reorder's two or three. */
+    private final int matmulArgs, reorderArgs;
     private final String implementation;
     private final Element element;
     private final int m, n, k, ldb;
@@ -167,7 +173,7 @@ public final class PackedMatmul implements AutoCloseable {
         this.shared = shared;
         int type = element.dnnlType;
         Api api = Api.INSTANCE;
-        long srcMd = 0, dstMd = 0, anyMd = 0, userMd = 0, postOps = 0, attr = 0, pd = 0, rpd = 0;
+        long srcMd = 0, dstMd = 0, anyMd = 0, userMd = 0, postOps = 0, attr = 0, reorderAttr = 0, pd = 0, rpd = 0;
         try {
             MemorySegment out = arena.allocate(JAVA_LONG);
             MemorySegment dims = arena.allocate(JAVA_LONG, MAX_NDIMS), strides = arena.allocate(JAVA_LONG, MAX_NDIMS);
@@ -178,8 +184,14 @@ public final class PackedMatmul implements AutoCloseable {
             dims.setAtIndex(JAVA_LONG, 1, n);
             check((int) api.mdWithTag.invokeExact(out.address(), 2, dims.address(), type, FORMAT_ANY), "dnnl_memory_desc_create_with_tag");
             anyMd = out.get(JAVA_LONG, 0);
+            // each primitive its own scratchpad: the library's shared one ties a primitive to the thread that made
+            // it, and these are made on one thread and run on another (a batch stepped from a pool, a team's workers)
             check((int) api.attrCreate.invokeExact(out.address()), "dnnl_primitive_attr_create");
             attr = out.get(JAVA_LONG, 0);
+            check((int) api.attrSetScratchpadMode.invokeExact(attr, SCRATCHPAD_MODE_USER), "dnnl_primitive_attr_set_scratchpad_mode");
+            check((int) api.attrCreate.invokeExact(out.address()), "dnnl_primitive_attr_create");
+            reorderAttr = out.get(JAVA_LONG, 0);
+            check((int) api.attrSetScratchpadMode.invokeExact(reorderAttr, SCRATCHPAD_MODE_USER), "dnnl_primitive_attr_set_scratchpad_mode");
             if (accumulate) {
                 // beta = 1: C += A·B as a sum post-op
                 check((int) api.postOpsCreate.invokeExact(out.address()), "dnnl_post_ops_create");
@@ -200,18 +212,20 @@ public final class PackedMatmul implements AutoCloseable {
                 check((int) api.memoryGetDesc.invokeExact(shared.weights, out.address()), "dnnl_memory_get_memory_desc");
                 if ((int) api.mdEqual.invokeExact(packedMd, out.get(JAVA_LONG, 0)) != 1) {
                     throw new LayoutMismatch("oneDNN packs B " + k + "x" + n + " differently for " + m + " rows than for "
-                            + shared.m + "; it cannot be shared");
+                            + shared.m + " (or for this thread's OpenMP team); it cannot be shared");
                 }
                 packed = shared.packed;
             }
             check((int) api.primitiveCreate.invokeExact(out.address(), pd), "dnnl_primitive_create");
             matmul = out.get(JAVA_LONG, 0);
+            matmulScratch = scratchpad(api, out, pd);
             if (shared == null) {
-                check((int) api.reorderPd.invokeExact(out.address(), userMd, api.engine, packedMd, api.engine, 0L),
+                check((int) api.reorderPd.invokeExact(out.address(), userMd, api.engine, packedMd, api.engine, reorderAttr),
                         "dnnl_reorder_primitive_desc_create");
                 rpd = out.get(JAVA_LONG, 0);
                 check((int) api.primitiveCreate.invokeExact(out.address(), rpd), "dnnl_primitive_create (reorder)");
                 reorder = out.get(JAVA_LONG, 0);
+                reorderScratch = scratchpad(api, out, rpd);
             }
             check((int) api.streamCreate.invokeExact(out.address(), api.engine, STREAM_IN_ORDER), "dnnl_stream_create");
             stream = out.get(JAVA_LONG, 0);
@@ -220,13 +234,17 @@ public final class PackedMatmul implements AutoCloseable {
             dst = memory(api, out, dstMd, 0);
             user = memory(api, out, userMd, 0);
             weights = memory(api, out, packedMd, packed.address());
-            // dnnl_exec_arg_t {int arg; dnnl_memory_t memory;}: 16 bytes each; 3 for the matmul, 2 for the reorder
-            args = arena.allocate(16 * 5, 8);
+            // dnnl_exec_arg_t {int arg; dnnl_memory_t memory;}: 16 bytes each; the matmul's, then the reorder's
+            args = arena.allocate(16 * (REORDER_ARGS + 3), 8);
             arg(0, ARG_SRC, src);
             arg(1, ARG_WEIGHTS, weights);
             arg(2, ARG_DST, dst);
-            arg(3, ARG_FROM, user);
-            arg(4, ARG_TO, weights);
+            if (matmulScratch != 0) arg(3, ARG_SCRATCHPAD, matmulScratch);
+            matmulArgs = matmulScratch != 0 ? 4 : 3;
+            arg(REORDER_ARGS, ARG_FROM, user);
+            arg(REORDER_ARGS + 1, ARG_TO, weights);
+            if (reorderScratch != 0) arg(REORDER_ARGS + 2, ARG_SCRATCHPAD, reorderScratch);
+            reorderArgs = reorderScratch != 0 ? 3 : 2;
         } catch (Throwable t) {
             try {
                 destroyObjects();
@@ -243,6 +261,7 @@ public final class PackedMatmul implements AutoCloseable {
                 if (anyMd != 0) check((int) api.mdDestroy.invokeExact(anyMd), "dnnl_memory_desc_destroy");
                 if (userMd != 0) check((int) api.mdDestroy.invokeExact(userMd), "dnnl_memory_desc_destroy");
                 if (attr != 0) check((int) api.attrDestroy.invokeExact(attr), "dnnl_primitive_attr_destroy");
+                if (reorderAttr != 0) check((int) api.attrDestroy.invokeExact(reorderAttr), "dnnl_primitive_attr_destroy");
                 if (postOps != 0) check((int) api.postOpsDestroy.invokeExact(postOps), "dnnl_post_ops_destroy");
                 // a primitive keeps what it needs of its descriptor
                 if (pd != 0) check((int) api.pdDestroy.invokeExact(pd), "dnnl_primitive_desc_destroy");
@@ -271,6 +290,13 @@ public final class PackedMatmul implements AutoCloseable {
         return out.get(JAVA_LONG, 0);
     }
 
+    /** A memory object over a scratchpad of this arena for the primitive of {@code pd}, or 0 when it needs none. */
+    private long scratchpad(Api api, MemorySegment out, long pd) throws Throwable {
+        long md = (long) api.pdQueryMd.invokeExact(pd, QUERY_SCRATCHPAD_MD, 0); // owned by pd
+        long bytes = md == 0 ? 0 : (long) api.mdSize.invokeExact(md);
+        return bytes == 0 ? 0 : memory(api, out, md, arena.allocate(bytes, 64).address());
+    }
+
     private void arg(int i, int what, long memory) {
         args.set(JAVA_INT, 16L * i, what);
         args.set(JAVA_LONG, 16L * i + 8, memory);
@@ -289,7 +315,8 @@ public final class PackedMatmul implements AutoCloseable {
         Api api = Api.INSTANCE;
         try {
             check((int) api.memorySetHandle.invokeExact(user, b.address() + element.bytes * bOff), "dnnl_memory_set_data_handle");
-            check((int) api.execute.invokeExact(reorder, stream, 2, args.address() + 16 * 3), "dnnl_primitive_execute (reorder)");
+            check((int) api.execute.invokeExact(reorder, stream, reorderArgs, args.address() + 16 * REORDER_ARGS),
+                    "dnnl_primitive_execute (reorder)");
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {
@@ -303,7 +330,7 @@ public final class PackedMatmul implements AutoCloseable {
         try {
             check((int) api.memorySetHandle.invokeExact(src, a.address() + element.bytes * aOff), "dnnl_memory_set_data_handle");
             check((int) api.memorySetHandle.invokeExact(dst, c.address() + 4 * cOff), "dnnl_memory_set_data_handle");
-            int status = (int) api.execute.invokeExact(matmul, stream, 3, args.address());
+            int status = (int) api.execute.invokeExact(matmul, stream, matmulArgs, args.address());
             // the message only on failure: this runs at every step
             if (status != 0) check(status, "dnnl_primitive_execute (matmul " + m + "x" + n + "x" + k + ")");
         } catch (RuntimeException e) {
@@ -341,10 +368,10 @@ public final class PackedMatmul implements AutoCloseable {
     private void destroyObjects() {
         Api api = Api.INSTANCE;
         try {
-            for (long mem : new long[]{src, dst, user, weights}) {
+            for (long mem : new long[]{src, dst, user, weights, matmulScratch, reorderScratch}) {
                 if (mem != 0) check((int) api.memoryDestroy.invokeExact(mem), "dnnl_memory_destroy");
             }
-            src = dst = user = weights = 0;
+            src = dst = user = weights = matmulScratch = reorderScratch = 0;
             if (matmul != 0) check((int) api.primitiveDestroy.invokeExact(matmul), "dnnl_primitive_destroy");
             matmul = 0;
             if (reorder != 0) check((int) api.primitiveDestroy.invokeExact(reorder), "dnnl_primitive_destroy");

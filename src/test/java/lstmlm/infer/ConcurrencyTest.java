@@ -54,6 +54,33 @@ class ConcurrencyTest {
 
     @Test
     void sessionsOnManyThreadsMatchSequentialBitForBit() throws Exception {
+        manyThreadsMatchSequential();
+    }
+
+    /**
+     * The same with the sequential work on an OpenMP team of another size than the pool's: oneDNN
+     * packs the batch scorer's weights differently per team size, and each size must still get
+     * oneDNN (the fallback to OpenBLAS gives other bits) and the same bits.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {1, 3})
+    void teamsOfOtherSizesGiveTheSameBits(int team) throws Exception {
+        int before;
+        try {
+            before = lstmlm.natives.ThreadPolicy.openMpThreads();
+        } catch (lstmlm.natives.NativeLibraryException absent) {
+            org.junit.jupiter.api.Assumptions.abort("no oneDNN here: " + absent.getMessage());
+            return;
+        }
+        lstmlm.natives.ThreadPolicy.useOpenMpThreads(team);
+        try {
+            manyThreadsMatchSequential();
+        } finally {
+            lstmlm.natives.ThreadPolicy.useOpenMpThreads(before);
+        }
+    }
+
+    private void manyThreadsMatchSequential() throws Exception {
         Path file = TestModels.write(dir, VOCAB, 37, 2, 13, 0.4f);
         try (Model model = Model.load(file)) {
             int jobs = THREADS * 2;
