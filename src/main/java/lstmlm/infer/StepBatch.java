@@ -17,7 +17,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * at a time.
  *
  * <p>Past {@link LayerSequence#FEW_ROWS} rows the GEMMs are oneDNN's matmul over copies of the fp32
- * weights packed once per model (made on the first such step; where oneDNN is not on the class path,
+ * weights packed once per model and OpenMP team size (made on the first such step; where oneDNN is not on the class path,
  * OpenBLAS): they run on the calling thread's OpenMP team ({@code OMP_NUM_THREADS}, or
  * {@code ThreadPolicy.useOpenMpThreads} on that thread).
  *
