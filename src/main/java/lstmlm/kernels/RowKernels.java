@@ -249,27 +249,26 @@ public final class RowKernels {
 
     /** Each group of 2L floats at byte offset b (n floats, whole groups) becomes its even elements, then its odd ones. */
     private static void splitPairs(MemorySegment y, long b, int n) {
-        final int L = F.length();
-        for (int j = 0; j < n; j += 2 * L) {
-            long at = b + 4L * j;
-            FloatVector lo = FloatVector.fromMemorySegment(F, y, at, NATIVE), hi = FloatVector.fromMemorySegment(F, y, at + 4L * L, NATIVE);
-            FloatVector even = lo.rearrange(EVEN_OF_BOTH).blend(hi.rearrange(EVEN_OF_BOTH), UPPER_HALF);
-            FloatVector odd = lo.rearrange(ODD_OF_BOTH).blend(hi.rearrange(ODD_OF_BOTH), UPPER_HALF);
-            even.intoMemorySegment(y, at, NATIVE);
-            odd.intoMemorySegment(y, at + 4L * L, NATIVE);
-        }
+        regroup(y, b, n, EVEN_OF_BOTH, ODD_OF_BOTH, UPPER_HALF);
     }
 
     /** {@link #splitPairs} undone: each group's even and odd elements interleaved again. */
     private static void joinPairs(MemorySegment y, long b, int n) {
+        regroup(y, b, n, FIRST_HALF_TWICE, SECOND_HALF_TWICE, ODD_LANES);
+    }
+
+    /**
+     * Each group of two vectors (v, u) at byte offset b becomes two others: v and u rearranged by
+     * {@code s}, then by {@code t}, each taking the lanes of {@code second} from u and the rest from v.
+     */
+    private static void regroup(MemorySegment y, long b, int n, jdk.incubator.vector.VectorShuffle<Float> s,
+                                jdk.incubator.vector.VectorShuffle<Float> t, jdk.incubator.vector.VectorMask<Float> second) {
         final int L = F.length();
         for (int j = 0; j < n; j += 2 * L) {
             long at = b + 4L * j;
-            FloatVector even = FloatVector.fromMemorySegment(F, y, at, NATIVE), odd = FloatVector.fromMemorySegment(F, y, at + 4L * L, NATIVE);
-            FloatVector lo = even.rearrange(FIRST_HALF_TWICE).blend(odd.rearrange(FIRST_HALF_TWICE), ODD_LANES);
-            FloatVector hi = even.rearrange(SECOND_HALF_TWICE).blend(odd.rearrange(SECOND_HALF_TWICE), ODD_LANES);
-            lo.intoMemorySegment(y, at, NATIVE);
-            hi.intoMemorySegment(y, at + 4L * L, NATIVE);
+            FloatVector v = FloatVector.fromMemorySegment(F, y, at, NATIVE), u = FloatVector.fromMemorySegment(F, y, at + 4L * L, NATIVE);
+            v.rearrange(s).blend(u.rearrange(s), second).intoMemorySegment(y, at, NATIVE);
+            v.rearrange(t).blend(u.rearrange(t), second).intoMemorySegment(y, at + 4L * L, NATIVE);
         }
     }
 
