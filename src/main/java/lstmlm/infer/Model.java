@@ -232,7 +232,8 @@ public final class Model implements AutoCloseable {
      * The fp32 matrices packed for oneDNN's matmul as the calling thread's OpenMP team multiplies
      * them, made on first use (a batch of more than a few rows) and kept until close: another
      * V·H + L·8H² floats for each team size in use. Null where oneDNN is not on the class path or
-     * has no blocked matmul for this CPU; the batches then run OpenBLAS. Allocates nothing once made.
+     * has no blocked matmul for this CPU; the batches then run OpenBLAS. Allocates nothing once made
+     * (for teams of up to 127 threads, whose boxed sizes the JDK caches).
      */
     LayerSequence.PackedFp32 packedFp32() {
         if (noPacks) return null;

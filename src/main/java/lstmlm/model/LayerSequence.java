@@ -116,13 +116,6 @@ public final class LayerSequence {
             }
         }
 
-        /** Bytes of the packed copies. */
-        public long bytes() {
-            long b = softmax == null ? 0 : softmax.packedBytes();
-            for (PackedMatmul mm : lstm) b += mm.packedBytes();
-            return b;
-        }
-
         @Override
         public void close() {
             for (PackedMatmul mm : lstm) if (mm != null) mm.close();
