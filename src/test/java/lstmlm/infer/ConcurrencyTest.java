@@ -108,7 +108,10 @@ class ConcurrencyTest {
                     assertArrayEquals(a, b, "job " + j);
                 }
             } finally {
-                pool.shutdownNow();
+                // the jobs run native code and must end before the model closes under them, even when
+                // an assertion has already failed (closing it first crashed the JVM in sgemm)
+                pool.shutdown();
+                pool.awaitTermination(2, java.util.concurrent.TimeUnit.MINUTES);
             }
         }
     }
