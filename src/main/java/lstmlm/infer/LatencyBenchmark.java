@@ -259,12 +259,7 @@ public final class LatencyBenchmark implements AutoCloseable {
      */
     public double measureBatchThroughput(int batches) {
         int threads = ThreadPolicy.blasThreads();
-        int team = 0; // 0: no oneDNN to set
-        try {
-            team = ThreadPolicy.openMpThreads();
-        } catch (lstmlm.natives.NativeLibraryException | LinkageError absent) {
-            // OpenBLAS alone
-        }
+        int team = lstmlm.natives.OneDnn.available() ? ThreadPolicy.openMpThreads() : 0; // 0: no oneDNN to set
         ThreadPolicy.useBlasThreads(1);
         if (team > 0) ThreadPolicy.useOpenMpThreads(1);
         try {

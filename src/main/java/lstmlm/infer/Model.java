@@ -237,13 +237,11 @@ public final class Model implements AutoCloseable {
      */
     LayerSequence.PackedFp32 packedFp32() {
         if (noPacks) return null;
-        int team;
-        try {
-            team = lstmlm.natives.ThreadPolicy.openMpThreads();
-        } catch (lstmlm.natives.NativeLibraryException | LinkageError absent) {
+        if (!lstmlm.natives.OneDnn.available()) {
             noPacks = true;
             return null;
         }
+        int team = lstmlm.natives.ThreadPolicy.openMpThreads();
         LayerSequence.PackedFp32 p = packs.get(team);
         if (p != null) return p;
         synchronized (this) {

@@ -17,9 +17,9 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
  * at a time.
  *
  * <p>Past {@link LayerSequence#FEW_ROWS} rows the GEMMs are oneDNN's matmul over copies of the fp32
- * weights packed once per model and OpenMP team size (made on the first such step; where oneDNN is not on the class path,
- * OpenBLAS): they run on the calling thread's OpenMP team ({@code OMP_NUM_THREADS}, or
- * {@code ThreadPolicy.useOpenMpThreads} on that thread).
+ * weights packed once per model and OpenMP team size (made on the first such step; where oneDNN is
+ * not on the class path, OpenBLAS): they run on the calling thread's OpenMP team
+ * ({@code OMP_NUM_THREADS}, or {@code ThreadPolicy.useOpenMpThreads} on that thread).
  *
  * <p>A row's results equal a {@link Session}'s fed the same words bit for bit while one row, or up to
  * {@link LayerSequence#FEW_ROWS} rows of fp32 weights, are in use (the one-row and few-row kernels

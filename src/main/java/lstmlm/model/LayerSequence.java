@@ -10,7 +10,6 @@ import lstmlm.kernels.VectorMath;
 import lstmlm.modelfile.ModelShape;
 import lstmlm.modelfile.WeightFormat;
 import lstmlm.natives.Blas;
-import lstmlm.natives.NativeLibraryException;
 import lstmlm.natives.OneDnn;
 import lstmlm.natives.PackedMatmul;
 
@@ -86,11 +85,7 @@ public final class LayerSequence {
          * measured faster than OpenBLAS for a batch's rows (docs/performance.md).
          */
         public static PackedFp32 pack(Fp32 f, int layers, int hidden, int vocab) {
-            try {
-                OneDnn.load();
-            } catch (NativeLibraryException | LinkageError absent) {
-                return null;
-            }
+            if (!OneDnn.available()) return null;
             int h = hidden, g = 4 * h, m = Gemm.MATMUL_ROWS;
             PackedMatmul[] lstm = new PackedMatmul[layers];
             PackedMatmul softmax = null;

@@ -91,6 +91,19 @@ public final class OneDnn {
     }
 
     /**
+     * Whether the library loads: false where it is not on the class path (it is an optional dependency
+     * of the engine) or does not answer as oneDNN 3.x; callers then take their OpenBLAS path.
+     */
+    public static boolean available() {
+        try {
+            get();
+            return true;
+        } catch (NativeLibraryException | LinkageError absent) {
+            return false;
+        }
+    }
+
+    /**
      * C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major; A and B bf16 (16-bit
      * elements), C float32; offsets in elements. op(A) = A (lda ≥ k) or Aᵀ where A is stored
      * [k×m] (lda ≥ m); likewise B.

@@ -31,9 +31,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class PackedMatmul implements AutoCloseable {
     // dnnl_types.h / dnnl_common_types.h (oneDNN 3.x)
-    private static final int F32 = 3, FORMAT_ANY = 1, CPU_ENGINE = 1, STREAM_IN_ORDER = 1;
+    private static final int FORMAT_ANY = 1, CPU_ENGINE = 1, STREAM_IN_ORDER = 1;
     private static final int QUERY_WEIGHTS_MD = 131, QUERY_SCRATCHPAD_MD = 136, QUERY_IMPL_INFO_STR = 8;
     private static final int SCRATCHPAD_MODE_USER = 1;
+    private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_FROM = 1, ARG_TO = 17, ARG_SCRATCHPAD = 80;
+    /** Where the reorder's arguments start in {@link #args}, after the matmul's (at most four). */
+    private static final int REORDER_ARGS = 4;
+    /** dnnl_dims_t: int64_t[DNNL_MAX_NDIMS]. */
+    private static final int MAX_NDIMS = 12;
 
     /** oneDNN's matmul for the rows asked for reads B in another packed layout than the one to share. */
     public static final class LayoutMismatch extends IllegalStateException {
@@ -44,7 +49,7 @@ public final class PackedMatmul implements AutoCloseable {
         }
     }
 
-    /** The element type of A and B. */
+    /** The element type of A and B (C is always float32). */
     public enum Element {
         BF16(2, 2), F32(3, 4);
 
@@ -55,11 +60,6 @@ public final class PackedMatmul implements AutoCloseable {
             this.bytes = bytes;
         }
     }
-    private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_FROM = 1, ARG_TO = 17, ARG_SCRATCHPAD = 80;
-    /** Where the reorder's arguments start in {@link #args}, after the matmul's (at most four). */
-    private static final int REORDER_ARGS = 4;
-    /** dnnl_dims_t: int64_t[DNNL_MAX_NDIMS]. */
-    private static final int MAX_NDIMS = 12;
 
     private static final class Api {
         static final Api INSTANCE = new Api();
@@ -178,8 +178,7 @@ public final class PackedMatmul implements AutoCloseable {
             MemorySegment out = arena.allocate(JAVA_LONG);
             MemorySegment dims = arena.allocate(JAVA_LONG, MAX_NDIMS), strides = arena.allocate(JAVA_LONG, MAX_NDIMS);
             srcMd = md(api, out, dims, strides, m, k, lda, 1, type);
-            dstMd = md(api, out, dims, strides, m, n, ldc, 1, F32);
-            userMd = transB ? md(api, out, dims, strides, k, n, 1, ldb, type) : md(api, out, dims, strides, k, n, ldb, 1, type);
+            dstMd = md(api, out, dims, strides, m, n, ldc, 1, Element.F32.dnnlType);
             dims.setAtIndex(JAVA_LONG, 0, k);
             dims.setAtIndex(JAVA_LONG, 1, n);
             check((int) api.mdWithTag.invokeExact(out.address(), 2, dims.address(), type, FORMAT_ANY), "dnnl_memory_desc_create_with_tag");
@@ -189,9 +188,6 @@ public final class PackedMatmul implements AutoCloseable {
             check((int) api.attrCreate.invokeExact(out.address()), "dnnl_primitive_attr_create");
             attr = out.get(JAVA_LONG, 0);
             check((int) api.attrSetScratchpadMode.invokeExact(attr, SCRATCHPAD_MODE_USER), "dnnl_primitive_attr_set_scratchpad_mode");
-            check((int) api.attrCreate.invokeExact(out.address()), "dnnl_primitive_attr_create");
-            reorderAttr = out.get(JAVA_LONG, 0);
-            check((int) api.attrSetScratchpadMode.invokeExact(reorderAttr, SCRATCHPAD_MODE_USER), "dnnl_primitive_attr_set_scratchpad_mode");
             if (accumulate) {
                 // beta = 1: C += A·B as a sum post-op
                 check((int) api.postOpsCreate.invokeExact(out.address()), "dnnl_post_ops_create");
@@ -220,19 +216,25 @@ public final class PackedMatmul implements AutoCloseable {
             matmul = out.get(JAVA_LONG, 0);
             matmulScratch = scratchpad(api, out, pd);
             if (shared == null) {
+                // the reorder from B as stored into the packed copy: only the matmul that owns the copy packs
+                userMd = transB ? md(api, out, dims, strides, k, n, 1, ldb, type) : md(api, out, dims, strides, k, n, ldb, 1, type);
+                check((int) api.attrCreate.invokeExact(out.address()), "dnnl_primitive_attr_create");
+                reorderAttr = out.get(JAVA_LONG, 0);
+                check((int) api.attrSetScratchpadMode.invokeExact(reorderAttr, SCRATCHPAD_MODE_USER),
+                        "dnnl_primitive_attr_set_scratchpad_mode");
                 check((int) api.reorderPd.invokeExact(out.address(), userMd, api.engine, packedMd, api.engine, reorderAttr),
                         "dnnl_reorder_primitive_desc_create");
                 rpd = out.get(JAVA_LONG, 0);
                 check((int) api.primitiveCreate.invokeExact(out.address(), rpd), "dnnl_primitive_create (reorder)");
                 reorder = out.get(JAVA_LONG, 0);
                 reorderScratch = scratchpad(api, out, rpd);
+                user = memory(api, out, userMd, 0);
             }
             check((int) api.streamCreate.invokeExact(out.address(), api.engine, STREAM_IN_ORDER), "dnnl_stream_create");
             stream = out.get(JAVA_LONG, 0);
             // the memory objects copy their descriptors; data handles are set at each call
             src = memory(api, out, srcMd, 0);
             dst = memory(api, out, dstMd, 0);
-            user = memory(api, out, userMd, 0);
             weights = memory(api, out, packedMd, packed.address());
             // dnnl_exec_arg_t {int arg; dnnl_memory_t memory;}: 16 bytes each; the matmul's, then the reorder's
             args = arena.allocate(16 * (REORDER_ARGS + 3), 8);

@@ -287,7 +287,7 @@ class GradientCheckTest {
         for (int mode = 0; mode < stepModes.length; mode++) {
             Precision precision = mode == 0 ? Precision.FP32 : Precision.BF16;
             PackedSteps.Weights stepWeights = stepModes[mode];
-            if (stepWeights == PackedSteps.Weights.PACKED && !lstmlm.natives.OneDnnSupport.packedBf16Matmul()) {
+            if (stepWeights == PackedSteps.Weights.PACKED && !lstmlm.natives.OneDnnSupport.packedMatmul(lstmlm.natives.PackedMatmul.Element.BF16)) {
                 System.out.println("bf16 steps with W_rec packed: skipped, oneDNN has no bf16 matmul on this CPU");
                 continue;
             }
@@ -369,7 +369,7 @@ class GradientCheckTest {
         DropoutPlan d = new DropoutPlan(0.8f, 0.8f, 0.8f, 0.7f, 1f, true);
         double[] fp32Steps = bf16Check(new ModelShape(11, 10, 2), 3, 4, d, 2, Precision.BF16, null);
         for (PackedSteps.Weights at : new PackedSteps.Weights[]{PackedSteps.Weights.IN_PLACE, PackedSteps.Weights.PACKED}) {
-            if (at == PackedSteps.Weights.PACKED && !lstmlm.natives.OneDnnSupport.packedBf16Matmul()) continue; // none on this CPU
+            if (at == PackedSteps.Weights.PACKED && !lstmlm.natives.OneDnnSupport.packedMatmul(lstmlm.natives.PackedMatmul.Element.BF16)) continue; // none on this CPU
             double[] bf16Steps = bf16Check(new ModelShape(11, 10, 2), 3, 4, d, 2, Precision.BF16, at);
             assertTrue(fp32Steps[2] != bf16Steps[2], at + ": the bf16 step products gave fp32's loss " + fp32Steps[2]);
             assertEquals(fp32Steps[2], bf16Steps[2], 1e-2 * Math.abs(fp32Steps[2]), at + ": window loss");

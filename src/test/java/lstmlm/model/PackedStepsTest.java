@@ -34,7 +34,7 @@ class PackedStepsTest {
             "70, 20, 1, 3, false",
     })
     void stepsMatchTheReferenceAndFollowTheVersion(int hid, int batch, int layers, int team, boolean packed) {
-        org.junit.jupiter.api.Assumptions.assumeTrue(!packed || lstmlm.natives.OneDnnSupport.packedBf16Matmul(),
+        org.junit.jupiter.api.Assumptions.assumeTrue(!packed || lstmlm.natives.OneDnnSupport.packedMatmul(lstmlm.natives.PackedMatmul.Element.BF16),
                 "oneDNN has no bf16 matmul on this CPU (" + OneDnn.isa() + "); the engine does not pack here");
         int g = 4 * hid;
         SplittableRandom r = new SplittableRandom(hid * 131L + batch);

@@ -14,10 +14,6 @@ public final class OneDnnSupport {
 
     private OneDnnSupport() {}
 
-    public static boolean packedBf16Matmul() {
-        return packedMatmul(PackedMatmul.Element.BF16);
-    }
-
     public static synchronized boolean packedMatmul(PackedMatmul.Element element) {
         return PACKED.computeIfAbsent(element, e -> {
             try (PackedMatmul probe = new PackedMatmul(e, 2, 16, 16, 16, false, 16, 16, true)) {
