@@ -91,12 +91,17 @@ public final class BatchScorer implements AutoCloseable {
         Arrays.sort(order, Comparator.comparingInt((Integer i) -> -sentences[i].length));
         double[] sums = new double[sentences.length];
         int[][] batch = new int[maxBatch][];
-        for (int from = 0; from < order.length; from += maxBatch) {
-            int n = Math.min(maxBatch, order.length - from);
-            for (int r = 0; r < n; r++) batch[r] = sentences[order[from + r]];
-            double[] batchSums = new double[n];
-            scoreBatch(batch, n, eos, batchSums);
-            for (int r = 0; r < n; r++) sums[order[from + r]] = batchSums[r];
+        model.enter();
+        try {
+            for (int from = 0; from < order.length; from += maxBatch) {
+                int n = Math.min(maxBatch, order.length - from);
+                for (int r = 0; r < n; r++) batch[r] = sentences[order[from + r]];
+                double[] batchSums = new double[n];
+                scoreBatch(batch, n, eos, batchSums);
+                for (int r = 0; r < n; r++) sums[order[from + r]] = batchSums[r];
+            }
+        } finally {
+            model.leave();
         }
         List<SentenceScore> out = new ArrayList<>(sentences.length);
         for (int s = 0; s < sentences.length; s++) {

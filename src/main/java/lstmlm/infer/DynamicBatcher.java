@@ -196,12 +196,16 @@ public final class DynamicBatcher implements AutoCloseable {
         RuntimeException failure = null;
         long t0 = System.nanoTime();
         try {
-            model.checkOpen();
             for (int i = 0; i < n; i++) {
                 batch.copyRow(taken[i].session.state(), 0, i);
                 ids[i] = taken[i].id;
             }
-            LayerSequence.stepForward(model.weights, n == 1 ? oneRow : manyRows, batch, ids, n);
+            model.enter();
+            try {
+                LayerSequence.stepForward(model.weights, n == 1 ? oneRow : manyRows, batch, ids, n);
+            } finally {
+                model.leave();
+            }
             for (int i = 0; i < n; i++) {
                 LayerSequence.State s = taken[i].session.state();
                 s.copyRow(batch, i, 0);

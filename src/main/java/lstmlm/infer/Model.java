@@ -70,6 +70,8 @@ public final class Model implements AutoCloseable {
     final MemorySegment zeros;
     final int unkId, eosId;
     private volatile boolean closed;
+    /** Work between {@link #enter} and {@link #leave}: native code reading the weights by address. */
+    private final java.util.concurrent.atomic.AtomicInteger nativeUsers = new java.util.concurrent.atomic.AtomicInteger();
     /** Native scratch of sessions, and of batch scorers per batch size, reused as they close. */
     final ScratchPool sessionScratch;
     private final java.util.concurrent.ConcurrentHashMap<Integer, ScratchPool> scorerScratch = new java.util.concurrent.ConcurrentHashMap<>();
@@ -423,11 +425,57 @@ public final class Model implements AutoCloseable {
         if (closed) throw new IllegalStateException("The model " + file.path() + " is closed.");
     }
 
-    /** Unmaps the weights. Sessions and scorers of this model fail with IllegalStateException afterwards. */
+    /**
+     * Starts work that hands the weights' addresses to native code (GEMMs, oneDNN's matmul), which
+     * an unmapping under it would crash: {@link #close} waits until each such work has called
+     * {@link #leave}. Throws, as {@link #checkOpen}, once the model is closed. Allocates nothing.
+     */
+    void enter() {
+        nativeUsers.incrementAndGet();
+        if (closed) {
+            leave();
+            checkOpen();
+        }
+    }
+
+    /** Ends what {@link #enter} started; call it in a finally block. */
+    void leave() {
+        if (nativeUsers.decrementAndGet() == 0 && closed) {
+            synchronized (nativeUsers) {
+                nativeUsers.notifyAll();
+            }
+        }
+    }
+
+    /**
+     * Unmaps the weights, once the batched steps and scorers running on other threads have finished
+     * their native products (the Java kernels of sessions stop with an IllegalStateException at their
+     * next read instead). Sessions, batches and scorers of this model fail with IllegalStateException
+     * afterwards. Idempotent; a second close while the first waits returns at once.
+     */
     @Override
-    public synchronized void close() {
-        if (closed) return;
-        closed = true;
+    public void close() {
+        synchronized (this) {
+            if (closed) return;
+            closed = true; // from here enter() refuses, so the count can only fall
+        }
+        boolean interrupted = false;
+        synchronized (nativeUsers) {
+            while (nativeUsers.get() > 0) {
+                try {
+                    nativeUsers.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true; // unmapping under native code is not an option: wait on, say so after
+                }
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        synchronized (this) {
+            release();
+        }
+    }
+
+    private void release() {
         sessionScratch.clear();
         scorerScratch.clear();
         for (LayerSequence.PackedFp32 p : packs.values()) p.close();

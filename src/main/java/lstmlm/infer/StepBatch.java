@@ -80,7 +80,12 @@ public final class StepBatch {
         if (rows == 0) throw new IllegalStateException("No rows: call start(rows) first.");
         if (ids.length < rows) throw new IllegalArgumentException(ids.length + " ids for " + rows + " rows.");
         for (int r = 0; r < rows; r++) model.checkId(ids[r]);
-        LayerSequence.stepForward(model.weights, product, state, ids, rows);
+        model.enter();
+        try {
+            LayerSequence.stepForward(model.weights, product, state, ids, rows);
+        } finally {
+            model.leave();
+        }
         java.util.Arrays.fill(normalized, false);
         hasPrediction = true;
     }

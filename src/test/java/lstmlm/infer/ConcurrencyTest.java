@@ -110,4 +110,61 @@ class ConcurrencyTest {
             }
         }
     }
+
+    /**
+     * Closing a model while other threads run batched steps, scorers and sessions on it waits for
+     * their native products and then fails each of them with the model's "closed" error; unmapping
+     * under a running GEMM crashed the JVM. A few rounds, the close landing at a different point each.
+     */
+    @Test
+    void closingUnderRunningWorkFailsItCleanly() throws Exception {
+        int vocab = 10000; // big enough that most of a step is native GEMM over the mapped weights
+        Path file = TestModels.write(dir, vocab, 384, 2, 13, 0.1f);
+        for (int round = 0; round < 4; round++) {
+            Model model = Model.load(file);
+            int workers = 4;
+            java.util.concurrent.CountDownLatch warm = new java.util.concurrent.CountDownLatch(workers);
+            List<Throwable> endings = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<Thread> threads = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                int kind = w % 3;
+                Thread t = new Thread(() -> {
+                    try {
+                        // one OpenMP thread each: four spinning teams on two cores would crawl
+                        lstmlm.natives.ThreadPolicy.useOpenMpThreads(1);
+                        int[] ids = new int[16];
+                        StepBatch batch = kind == 0 ? model.newStepBatch(16) : null;
+                        BatchScorer scorer = kind == 1 ? model.newBatchScorer(8) : null;
+                        Session session = kind == 2 ? model.newSession() : null;
+                        int[][] sentences = new int[8][4];
+                        if (batch != null) batch.start(16);
+                        for (long i = 0; ; i++) {
+                            if (batch != null) {
+                                for (int r = 0; r < 16; r++) ids[r] = (int) ((i * 7 + r) % vocab);
+                                batch.step(ids);
+                            } else if (scorer != null) {
+                                scorer.scoreIds(sentences);
+                            } else {
+                                session.feed((int) (i % vocab));
+                                session.logProbability(3);
+                            }
+                            if (i == 0) warm.countDown();
+                        }
+                    } catch (Throwable e) {
+                        endings.add(e);
+                    }
+                });
+                threads.add(t);
+                t.start();
+            }
+            warm.await();
+            Thread.sleep(round * 3L);
+            model.close();
+            for (Thread t : threads) t.join(60_000);
+            assertEquals(workers, endings.size(), "every worker ends");
+            for (Throwable e : endings) {
+                org.junit.jupiter.api.Assertions.assertInstanceOf(IllegalStateException.class, e, e::toString);
+            }
+        }
+    }
 }
