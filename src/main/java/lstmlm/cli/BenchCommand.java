@@ -214,7 +214,8 @@ final class BenchCommand implements Callable<Integer> {
                 if (!json) System.out.println(rows.getLast().toText());
             }
             for (int c : sessions != null ? sessions : new int[0]) {
-                try (DynamicBatcher batcher = new DynamicBatcher(m, maxBatch, maxWaitMicros)) {
+                try (DynamicBatcher batcher = new DynamicBatcher(m, maxBatch, maxWaitMicros, (batchRows, nanos) -> {},
+                        Options.batcherThread(n))) {
                     rows.add(BatchBenchmark.sessions(batcher, c, seconds, seed));
                 }
                 if (!json) System.out.println(rows.getLast().toText());
@@ -222,7 +223,8 @@ final class BenchCommand implements Callable<Integer> {
             var served = new java.util.ArrayList<LoadGenerator.Result>();
             if (serveClients != null) {
                 Options.atLeast("--max-queue", maxQueue, 1);
-                try (Server server = Server.start(m, new Server.Options("127.0.0.1", 0, maxBatch, maxWaitMicros, maxQueue, Limits.DEFAULT, 5))) {
+                try (Server server = Server.start(m, new Server.Options("127.0.0.1", 0, maxBatch, maxWaitMicros, maxQueue, Limits.DEFAULT, 5),
+                        Options.batcherThread(n))) {
                     if (soakSeconds != null) {
                         Options.atLeast("--soak", soakSeconds, 1);
                         Soak.Result r = Soak.run(m, server.port(), serveClients[0], soakSeconds, seed, System.out::println);

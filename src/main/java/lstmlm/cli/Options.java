@@ -13,6 +13,17 @@ final class Options {
         return n;
     }
 
+    /**
+     * Dynamic batcher worker threads whose batched products run on {@code threads} threads: oneDNN's
+     * matmul takes the calling thread's OpenMP team (OpenBLAS's count is process-wide, set apart).
+     */
+    static java.util.concurrent.ThreadFactory batcherThread(int threads) {
+        return r -> Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").unstarted(() -> {
+            if (lstmlm.natives.OneDnn.available()) lstmlm.natives.ThreadPolicy.useOpenMpThreads(threads);
+            r.run();
+        });
+    }
+
     /** {@code --threads} as given, else every core this JVM may use. */
     static int threads(Integer given) {
         return threads(given, Runtime.getRuntime().availableProcessors());

@@ -39,7 +39,7 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
             description = "Requests in flight at most; more are answered 503 with Retry-After (default: ${DEFAULT-VALUE}).")
     int maxQueue;
 
-    @Option(names = "--threads", paramLabel = "N", description = "OpenBLAS threads for the batched steps (default: all cores).")
+    @Option(names = "--threads", paramLabel = "N", description = "Threads for the batched steps' products: OpenBLAS's and the batcher's OpenMP team (default: all cores).")
     Integer threads;
 
     @Option(names = "--grace", defaultValue = "10", paramLabel = "S",
@@ -70,7 +70,8 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
         Options.atLeast("--grace", graceSeconds, 0);
         if (port < 0 || port > 65535) throw new UserException("--port must be 0..65535, got " + port);
         if (maxWaitMicros < 0) throw new UserException("--max-wait-us must be at least 0, got " + maxWaitMicros);
-        ThreadPolicy.useBlasThreads(Options.threads(threads));
+        int gemmThreads = Options.threads(threads);
+        ThreadPolicy.useBlasThreads(gemmThreads);
         // the JDK server's own bounds, process-wide settings that this command owns: open connections,
         // and how long a client may take to send a request (a slow client is cut off, not waited for)
         System.setProperty("jdk.httpserver.maxConnections", Integer.toString(4 * maxQueue + 64));
@@ -88,7 +89,8 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
             Main.noteUnverifiedHeader(model, m.headerVerified());
             Server server;
             try {
-                server = Server.start(m, new Server.Options(host, port, maxBatch, maxWaitMicros, maxQueue, limits, graceSeconds));
+                server = Server.start(m, new Server.Options(host, port, maxBatch, maxWaitMicros, maxQueue, limits, graceSeconds),
+                        Options.batcherThread(gemmThreads));
             } catch (BindException e) {
                 throw new UserException("Cannot listen on " + host + ":" + port + " (" + e.getMessage() + "): choose another --port or --host.");
             } catch (IOException e) {

@@ -75,6 +75,17 @@ public final class DynamicBatcher implements AutoCloseable {
 
     /** The same, telling {@code observer} of each batched step. */
     public DynamicBatcher(Model model, int maxBatch, long maxWaitMicros, Observer observer) {
+        this(model, maxBatch, maxWaitMicros, observer,
+                r -> Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").unstarted(r));
+    }
+
+    /**
+     * The same, with the worker thread made by {@code worker}: the program's say over the thread
+     * that runs every batched product, e.g. its OpenMP team (oneDNN's matmul uses the calling
+     * thread's), its name or its priority. The thread must run the runnable it is given.
+     */
+    public DynamicBatcher(Model model, int maxBatch, long maxWaitMicros, Observer observer,
+                          java.util.concurrent.ThreadFactory worker) {
         if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be >= 1, got " + maxBatch);
         if (maxWaitMicros < 0) throw new IllegalArgumentException("maxWaitMicros must be >= 0, got " + maxWaitMicros);
         model.checkOpen();
@@ -89,7 +100,9 @@ public final class DynamicBatcher implements AutoCloseable {
         this.manyRows = maxBatch > 1 ? LayerSequence.product(model.weights, maxBatch, model.gemmWeights) : oneRow;
         this.ids = new int[maxBatch];
         this.taken = new Request[maxBatch];
-        this.worker = Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").start(this::work);
+        this.worker = worker.newThread(this::work);
+        if (this.worker == null) throw new IllegalArgumentException("the worker thread factory made no thread");
+        this.worker.start();
     }
 
     /** A session whose steps this batcher runs; otherwise a {@link Session} like any other (one thread at a time). */

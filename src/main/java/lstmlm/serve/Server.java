@@ -59,12 +59,12 @@ public final class Server implements AutoCloseable {
     private volatile boolean ready, stopping;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private Server(Model model, Options options) throws IOException {
+    private Server(Model model, Options options, java.util.concurrent.ThreadFactory batcherThread) throws IOException {
         this.model = model;
         this.options = options;
         this.admission = new Semaphore(options.maxQueue());
         this.metrics = new Metrics(() -> options.maxQueue() - admission.availablePermits(), () -> batcher().queued());
-        this.batcher = new DynamicBatcher(model, options.maxBatch(), options.maxWaitMicros(), metrics::batch);
+        this.batcher = new DynamicBatcher(model, options.maxBatch(), options.maxWaitMicros(), metrics::batch, batcherThread);
         this.service = new Service(model, batcher, metrics);
         this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 0);
         http.setExecutor(exchanges);
@@ -77,7 +77,12 @@ public final class Server implements AutoCloseable {
 
     /** Binds, starts serving, and warms the model (health turns ready after). */
     public static Server start(Model model, Options options) throws IOException {
-        Server s = new Server(model, options);
+        return start(model, options, r -> Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").unstarted(r));
+    }
+
+    /** The same, its batcher's worker thread made by {@code batcherThread} ({@link DynamicBatcher}'s last argument). */
+    public static Server start(Model model, Options options, java.util.concurrent.ThreadFactory batcherThread) throws IOException {
+        Server s = new Server(model, options, batcherThread);
         s.http.start();
         s.warmUp();
         return s;

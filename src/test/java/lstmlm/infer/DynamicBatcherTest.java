@@ -106,6 +106,37 @@ class DynamicBatcherTest {
         }
     }
 
+    /** The worker comes from the given factory, and the steps it runs on a one-thread team are unchanged. */
+    @Test
+    void theWorkerIsTheProgramsThread() throws Exception {
+        Path file = TestModels.write(dir, 30, 8, 2, 19, 0.6f);
+        AtomicInteger made = new AtomicInteger();
+        java.util.concurrent.ThreadFactory factory = r -> {
+            made.incrementAndGet();
+            return Thread.ofPlatform().daemon().name("my-batcher").unstarted(() -> {
+                if (lstmlm.natives.OneDnn.available()) lstmlm.natives.ThreadPolicy.useOpenMpThreads(1);
+                r.run();
+            });
+        };
+        java.util.concurrent.atomic.AtomicReference<String> ranOn = new java.util.concurrent.atomic.AtomicReference<>();
+        try (Model model = Model.load(file);
+             DynamicBatcher batcher = new DynamicBatcher(model, 1, 0, (rows, nanos) -> ranOn.set(Thread.currentThread().getName()), factory);
+             Session batched = batcher.newSession(); Session alone = model.newSession()) {
+            for (int t = 0; t < 10; t++) {
+                batched.feed(t % 30);
+                alone.feed(t % 30);
+                for (int w = 0; w < 30; w++) assertEquals(alone.logProbability(w), batched.logProbability(w));
+            }
+            assertEquals(1, made.get());
+            assertEquals("my-batcher", ranOn.get());
+        }
+        assertThrows(IllegalArgumentException.class, () -> {
+            try (Model model = Model.load(file)) {
+                new DynamicBatcher(model, 1, 0, (rows, nanos) -> {}, r -> null);
+            }
+        });
+    }
+
     @Test
     void badWordsAndClosedSessionsNeverBlockTheOthers() throws Exception {
         Path file = TestModels.write(dir, 30, 8, 1, 7, 0.6f);
