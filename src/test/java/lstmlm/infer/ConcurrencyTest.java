@@ -113,8 +113,9 @@ class ConcurrencyTest {
 
     /**
      * Closing a model while other threads run batched steps, scorers and sessions on it waits for
-     * their native products and then fails each of them with the model's "closed" error; unmapping
-     * under a running GEMM crashed the JVM. A few rounds, the close landing at a different point each.
+     * their native products and then fails each of them with the model's "closed" error (a batcher's
+     * session with its batch's failure); unmapping under a running GEMM crashed the JVM. A few
+     * rounds, the close landing at a different point each.
      */
     @Test
     void closingUnderRunningWorkFailsItCleanly() throws Exception {
@@ -123,11 +124,12 @@ class ConcurrencyTest {
         for (int round = 0; round < 4; round++) {
             Model model = Model.load(file);
             int workers = 4;
+            DynamicBatcher batcher = new DynamicBatcher(model, 8, 100); // the last worker's sessions step through it
             java.util.concurrent.CountDownLatch warm = new java.util.concurrent.CountDownLatch(workers);
             List<Throwable> endings = java.util.Collections.synchronizedList(new ArrayList<>());
             List<Thread> threads = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
-                int kind = w % 3;
+                int kind = w;
                 Thread t = new Thread(() -> {
                     try {
                         // one OpenMP thread each: four spinning teams on two cores would crawl
@@ -135,7 +137,7 @@ class ConcurrencyTest {
                         int[] ids = new int[16];
                         StepBatch batch = kind == 0 ? model.newStepBatch(16) : null;
                         BatchScorer scorer = kind == 1 ? model.newBatchScorer(8) : null;
-                        Session session = kind == 2 ? model.newSession() : null;
+                        Session session = kind == 2 ? model.newSession() : kind == 3 ? batcher.newSession() : null;
                         int[][] sentences = new int[8][4];
                         if (batch != null) batch.start(16);
                         for (long i = 0; ; i++) {
@@ -162,6 +164,7 @@ class ConcurrencyTest {
             model.close();
             for (Thread t : threads) t.join(60_000);
             assertEquals(workers, endings.size(), "every worker ends");
+            batcher.close();
             for (Throwable e : endings) {
                 org.junit.jupiter.api.Assertions.assertInstanceOf(IllegalStateException.class, e, e::toString);
             }
