@@ -18,7 +18,7 @@ final class Options {
      * matmul takes the calling thread's OpenMP team (OpenBLAS's count is process-wide, set apart).
      */
     static java.util.concurrent.ThreadFactory batcherThread(int threads) {
-        return r -> Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").unstarted(() -> {
+        return r -> lstmlm.infer.DynamicBatcher.defaultWorker().newThread(() -> {
             if (lstmlm.natives.OneDnn.available()) lstmlm.natives.ThreadPolicy.useOpenMpThreads(threads);
             r.run();
         });

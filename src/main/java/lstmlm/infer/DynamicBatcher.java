@@ -75,8 +75,12 @@ public final class DynamicBatcher implements AutoCloseable {
 
     /** The same, telling {@code observer} of each batched step. */
     public DynamicBatcher(Model model, int maxBatch, long maxWaitMicros, Observer observer) {
-        this(model, maxBatch, maxWaitMicros, observer,
-                r -> Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").unstarted(r));
+        this(model, maxBatch, maxWaitMicros, observer, defaultWorker());
+    }
+
+    /** The worker thread a batcher has unless told otherwise: a platform daemon thread named lstm-dynamic-batcher. */
+    public static java.util.concurrent.ThreadFactory defaultWorker() {
+        return r -> Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").unstarted(r);
     }
 
     /**

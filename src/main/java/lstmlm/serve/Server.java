@@ -77,7 +77,7 @@ public final class Server implements AutoCloseable {
 
     /** Binds, starts serving, and warms the model (health turns ready after). */
     public static Server start(Model model, Options options) throws IOException {
-        return start(model, options, r -> Thread.ofPlatform().daemon().name("lstm-dynamic-batcher").unstarted(r));
+        return start(model, options, DynamicBatcher.defaultWorker());
     }
 
     /** The same, its batcher's worker thread made by {@code batcherThread} ({@link DynamicBatcher}'s last argument). */
