@@ -66,7 +66,8 @@ public record Config(
         LrSchedule lrSchedule,
         AdaptiveSoftmax adaptive) {
 
-    public static final List<String> BUNDLED = List.of("small", "medium", "large", "test", "medium-vd-tied", "large-vd-tied");
+    public static final List<String> BUNDLED = List.of("small", "medium", "large", "test", "medium-vd-tied", "large-vd-tied",
+            "brown-vd-adaptive");
     /** TensorFlow's keys: every config has each of them. */
     public static final List<String> REQUIRED_KEYS = List.of("init_scale", "learning_rate", "max_grad_norm",
             "num_layers", "num_steps", "hidden_size", "max_epoch", "max_max_epoch", "keep_prob",

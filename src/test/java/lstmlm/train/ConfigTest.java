@@ -27,6 +27,21 @@ class ConfigTest {
         assertTensorFlow("test", 0.1, 1.0, 1, 1, 2, 2, 1, 1, 1.0, 0.5, 20, 10000);
     }
 
+    /** Every bundled config loads, and the Brown one is medium-vd-tied's regularisation with an adaptive softmax. */
+    @Test
+    void bundledConfigsLoad() {
+        for (String name : Config.BUNDLED) assertEquals(name, Config.load(name, Map.of()).name());
+        Config brown = Config.load("brown-vd-adaptive", Map.of());
+        Config vd = Config.load("medium-vd-tied", Map.of());
+        assertEquals(vd.dropouts(), brown.dropouts());
+        assertEquals(List.of(vd.weightDecay(), vd.lrSchedule(), vd.lrDecay(), vd.maxEpoch()),
+                List.of(brown.weightDecay(), brown.lrSchedule(), brown.lrDecay(), brown.maxEpoch()));
+        assertEquals(false, brown.tieWeights());
+        assertEquals(400, brown.hiddenSize());
+        assertEquals(List.of(2000, 6000), brown.adaptive().cutoffs());
+        assertEquals(new lstmlm.data.VocabularyLimits(0, 4), brown.vocabularyLimits());
+    }
+
     private static void assertTensorFlow(String name, double initScale, double lr, double maxNorm, int layers, int steps,
                                          int hidden, int maxEpoch, int maxMaxEpoch, double keep, double decay, int batch,
                                          int vocab) {
