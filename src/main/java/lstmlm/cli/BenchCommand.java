@@ -102,7 +102,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--step-threads", defaultValue = "1", paramLabel = "N",
             description = "With --latency: the session's steps split over N threads (StepThreads; the results are the same bit for"
-                    + " bit) (default: ${DEFAULT-VALUE}: the calling thread alone).")
+                    + " bit); with --batch, the rows' normalisers (default: ${DEFAULT-VALUE}: the calling thread alone).")
     int stepThreads;
 
     @Option(names = "--seconds", defaultValue = "2", paramLabel = "S",
@@ -197,6 +197,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int n : batch != null ? batch : new int[0]) Options.atLeast("--batch", n, 1);
         for (int c : sessions != null ? sessions : new int[0]) Options.atLeast("--sessions", c, 1);
         Options.atLeast("--max-batch", maxBatch, 1);
+        Options.atLeast("--step-threads", stepThreads, 1);
         if (maxWaitMicros < 0) throw new UserException("--max-wait-us must be at least 0, got " + maxWaitMicros);
         if (!(seconds > 0) || seconds > 600) throw new UserException("--seconds must be more than 0 and at most 600, got " + seconds);
         int n = Options.threads(threads);
@@ -206,12 +207,14 @@ final class BenchCommand implements Callable<Integer> {
         try (Model m = Model.load(model)) {
             Main.noteUnverifiedHeader(model, m.headerVerified());
             if (!json) {
-                System.out.printf(Locale.ROOT, "%s (%s), GEMMs on %d threads; each token: feed + log-probability%n",
-                        model.getFileName(), m.weightFormat().name().toLowerCase(Locale.ROOT), n);
+                System.out.printf(Locale.ROOT, "%s (%s), GEMMs on %d threads, a batch's normalisers on %d; each token: feed +"
+                        + " log-probability%n", model.getFileName(), m.weightFormat().name().toLowerCase(Locale.ROOT), n, stepThreads);
             }
-            for (int b : batch != null ? batch : new int[0]) {
-                rows.add(BatchBenchmark.batch(m, b, seconds, seed));
-                if (!json) System.out.println(rows.getLast().toText());
+            try (var normalisers = new lstmlm.infer.StepThreads(stepThreads)) {
+                for (int b : batch != null ? batch : new int[0]) {
+                    rows.add(BatchBenchmark.batch(m, b, seconds, seed, normalisers));
+                    if (!json) System.out.println(rows.getLast().toText());
+                }
             }
             for (int c : sessions != null ? sessions : new int[0]) {
                 try (DynamicBatcher batcher = new DynamicBatcher(m, maxBatch, maxWaitMicros, (batchRows, nanos) -> {},

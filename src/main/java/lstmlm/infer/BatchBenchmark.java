@@ -44,9 +44,16 @@ public final class BatchBenchmark {
         }
     }
 
-    /** N rows stepped together for about {@code seconds} after a warm-up of as long. */
-    public static Row batch(Model model, int n, double seconds, long seed) {
-        StepBatch batch = model.newStepBatch(n);
+    /**
+     * N rows stepped together for about {@code seconds} after a warm-up of as long, the rows'
+     * normalisers split over {@code normalisers} (one thread: the caller's alone).
+     */
+    public static Row batch(Model model, int n, double seconds, long seed, StepThreads normalisers) {
+        return batch(model, model.newStepBatch(n, normalisers), seconds, seed);
+    }
+
+    private static Row batch(Model model, StepBatch batch, double seconds, long seed) {
+        int n = batch.capacity();
         int vocab = model.vocabularySize();
         SplittableRandom random = new SplittableRandom(seed);
         int[] words = random.ints(1 << 12, 0, vocab).toArray();

@@ -282,7 +282,17 @@ public final class Model implements AutoCloseable {
     /** A batch of up to {@code capacity} streams stepped together ({@link StepBatch}). */
     public StepBatch newStepBatch(int capacity) {
         checkOpen();
-        return new StepBatch(this, capacity);
+        return new StepBatch(this, capacity, LayerSequence.ColumnSplit.ALONE);
+    }
+
+    /**
+     * The same, its rows' normalisers (one pass over the vocabulary each) split over {@code threads}
+     * when they are asked for; the GEMMs stay on the calling thread's OpenMP team. The same results
+     * bit for bit.
+     */
+    public StepBatch newStepBatch(int capacity, StepThreads threads) {
+        checkOpen();
+        return new StepBatch(this, capacity, threads);
     }
 
     /** A scorer that runs up to {@code maxBatch} sentences at once through the GEMMs. */

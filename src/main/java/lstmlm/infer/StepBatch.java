@@ -36,12 +36,18 @@ public final class StepBatch {
     private final NextWords next;
     private final double[] logNormalizer;
     private final boolean[] normalized;
+    /** Where the rows' normalisers run: on the caller, or split over threads ({@link #allNormalizers}). */
+    private final LayerSequence.ColumnSplit split;
+    /** With a split: a scratch row of V floats per {@link LayerSequence.ColumnSplit#BLOCK} of rows, and the range the split runs. */
+    private final MemorySegment blockExps;
+    private final LayerSequence.ColumnRange normalizeRows;
     private int rows;
     private boolean hasPrediction;
 
-    StepBatch(Model model, int capacity) {
+    StepBatch(Model model, int capacity, LayerSequence.ColumnSplit split) {
         if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
         this.model = model;
+        this.split = split;
         this.capacity = capacity;
         this.vocab = model.vocab;
         long stateBytes = LayerSequence.State.bytes(capacity, model.layers, model.hidden, vocab);
@@ -54,6 +60,14 @@ public final class StepBatch {
         this.product = LayerSequence.product(model.weights, capacity, model.gemmWeights);
         this.logNormalizer = new double[capacity];
         this.normalized = new boolean[capacity];
+        if (split == LayerSequence.ColumnSplit.ALONE) {
+            this.blockExps = null;
+            this.normalizeRows = null;
+        } else {
+            int blocks = (capacity + LayerSequence.ColumnSplit.BLOCK - 1) / LayerSequence.ColumnSplit.BLOCK;
+            this.blockExps = Arena.ofAuto().allocate(4L * vocab * blocks, 64);
+            this.normalizeRows = this::normalizeRows;
+        }
     }
 
     public int capacity() {
@@ -150,10 +164,34 @@ public final class StepBatch {
 
     private double logNormalizer(int row) {
         if (!normalized[row]) {
-            logNormalizer[row] = LayerSequence.logNormalizer(state.logits(), state.logitsRow(row), vocab, model.zeros, exps);
-            normalized[row] = true;
+            if (normalizeRows != null) {
+                allNormalizers();
+            } else {
+                logNormalizer[row] = LayerSequence.logNormalizer(state.logits(), state.logitsRow(row), vocab, model.zeros, exps);
+                normalized[row] = true;
+            }
         }
         return logNormalizer[row];
+    }
+
+    /**
+     * Every row's normaliser not yet computed, the rows split over the threads: a program that asks
+     * one row asks them all, and one pass over V words per row is most of a batched step's time after
+     * its GEMMs. Each row's value is the one the caller alone would compute (the same function).
+     */
+    private void allNormalizers() {
+        split.run(rows, normalizeRows);
+    }
+
+    /** Rows [from, to): one thread's share, with its block's scratch row. */
+    private void normalizeRows(int from, int to) {
+        long scratch = (long) vocab * (from / LayerSequence.ColumnSplit.BLOCK);
+        for (int r = from; r < to; r++) {
+            if (normalized[r]) continue;
+            logNormalizer[r] = LayerSequence.logNormalizer(state.logits(), state.logitsRow(r), vocab, model.zeros, blockExps,
+                    scratch);
+            normalized[r] = true;
+        }
     }
 
     private void checkRows(int rows) {

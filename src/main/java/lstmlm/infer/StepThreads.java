@@ -23,7 +23,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class StepThreads implements AutoCloseable, LayerSequence.ColumnSplit {
     /** Columns are split in blocks of 16 floats (64 bytes), so no two threads write one cache line. */
-    private static final int BLOCK = 16;
+    private static final int BLOCK = LayerSequence.ColumnSplit.BLOCK;
     /** How long a waiting thread polls before it parks: a step's products follow each other within microseconds. */
     static final long SPIN_NANOS = 50_000;
 

@@ -149,8 +149,13 @@ public final class LayerSequence {
      * Runs a one-row product's output columns [0, cols) as ranges, on the calling thread or on several:
      * every column's value is the same however they are split (each is one FMA chain of the one-row
      * kernels), so the split changes speed, never results. {@link #ALONE} runs them all on the caller.
+     * Ranges are whole {@link #BLOCK}s of columns (the last may end early): a caller may key scratch
+     * memory by {@code from / BLOCK}.
      */
     public interface ColumnSplit {
+        /** Columns per block: 64 bytes of floats, so no two ranges write one cache line. */
+        int BLOCK = 16;
+
         void run(int cols, ColumnRange range);
 
         ColumnSplit ALONE = (cols, range) -> range.run(0, cols);
@@ -399,7 +404,13 @@ public final class LayerSequence {
 
     /** log Σ_j exp(logits[off + j]): training's normaliser, its exponentials left in {@code exps}. */
     public static double logNormalizer(MemorySegment logits, long off, int n, MemorySegment zeros, MemorySegment exps) {
-        return SoftmaxCrossEntropy.logSumExp(logits, off, zeros, 0, n, exps, 0);
+        return logNormalizer(logits, off, n, zeros, exps, 0);
+    }
+
+    /** The same with its scratch at float {@code expsOff} of {@code exps}. */
+    public static double logNormalizer(MemorySegment logits, long off, int n, MemorySegment zeros, MemorySegment exps,
+                                       long expsOff) {
+        return SoftmaxCrossEntropy.logSumExp(logits, off, zeros, 0, n, exps, expsOff);
     }
 
     /** out[j] = a · src[j] for j in [0, n): probabilities out of the exponentials. */

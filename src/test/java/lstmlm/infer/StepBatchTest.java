@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -180,36 +181,75 @@ class StepBatchTest {
     @EnumSource(WeightFormat.class)
     void steadyStateStepsAndSelectionsAllocateNothing(WeightFormat format) {
         Path file = TestModels.write(dir, 300, 24, 2, false, 13, 0.3f, format);
-        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-        try (Model model = Model.load(file)) {
-            StepBatch batch = model.newStepBatch(16);
-            batch.start(16);
-            int[] ids = new int[16], from = new int[16];
-            float[] all = new float[300];
-            var random = new SplittableRandom(4);
-            TopK top = new TopK(8);
-            Runnable step = () -> {
-                for (int r = 0; r < 16; r++) {
-                    ids[r] = random.nextInt(300);
-                    from[r] = random.nextInt(16);
-                }
-                batch.step(ids);
-                batch.logProbabilities(3, all);
-                batch.logProbability(5, 9);
-                batch.argmax(7);
-                batch.topK(2, top);
-                batch.sample(4, 0.9f, 0, random);
-                batch.sample(6, 1.1f, 5, random);
-                batch.select(from, 16);
-            };
-            for (int i = 0; i < 5_000; i++) step.run(); // through C2
-            long bytes = Long.MAX_VALUE;
-            for (int round = 0; round < 4 && bytes >= 2000; round++) { // the least of a few rounds, as SessionTest
-                long before = mx.getCurrentThreadAllocatedBytes();
-                for (int i = 0; i < 2000; i++) step.run();
-                bytes = Math.min(bytes, mx.getCurrentThreadAllocatedBytes() - before);
+        try (Model model = Model.load(file); StepThreads threads = new StepThreads(2)) {
+            assertStepsAllocateNothing(model.newStepBatch(16), format.toString());
+            if (format == WeightFormat.FP32) { // the normalisers read the logits, whatever the weights' format
+                assertStepsAllocateNothing(model.newStepBatch(40, threads), format + " with its normalisers on two threads");
             }
-            assertTrue(bytes < 2000, format + ": steady-state steps allocated " + bytes + " bytes over 2000 steps");
+        }
+    }
+
+    private static void assertStepsAllocateNothing(StepBatch batch, String what) {
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int n = batch.capacity();
+        batch.start(n);
+        int[] ids = new int[n], from = new int[n];
+        float[] all = new float[300];
+        var random = new SplittableRandom(4);
+        TopK top = new TopK(8);
+        Runnable step = () -> {
+            for (int r = 0; r < n; r++) {
+                ids[r] = random.nextInt(300);
+                from[r] = random.nextInt(n);
+            }
+            batch.step(ids);
+            batch.logProbabilities(3, all);
+            batch.logProbability(5, 9);
+            batch.argmax(7);
+            batch.topK(2, top);
+            batch.sample(4, 0.9f, 0, random);
+            batch.sample(6, 1.1f, 5, random);
+            batch.select(from, n);
+        };
+        for (int i = 0; i < 5_000; i++) step.run(); // through C2
+        long bytes = Long.MAX_VALUE;
+        for (int round = 0; round < 4 && bytes >= 2000; round++) { // the least of a few rounds, as SessionTest
+            long before = mx.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 2000; i++) step.run();
+            bytes = Math.min(bytes, mx.getCurrentThreadAllocatedBytes() - before);
+        }
+        assertTrue(bytes < 2000, what + ": steady-state steps allocated " + bytes + " bytes over 2000 steps");
+    }
+
+    /** Normalisers split over threads give every row's log-probabilities bit for bit as the caller alone does. */
+    @Test
+    void normalisersOnSeveralThreadsAreTheSameBits() {
+        int vocab = 200, capacity = 53;
+        Path file = TestModels.write(dir, vocab, 16, 2, 23, 0.5f);
+        try (Model model = Model.load(file); StepThreads threads = new StepThreads(3)) {
+            StepBatch alone = model.newStepBatch(capacity), split = model.newStepBatch(capacity, threads);
+            SplittableRandom random = new SplittableRandom(5);
+            float[] a = new float[vocab], b = new float[vocab];
+            int[] ids = new int[capacity], from = new int[capacity];
+            for (int n : new int[]{53, 40, 17, 33}) {
+                alone.start(n);
+                split.start(n);
+                for (int t = 0; t < 4; t++) {
+                    for (int r = 0; r < n; r++) ids[r] = random.nextInt(vocab);
+                    alone.step(ids);
+                    split.step(ids);
+                    int first = random.nextInt(n); // the first row asked computes them all
+                    assertEquals(alone.logProbability(first, 7), split.logProbability(first, 7));
+                    for (int r = 0; r < n; r++) {
+                        alone.logProbabilities(r, a);
+                        split.logProbabilities(r, b);
+                        assertArrayEquals(a, b, n + " rows, row " + r);
+                    }
+                    for (int r = 0; r < n; r++) from[r] = random.nextInt(n);
+                    alone.select(from, n);
+                    split.select(from, n);
+                }
+            }
         }
     }
 
