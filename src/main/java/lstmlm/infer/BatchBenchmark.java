@@ -45,30 +45,50 @@ public final class BatchBenchmark {
     }
 
     /**
-     * N rows stepped together for about {@code seconds} after a warm-up of as long, the rows'
-     * normalisers split over {@code normalisers} (one thread: the caller's alone).
+     * N rows stepped together for about {@code seconds}, the rows' normalisers split over
+     * {@code normalisers} (one thread: the caller's alone), after a warm-up that lasts until two
+     * rounds in a row give the same rate within {@link #SETTLED} (on two cores the JIT compiles
+     * while the GEMMs' threads hold both, and a fixed warm-up of 2 s left the rate half its value).
      */
     public static Row batch(Model model, int n, double seconds, long seed, StepThreads normalisers) {
-        return batch(model, model.newStepBatch(n, normalisers), seconds, seed);
+        Stepper stepper = new Stepper(model.newStepBatch(n, normalisers), model.vocabularySize(), seed);
+        long round = (long) (seconds / 2 * 1e9);
+        double previous = 0;
+        for (int i = 0; i < WARM_UP_ROUNDS; i++) {
+            double rate = stepper.run(round);
+            if (Math.abs(rate - previous) <= SETTLED * rate) break;
+            previous = rate;
+        }
+        double rate = stepper.run((long) (seconds * 1e9));
+        return row("batch", n, rate * n, new Latencies(stepper.nanos, stepper.recorded), n);
     }
 
-    private static Row batch(Model model, StepBatch batch, double seconds, long seed) {
-        int n = batch.capacity();
-        int vocab = model.vocabularySize();
-        SplittableRandom random = new SplittableRandom(seed);
-        int[] words = random.ints(1 << 12, 0, vocab).toArray();
-        int[] ids = new int[n];
-        batch.start(n);
-        long[] nanos = new long[1 << 16];
-        int cursor = 0;
-        float sink = 0;
-        int recorded = 0;
-        long steps = 0, measuredNanos = 0;
-        for (int phase = 0; phase < 2; phase++) {
-            long start = System.nanoTime(), end = start + (long) (seconds * 1e9);
+    /** Two warm-up rounds whose rates differ by at most this share have settled. */
+    static final double SETTLED = 0.03;
+    /** Warm-up rounds at most, whatever the rates do. */
+    static final int WARM_UP_ROUNDS = 12;
+
+    /** Steps a batch with random words, each step a feed and a log-probability per row, timing each step. */
+    private static final class Stepper {
+        final StepBatch batch;
+        final int n;
+        final int[] words, ids;
+        final long[] nanos = new long[1 << 16];
+        int cursor, recorded;
+        float sink;
+
+        Stepper(StepBatch batch, int vocab, long seed) {
+            this.batch = batch;
+            this.n = batch.capacity();
+            this.words = new SplittableRandom(seed).ints(1 << 12, 0, vocab).toArray();
+            this.ids = new int[n];
+            batch.start(n);
+        }
+
+        /** Steps for about {@code duration} ns (at least 3 steps); each step's time recorded afresh. Returns steps/s. */
+        double run(long duration) {
+            long start = System.nanoTime(), end = start + duration, now = start, steps = 0;
             recorded = 0;
-            steps = 0;
-            long now = start;
             while (now < end || steps < 3) {
                 for (int r = 0; r < n; r++) ids[r] = words[cursor++ & (words.length - 1)];
                 long t0 = System.nanoTime();
@@ -78,10 +98,9 @@ public final class BatchBenchmark {
                 if (recorded < nanos.length) nanos[recorded++] = now - t0;
                 steps++;
             }
-            measuredNanos = now - start;
+            if (sink == 42.4242f) System.out.print(""); // keep the results alive
+            return steps / ((now - start) / 1e9);
         }
-        if (sink == 42.4242f) System.out.print(""); // keep the results alive
-        return row("batch", n, steps * n / (measuredNanos / 1e9), new Latencies(nanos, recorded), n);
     }
 
     /**
