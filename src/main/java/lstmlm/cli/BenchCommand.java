@@ -106,7 +106,7 @@ final class BenchCommand implements Callable<Integer> {
     int stepThreads;
 
     @Option(names = "--seconds", defaultValue = "2", paramLabel = "S",
-            description = "Measured seconds per --batch or --sessions point, after a warm-up (--batch: until its rate settles; --sessions: as long) (default: ${DEFAULT-VALUE}).")
+            description = "Measured seconds per --batch or --sessions point, after a warm-up that lasts until its rate settles (default: ${DEFAULT-VALUE}).")
     double seconds;
 
     @Override

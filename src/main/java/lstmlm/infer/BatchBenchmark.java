@@ -105,7 +105,7 @@ public final class BatchBenchmark {
 
     /**
      * {@code threads} threads, each stepping its own session of {@code batcher}, for about
-     * {@code seconds} after a warm-up of as long.
+     * {@code seconds} after a warm-up that ends as {@link #batch}'s does, on the batcher's step rate.
      */
     public static Row sessions(DynamicBatcher batcher, int threads, double seconds, long seed) throws InterruptedException {
         int vocab = batcher.model().vocabularySize();
@@ -137,7 +137,16 @@ public final class BatchBenchmark {
                 }
             }));
         }
-        Thread.sleep((long) (seconds * 1000)); // warm-up
+        // warm-up, as the batch's: rounds of half the measured time until the batcher's step rate settles
+        long round = (long) (seconds / 2 * 1e9);
+        double previous = 0;
+        for (int i = 0; i < WARM_UP_ROUNDS; i++) {
+            long s0 = batcher.steps(), r0 = System.nanoTime();
+            java.util.concurrent.locks.LockSupport.parkNanos(round);
+            double rate = (batcher.steps() - s0) / ((System.nanoTime() - r0) / 1e9);
+            if (rate > 0 && Math.abs(rate - previous) <= SETTLED * rate) break;
+            previous = rate;
+        }
         long batches0 = batcher.batches(), steps0 = batcher.steps();
         measuring.set(true);
         long t0 = System.nanoTime();
