@@ -53,14 +53,19 @@ public final class BatchBenchmark {
     public static Row batch(Model model, int n, double seconds, long seed, StepThreads normalisers) {
         Stepper stepper = new Stepper(model.newStepBatch(n, normalisers), model.vocabularySize(), seed);
         long round = (long) (seconds / 2 * 1e9);
-        double previous = 0;
-        for (int i = 0; i < WARM_UP_ROUNDS; i++) {
-            double rate = stepper.run(round);
-            if (Math.abs(rate - previous) <= SETTLED * rate) break;
-            previous = rate;
-        }
+        warmUp(() -> stepper.run(round));
         double rate = stepper.run((long) (seconds * 1e9));
         return row("batch", n, rate * n, new Latencies(stepper.nanos, stepper.recorded), n);
+    }
+
+    /** Runs warm-up rounds, each returning its rate, until two in a row agree within {@link #SETTLED} (at most {@link #WARM_UP_ROUNDS}). */
+    private static void warmUp(java.util.function.DoubleSupplier round) {
+        double previous = 0;
+        for (int i = 0; i < WARM_UP_ROUNDS; i++) {
+            double rate = round.getAsDouble();
+            if (rate > 0 && Math.abs(rate - previous) <= SETTLED * rate) return;
+            previous = rate;
+        }
     }
 
     /** Two warm-up rounds whose rates differ by at most this share have settled. */
@@ -139,14 +144,11 @@ public final class BatchBenchmark {
         }
         // warm-up, as the batch's: rounds of half the measured time until the batcher's step rate settles
         long round = (long) (seconds / 2 * 1e9);
-        double previous = 0;
-        for (int i = 0; i < WARM_UP_ROUNDS; i++) {
+        warmUp(() -> {
             long s0 = batcher.steps(), r0 = System.nanoTime();
             java.util.concurrent.locks.LockSupport.parkNanos(round);
-            double rate = (batcher.steps() - s0) / ((System.nanoTime() - r0) / 1e9);
-            if (rate > 0 && Math.abs(rate - previous) <= SETTLED * rate) break;
-            previous = rate;
-        }
+            return (batcher.steps() - s0) / ((System.nanoTime() - r0) / 1e9);
+        });
         long batches0 = batcher.batches(), steps0 = batcher.steps();
         measuring.set(true);
         long t0 = System.nanoTime();

@@ -22,8 +22,6 @@ import java.util.concurrent.locks.ReentrantLock;
  * then sit few enough calls deep that C2 keeps their vectors in registers rather than boxing them.
  */
 public final class StepThreads implements AutoCloseable, LayerSequence.ColumnSplit {
-    /** Columns are split in blocks of 16 floats (64 bytes), so no two threads write one cache line. */
-    private static final int BLOCK = LayerSequence.ColumnSplit.BLOCK;
     /** How long a waiting thread polls before it parks: a step's products follow each other within microseconds. */
     static final long SPIN_NANOS = 50_000;
 

@@ -762,12 +762,7 @@ public final class LayerSequence {
         private PackedFp32 packed() {
             PackedFp32 p = source.packed();
             if (p != packed) {
-                for (PackedMatmul[] byRows : matmuls) {
-                    for (int i = 0; i < byRows.length; i++) {
-                        if (byRows[i] != null) byRows[i].close();
-                        byRows[i] = null;
-                    }
-                }
+                Matmuls.closeAll(matmuls);
                 java.util.Arrays.fill(unshared, 0);
                 packed = p;
                 if (p != null && !registered) {
@@ -836,11 +831,17 @@ public final class LayerSequence {
         private static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create();
 
         static void release(Object product, PackedMatmul[][] matmuls) {
-            CLEANER.register(product, () -> {
-                for (PackedMatmul[] byRows : matmuls) {
-                    for (PackedMatmul mm : byRows) if (mm != null) mm.close();
+            CLEANER.register(product, () -> closeAll(matmuls));
+        }
+
+        /** Closes every matmul made so far and forgets it. */
+        static void closeAll(PackedMatmul[][] matmuls) {
+            for (PackedMatmul[] byRows : matmuls) {
+                for (int i = 0; i < byRows.length; i++) {
+                    if (byRows[i] != null) byRows[i].close();
+                    byRows[i] = null;
                 }
-            });
+            }
         }
     }
 }
