@@ -209,7 +209,7 @@ public final class RowKernels {
      * weights: the even column widens by a shift, the odd one by a mask, one operation each where a
      * 16-to-32-bit conversion and a shift cost two. While the rows are summed such a group of y
      * holds its L even columns, then its L odd ones, and is put back in order at the end; the
-     * columns past the last whole group take the widening loads.
+     * columns past the last whole group are summed one at a time.
      */
     public static void vectorTimesMatrixBf16(MemorySegment x, long xOff, int rows, MemorySegment w, long wOff, int cols,
                                              int from, int to, MemorySegment bias, long biasOff, MemorySegment y, long yOff) {
@@ -328,24 +328,16 @@ public final class RowKernels {
         return pairs.lanewise(jdk.incubator.vector.VectorOperators.AND, 0xFFFF0000).reinterpretAsFloats();
     }
 
-    /** y += x0·W[k] + … + x3·W[k+3] over the first {@code cols} columns of bf16 rows {@code stride} apart; byte offsets. */
+    /**
+     * y += x0·W[k] + … + x3·W[k+3] over the first {@code cols} (< 2L) columns of bf16 rows {@code stride}
+     * apart; byte offsets. Scalar: widening a vector of bf16 by a 16-to-32-bit conversion allocated
+     * on every call where L = 16 (SessionTest's allocation check, AVX-512), and these columns are
+     * only what is left of a row past its whole groups of 2L.
+     */
     private static void addFourRowsBf16(float x0, float x1, float x2, float x3, MemorySegment w, long r0, int stride, int cols,
                                         MemorySegment y, long yb) {
-        final FloatVector v0 = FloatVector.broadcast(F, x0), v1 = FloatVector.broadcast(F, x1);
-        final FloatVector v2 = FloatVector.broadcast(F, x2), v3 = FloatVector.broadcast(F, x3);
         final long rowBytes = (long) stride * 2, r1 = r0 + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
-        final int upper = F.loopBound(cols);
-        int j = 0;
-        for (; j < upper; j += F.length()) {
-            final long jb = 4L * j, wb = 2L * j;
-            FloatVector acc = FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE);
-            acc = widen(w, r0 + wb).fma(v0, acc);
-            acc = widen(w, r1 + wb).fma(v1, acc);
-            acc = widen(w, r2 + wb).fma(v2, acc);
-            acc = widen(w, r3 + wb).fma(v3, acc);
-            acc.intoMemorySegment(y, yb + jb, NATIVE);
-        }
-        for (; j < cols; j++) {
+        for (int j = 0; j < cols; j++) {
             final long jb = 4L * j, wb = 2L * j;
             float acc = y.get(FLOAT, yb + jb);
             acc = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, r0 + wb)), x0, acc);
@@ -356,25 +348,12 @@ public final class RowKernels {
         }
     }
 
+    /** {@link #addFourRowsBf16} for one row. */
     private static void addOneRowBf16(float xk, MemorySegment w, long r0, int cols, MemorySegment y, long yb) {
-        final FloatVector vk = FloatVector.broadcast(F, xk);
-        final int upper = F.loopBound(cols);
-        int j = 0;
-        for (; j < upper; j += F.length()) {
-            final long jb = 4L * j;
-            widen(w, r0 + 2L * j).fma(vk, FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE)).intoMemorySegment(y, yb + jb, NATIVE);
-        }
-        for (; j < cols; j++) {
+        for (int j = 0; j < cols; j++) {
             final long jb = 4L * j;
             y.set(FLOAT, yb + jb, Math.fma(Bf16.toFloat(w.get(Bf16.BF16, r0 + 2L * j)), xk, y.get(FLOAT, yb + jb)));
         }
-    }
-
-    /** One vector of bf16 weights at byte offset b, widened to float32 (exact). Tiny: C2 inlines it. */
-    private static FloatVector widen(MemorySegment w, long b) {
-        return ((jdk.incubator.vector.IntVector) jdk.incubator.vector.ShortVector.fromMemorySegment(Bf16.S, w, b, NATIVE)
-                .convertShape(jdk.incubator.vector.VectorOperators.S2I, VectorShapes.I, 0))
-                .lanewise(jdk.incubator.vector.VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
     /**
@@ -487,15 +466,26 @@ public final class RowKernels {
         }
     }
 
+    /**
+     * W-row · x over n bf16 weights at byte offset wb: whole groups of 2L weights read as L int pairs
+     * (as {@link #vectorTimesMatrixBf16} does), their even and odd weights against x's even and odd
+     * elements of the group; the rest scalar.
+     */
     private static float dotBf16(MemorySegment w, long wb, MemorySegment x, long xOff, int n) {
-        final int upper = F.loopBound(n);
-        FloatVector acc = FloatVector.zero(F);
-        int j = 0;
-        for (; j < upper; j += F.length()) {
-            acc = widen(w, wb + 2L * j).fma(FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE), acc);
+        final int L = F.length();
+        final int paired = n - n % (2 * L);
+        FloatVector accEven = FloatVector.zero(F), accOdd = FloatVector.zero(F);
+        for (int j = 0; j < paired; j += 2 * L) {
+            FloatVector a = FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE);
+            FloatVector b = FloatVector.fromMemorySegment(F, x, 4 * (xOff + j + L), NATIVE);
+            FloatVector xEven = a.rearrange(EVEN_OF_BOTH).blend(b.rearrange(EVEN_OF_BOTH), UPPER_HALF);
+            FloatVector xOdd = a.rearrange(ODD_OF_BOTH).blend(b.rearrange(ODD_OF_BOTH), UPPER_HALF);
+            jdk.incubator.vector.IntVector p = pairs(w, wb + 2L * j);
+            accEven = evenOf(p).fma(xEven, accEven);
+            accOdd = oddOf(p).fma(xOdd, accOdd);
         }
-        float s = VectorShapes.sumLanes(acc);
-        for (; j < n; j++) s = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, wb + 2L * j)), x.getAtIndex(FLOAT, xOff + j), s);
+        float s = VectorShapes.sumLanes(accEven.add(accOdd));
+        for (int j = paired; j < n; j++) s = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, wb + 2L * j)), x.getAtIndex(FLOAT, xOff + j), s);
         return s;
     }
 
