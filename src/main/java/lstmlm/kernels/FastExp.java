@@ -106,8 +106,9 @@ public final class FastExp {
         IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
         FloatVector e = p.mul(bits.reinterpretAsFloats()).blend(zero, zeroed);
         e.intoMemorySegment(out, 4 * (outOff + j), NATIVE, live);
-        // added to the running sum one by one in index order, exactly as the scalar loop did
-        for (int i = 0; i < n - j; i++) s += e.lane(i);
+        // added to the running sum one by one in index order, exactly as the scalar loop did; read
+        // back from memory, since lane(i) with a variable i is a 16-way switch per element
+        for (int i = j; i < n; i++) s += out.getAtIndex(VectorShapes.FLOAT, outOff + i);
         return s;
     }
 }

@@ -3,7 +3,6 @@ package lstmlm.model;
 import lstmlm.kernels.Bf16;
 import lstmlm.kernels.Dropout;
 import lstmlm.kernels.Embedding;
-import lstmlm.kernels.LstmCell;
 import lstmlm.kernels.SoftmaxCrossEntropy;
 import lstmlm.kernels.VectorMath;
 import lstmlm.modelfile.AdaptiveSoftmax;
@@ -140,8 +139,7 @@ public final class Passes {
         LanguageModel m = e.model;
         StepProducts steps = w.stepProducts;
         int b = w.batch, rows = b * w.steps, hid = m.shape.hidden(), g = 4 * hid;
-        MemorySegment acts = w.acts, p = m.params;
-        long bias = m.layout.bias(l);
+        MemorySegment acts = w.acts;
         long step = (long) b * hid, zStep = (long) b * g;
         boolean recurrentDrop = d.recurrent() < 1f, bf16Steps = steps.bf16();
         e.products.multiply(e, Matrix.of(w.slab, layerInput(w, l), rows, hid), Matrix.of(m.slab, m.layout.weight(l), hid, g),
@@ -161,9 +159,7 @@ public final class Passes {
                 if (bf16Steps) toBf16(w, hPrev, step);
             }
             steps.forward(e, w, l, hPrev, zt);
-            LstmCell.forward(acts, zt, p, bias, acts, w.c[l] + t * step, acts, w.c[l] + (t + 1) * step,
-                    acts, w.tanhC[l] + t * step, acts, w.h[l] + (t + 1) * step, b, hid, ModelShape.FORGET_BIAS);
-            if (bf16Steps) toBf16(w, w.h[l] + (t + 1) * step, step);
+            w.cellRows.forward(e, l, t, bf16Steps);
         }
         // what dW_rec multiplies: h_0 .. h_{T-1} (masked with recurrent dropout); slots 1..T are also the
         // next layer's input when this layer's output is not dropped (with bf16 steps, all rounded above)
@@ -189,13 +185,12 @@ public final class Passes {
         LanguageModel m = e.model;
         StepProducts steps = w.stepProducts;
         int b = w.batch, rows = b * w.steps, hid = m.shape.hidden(), g = 4 * hid;
-        MemorySegment acts = w.acts, grads = m.grads;
-        long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l), bias = m.layout.bias(l);
+        MemorySegment acts = w.acts;
+        long wIn = m.layout.weight(l), wRec = m.layout.recurrentWeight(l);
         long dx = w.dx;
         boolean recurrentDrop = d.recurrent() < 1f, bf16Steps = steps.bf16();
         if (w.outputDropped[l]) Dropout.apply(acts, dx, acts, w.mask[l], acts, dx, rows * hid);
         VectorMath.fill(acts, w.dc, (long) b * hid, 0f);
-        VectorMath.fill(grads, bias, g, 0f);
         steps.prepareBackward(e, w, l);
         long step = (long) b * hid, zStep = (long) b * g;
         for (int t = w.steps - 1; t >= 0; t--) {
@@ -210,10 +205,9 @@ public final class Passes {
                     VectorMath.add(acts, dht, acts, into, step);
                 }
             }
-            LstmCell.backward(acts, zt, acts, w.c[l] + t * step, acts, w.tanhC[l] + t * step,
-                    acts, dht, acts, w.dc, grads, bias, b, hid);
-            if (bf16Steps) toBf16(w, zt, zStep); // dz_t, for the next step's dz_t · W_recᵀ
+            w.cellRows.backward(e, l, t, bf16Steps); // with bf16 steps also dz_t's copy, for dz_t · W_recᵀ
         }
+        w.cellRows.biasGradient(e, l);
         if (!bf16Steps) toBf16(w, w.z[l], (long) rows * g); // dz, for the three weight- and input-gradient products
         Matrix dz = Matrix.of(w.slab, w.z[l], rows, g);
         long recurrentInput = recurrentDrop ? w.hm[l] : w.h[l];

@@ -75,6 +75,8 @@ public final class Window implements AutoCloseable {
     final boolean[] outputDropped;
     /** The per-step products' reusable task (this window's passes run on one thread at a time). */
     final RecurrentProduct recurrent = new RecurrentProduct();
+    /** The per-step cell's reusable task, likewise. */
+    final CellRows cellRows = new CellRows(this);
     final GemmPair gemmPair = new GemmPair();
     /** bf16 mode with bf16 step products: their packed weights and primitives; else null. */
     final PackedSteps packedSteps;

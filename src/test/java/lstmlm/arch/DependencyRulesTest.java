@@ -79,10 +79,12 @@ class DependencyRulesTest {
     @Test
     void thePassesNameNoProfile() throws Exception {
         Path classes = Path.of(lstmlm.model.Engine.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        TreeSet<String> named = namedClasses(classes.resolve("lstmlm/model/Passes.class"));
-        assertTrue(named.contains("lstmlm/kernels/LstmCell"), "read the wrong class: " + named);
-        assertTrue(!named.contains("lstmlm/model/StepProfile") && !named.contains("lstmlm/model/StepProfile$Part"),
-                "Passes names the profile: " + named);
+        for (String pass : List.of("Passes", "CellRows")) {
+            TreeSet<String> named = namedClasses(classes.resolve("lstmlm/model/" + pass + ".class"));
+            assertTrue(named.contains("lstmlm/kernels/VectorMath"), "read the wrong class: " + named);
+            assertTrue(!named.contains("lstmlm/model/StepProfile") && !named.contains("lstmlm/model/StepProfile$Part"),
+                    pass + " names the profile: " + named);
+        }
     }
 
     private static TreeSet<String> namedClasses(Path file) throws IOException {

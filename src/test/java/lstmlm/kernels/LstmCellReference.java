@@ -37,8 +37,7 @@ public final class LstmCellReference {
 
     public static void backward(MemorySegment z, long zOff, MemorySegment cPrev, long cPrevOff,
                                 MemorySegment tanhC, long tanhCOff, MemorySegment dh, long dhOff,
-                                MemorySegment dc, long dcOff, MemorySegment dBias, long dBiasOff,
-                                int rows, int hidden) {
+                                MemorySegment dc, long dcOff, int rows, int hidden) {
         final int H = hidden;
         for (int r = 0; r < rows; r++) {
             final long zRow = zOff + 4L * H * r;
@@ -60,10 +59,6 @@ public final class LstmCellReference {
                 set(z, zRow + 2 * H + j, dG);
                 set(z, zRow + 3 * H + j, dO);
                 set(dc, dcOff + s + j, dcTot * f);
-                set(dBias, dBiasOff + j, get(dBias, dBiasOff + j) + dI);
-                set(dBias, dBiasOff + H + j, get(dBias, dBiasOff + H + j) + dF);
-                set(dBias, dBiasOff + 2 * H + j, get(dBias, dBiasOff + 2 * H + j) + dG);
-                set(dBias, dBiasOff + 3 * H + j, get(dBias, dBiasOff + 3 * H + j) + dO);
             }
         }
     }

@@ -1,0 +1,96 @@
+package lstmlm.model;
+
+import lstmlm.kernels.Bf16;
+import lstmlm.kernels.LstmCell;
+import lstmlm.kernels.VectorMath;
+import lstmlm.modelfile.ModelShape;
+
+/**
+ * A training window's pointwise per-step work on the team: the fused cell of one step over its B
+ * rows, split by rows (rows are independent, so the split changes no bits), and, in the same
+ * chunk while the rows are in cache, the bf16 copy of what the next step's product reads (h_t
+ * forward, dz_t backward). The bias gradient, a sum over all rows, is left to
+ * {@link #biasGradient}, which splits by columns and adds rows in the order one thread would. One
+ * reusable task per window: nothing is allocated per step.
+ */
+final class CellRows implements WorkerTeam.RangeTask {
+    private enum Mode { FORWARD, BACKWARD, BIAS }
+
+    private final Window w;
+    private Mode mode;
+    private int layer, t;
+    private long biasOff;
+    private boolean bf16Copy;
+    private LanguageModel model;
+
+    CellRows(Window w) {
+        this.w = w;
+    }
+
+    /**
+     * Step t of layer l forward: gates, c_t, tanh(c_t) and h_t from z_t (which already holds both
+     * products) and c_{t−1}; with {@code bf16Copy}, h_t's bf16 copy for the next step's product.
+     */
+    void forward(Engine e, int l, int t, boolean bf16Copy) {
+        set(Mode.FORWARD, e, l, t, bf16Copy);
+        e.workers.forRange(0, w.batch, this);
+    }
+
+    /**
+     * Step t of layer l backward: dz_t in place over the gates, dh_t in, dc through to step t−1;
+     * with {@code bf16Copy}, dz_t's bf16 copy for the product into dh_{t−1}.
+     */
+    void backward(Engine e, int l, int t, boolean bf16Copy) {
+        set(Mode.BACKWARD, e, l, t, bf16Copy);
+        e.workers.forRange(0, w.batch, this);
+    }
+
+    /**
+     * dBias[4H] = Σ dz over the window's rows, steps T−1 down to 0 and rows in order within a step
+     * (the order the backward steps produced them in), split over the team by columns.
+     */
+    void biasGradient(Engine e, int l) {
+        set(Mode.BIAS, e, l, 0, false);
+        e.workers.forRange(0, e.shape.gates(), this);
+    }
+
+    private void set(Mode mode, Engine e, int l, int t, boolean bf16Copy) {
+        this.mode = mode;
+        this.model = e.model;
+        this.layer = l;
+        this.t = t;
+        this.bf16Copy = bf16Copy;
+        this.biasOff = e.model.layout.bias(l);
+    }
+
+    @Override
+    public void run(int chunk, int from, int to) {
+        ModelShape shape = model.shape;
+        int hid = shape.hidden(), g = shape.gates(), b = w.batch, rows = to - from;
+        long step = (long) b * hid, zStep = (long) b * g;
+        long zt = w.z[layer] + t * zStep + (long) from * g, own = (long) from * hid;
+        switch (mode) {
+            case FORWARD -> {
+                long hNext = w.h[layer] + (t + 1) * step + own;
+                LstmCell.forward(w.acts, zt, model.params, biasOff, w.acts, w.c[layer] + t * step + own,
+                        w.acts, w.c[layer] + (t + 1) * step + own, w.acts, w.tanhC[layer] + t * step + own,
+                        w.acts, hNext, rows, hid, ModelShape.FORGET_BIAS);
+                if (bf16Copy) Bf16.fromFloats(w.acts, hNext, w.bf16Mirror, hNext, (long) rows * hid);
+            }
+            case BACKWARD -> {
+                LstmCell.backward(w.acts, zt, w.acts, w.c[layer] + t * step + own, w.acts, w.tanhC[layer] + t * step + own,
+                        w.acts, w.dx + t * step + own, w.acts, w.dc + own, rows, hid);
+                if (bf16Copy) Bf16.fromFloats(w.acts, zt, w.bf16Mirror, zt, (long) rows * g);
+            }
+            case BIAS -> {
+                long dBias = biasOff + from;
+                VectorMath.fill(model.grads, dBias, rows, 0f);
+                for (int s = w.steps - 1; s >= 0; s--) {
+                    for (int r = 0; r < b; r++) {
+                        VectorMath.add(model.grads, dBias, w.acts, w.z[layer] + s * zStep + (long) r * g + from, rows);
+                    }
+                }
+            }
+        }
+    }
+}
