@@ -72,7 +72,7 @@ public final class LstmCell {
             ov.intoMemorySegment(z, 4 * (zo + j), NATIVE);
             cv.intoMemorySegment(c, 4 * (cn + j), NATIVE);
         }
-        for (; j + HALF.length() <= H; j += HALF.length()) { // the same on a half-width vector
+        if (H - j >= HALF.length()) { // one half-width vector: what is left is under a whole one of F
             FloatVector iv = one2.div(FloatVector.fromMemorySegment(HALF, z, 4 * (zi + j), NATIVE).add(one2));
             FloatVector fv = one2.div(FloatVector.fromMemorySegment(HALF, z, 4 * (zf + j), NATIVE).add(one2));
             FloatVector gv = one2.sub(two2.div(FloatVector.fromMemorySegment(HALF, z, 4 * (zg + j), NATIVE).add(one2)));
@@ -83,6 +83,7 @@ public final class LstmCell {
             gv.intoMemorySegment(z, 4 * (zg + j), NATIVE);
             ov.intoMemorySegment(z, 4 * (zo + j), NATIVE);
             cv.intoMemorySegment(c, 4 * (cn + j), NATIVE);
+            j += HALF.length();
         }
         for (; j < H; j++) {
             float i = 1f / (get(z, zi + j) + 1f), f = 1f / (get(z, zf + j) + 1f);
@@ -109,10 +110,11 @@ public final class LstmCell {
             t.intoMemorySegment(tanhC, 4 * (tc + j), NATIVE);
             FloatVector.fromMemorySegment(F, z, 4 * (zo + j), NATIVE).mul(t).intoMemorySegment(h, 4 * (hn + j), NATIVE);
         }
-        for (; j + HALF.length() <= H; j += HALF.length()) {
+        if (H - j >= HALF.length()) { // one half-width vector
             FloatVector t = one2.sub(two2.div(FloatVector.fromMemorySegment(HALF, tanhC, 4 * (tc + j), NATIVE).add(one2)));
             t.intoMemorySegment(tanhC, 4 * (tc + j), NATIVE);
             FloatVector.fromMemorySegment(HALF, z, 4 * (zo + j), NATIVE).mul(t).intoMemorySegment(h, 4 * (hn + j), NATIVE);
+            j += HALF.length();
         }
         for (; j < H; j++) {
             float t = 1f - 2f / (get(tanhC, tc + j) + 1f);
@@ -157,7 +159,7 @@ public final class LstmCell {
                         .intoMemorySegment(z, 4 * (zf + j), NATIVE);
                 dcTot.mul(fv).intoMemorySegment(dc, 4 * (dcn + j), NATIVE);
             }
-            for (; j + HALF.length() <= H; j += HALF.length()) { // the same on a half-width vector
+            if (H - j >= HALF.length()) { // one half-width vector: what is left is under a whole one of F
                 FloatVector iv = FloatVector.fromMemorySegment(HALF, z, 4 * (zi + j), NATIVE);
                 FloatVector fv = FloatVector.fromMemorySegment(HALF, z, 4 * (zf + j), NATIVE);
                 FloatVector gv = FloatVector.fromMemorySegment(HALF, z, 4 * (zg + j), NATIVE);
@@ -172,6 +174,7 @@ public final class LstmCell {
                 dcTot.mul(FloatVector.fromMemorySegment(HALF, cPrev, 4 * (cp + j), NATIVE)).mul(fv).mul(one2.sub(fv))
                         .intoMemorySegment(z, 4 * (zf + j), NATIVE);
                 dcTot.mul(fv).intoMemorySegment(dc, 4 * (dcn + j), NATIVE);
+                j += HALF.length();
             }
             for (; j < H; j++) {
                 float i = get(z, zi + j), f = get(z, zf + j), g = get(z, zg + j), o = get(z, zo + j);
