@@ -1,7 +1,6 @@
 package lstmlm.kernels;
 
 import static lstmlm.kernels.VectorShapes.F;
-import static lstmlm.kernels.VectorShapes.HALF;
 import static lstmlm.kernels.VectorShapes.NATIVE;
 import static lstmlm.kernels.VectorShapes.get;
 import static lstmlm.kernels.VectorShapes.set;
@@ -36,90 +35,52 @@ public final class LstmCell {
                                int rows, int hidden, float forgetBias) {
         checkShape(rows, hidden);
         final int H = hidden;
+        final int upper = F.loopBound(H);
+        final FloatVector one = FloatVector.broadcast(F, 1f), two = FloatVector.broadcast(F, 2f);
         for (int r = 0; r < rows; r++) {
-            final long zi = zOff + 4L * H * r, s = (long) H * r;
-            gates(z, zi, bias, biasOff, forgetBias, cPrev, cPrevOff + s, c, cOff + s, H);
-            output(z, zi + 3L * H, c, cOff + s, tanhC, tanhCOff + s, h, hOff + s, H);
-        }
-    }
-
-    // forward's two passes over a row, each its own method: together in one, C1 runs out of
-    // registers and leaves the method to the interpreter until C2 compiles it (no vector crosses
-    // either call, so C2 need not inline them)
-
-    /** The gates of one row, in place over its z[4H] (gate starts zi, zi+H, ...), and c[H]. */
-    private static void gates(MemorySegment z, long zi, MemorySegment bias, long biasOff, float forgetBias,
-                              MemorySegment cPrev, long cp, MemorySegment c, long cn, int H) {
-        final long zf = zi + H, zg = zf + H, zo = zg + H;
-        final int upper = F.loopBound(H);
-        final FloatVector one = FloatVector.broadcast(F, 1f), two = FloatVector.broadcast(F, 2f);
-        final FloatVector one2 = FloatVector.broadcast(HALF, 1f), two2 = FloatVector.broadcast(HALF, 2f);
-        // e^-(zi+bi), e^-(zf+bf+forgetBias), e^2(zg+bg), e^-(zo+bo), in place
-        FastExp.expSum(-1f, z, zi, bias, biasOff, 0f, z, zi, H);
-        FastExp.expSum(-1f, z, zf, bias, biasOff + H, forgetBias, z, zf, H);
-        FastExp.expSum(2f, z, zg, bias, biasOff + 2L * H, 0f, z, zg, H);
-        FastExp.expSum(-1f, z, zo, bias, biasOff + 3L * H, 0f, z, zo, H);
-        int j = 0;
-        for (; j < upper; j += F.length()) {
-            FloatVector iv = one.div(FloatVector.fromMemorySegment(F, z, 4 * (zi + j), NATIVE).add(one));
-            FloatVector fv = one.div(FloatVector.fromMemorySegment(F, z, 4 * (zf + j), NATIVE).add(one));
-            FloatVector gv = one.sub(two.div(FloatVector.fromMemorySegment(F, z, 4 * (zg + j), NATIVE).add(one)));
-            FloatVector ov = one.div(FloatVector.fromMemorySegment(F, z, 4 * (zo + j), NATIVE).add(one));
-            FloatVector cv = fv.mul(FloatVector.fromMemorySegment(F, cPrev, 4 * (cp + j), NATIVE)).add(iv.mul(gv));
-            iv.intoMemorySegment(z, 4 * (zi + j), NATIVE);
-            fv.intoMemorySegment(z, 4 * (zf + j), NATIVE);
-            gv.intoMemorySegment(z, 4 * (zg + j), NATIVE);
-            ov.intoMemorySegment(z, 4 * (zo + j), NATIVE);
-            cv.intoMemorySegment(c, 4 * (cn + j), NATIVE);
-        }
-        if (H - j >= HALF.length()) { // one half-width vector: what is left is under a whole one of F
-            FloatVector iv = one2.div(FloatVector.fromMemorySegment(HALF, z, 4 * (zi + j), NATIVE).add(one2));
-            FloatVector fv = one2.div(FloatVector.fromMemorySegment(HALF, z, 4 * (zf + j), NATIVE).add(one2));
-            FloatVector gv = one2.sub(two2.div(FloatVector.fromMemorySegment(HALF, z, 4 * (zg + j), NATIVE).add(one2)));
-            FloatVector ov = one2.div(FloatVector.fromMemorySegment(HALF, z, 4 * (zo + j), NATIVE).add(one2));
-            FloatVector cv = fv.mul(FloatVector.fromMemorySegment(HALF, cPrev, 4 * (cp + j), NATIVE)).add(iv.mul(gv));
-            iv.intoMemorySegment(z, 4 * (zi + j), NATIVE);
-            fv.intoMemorySegment(z, 4 * (zf + j), NATIVE);
-            gv.intoMemorySegment(z, 4 * (zg + j), NATIVE);
-            ov.intoMemorySegment(z, 4 * (zo + j), NATIVE);
-            cv.intoMemorySegment(c, 4 * (cn + j), NATIVE);
-            j += HALF.length();
-        }
-        for (; j < H; j++) {
-            float i = 1f / (get(z, zi + j) + 1f), f = 1f / (get(z, zf + j) + 1f);
-            float g = 1f - 2f / (get(z, zg + j) + 1f), o = 1f / (get(z, zo + j) + 1f);
-            set(z, zi + j, i);
-            set(z, zf + j, f);
-            set(z, zg + j, g);
-            set(z, zo + j, o);
-            set(c, cn + j, f * get(cPrev, cp + j) + i * g);
-        }
-    }
-
-    /** tanh(c) and h = o·tanh(c) of one row, o at {@code zo}. */
-    private static void output(MemorySegment z, long zo, MemorySegment c, long cn, MemorySegment tanhC, long tc,
-                               MemorySegment h, long hn, int H) {
-        final int upper = F.loopBound(H);
-        final FloatVector one = FloatVector.broadcast(F, 1f), two = FloatVector.broadcast(F, 2f);
-        final FloatVector one2 = FloatVector.broadcast(HALF, 1f), two2 = FloatVector.broadcast(HALF, 2f);
-        // tanh(c) = 1 - 2/(e^2c + 1); h = o * tanh(c)
-        FastExp.expSum(1f, c, cn, c, cn, 0f, tanhC, tc, H); // e^(c + c)
-        int j = 0;
-        for (; j < upper; j += F.length()) {
-            FloatVector t = one.sub(two.div(FloatVector.fromMemorySegment(F, tanhC, 4 * (tc + j), NATIVE).add(one)));
-            t.intoMemorySegment(tanhC, 4 * (tc + j), NATIVE);
-            FloatVector.fromMemorySegment(F, z, 4 * (zo + j), NATIVE).mul(t).intoMemorySegment(h, 4 * (hn + j), NATIVE);
-        }
-        if (H - j >= HALF.length()) { // one half-width vector
-            FloatVector t = one2.sub(two2.div(FloatVector.fromMemorySegment(HALF, tanhC, 4 * (tc + j), NATIVE).add(one2)));
-            t.intoMemorySegment(tanhC, 4 * (tc + j), NATIVE);
-            FloatVector.fromMemorySegment(HALF, z, 4 * (zo + j), NATIVE).mul(t).intoMemorySegment(h, 4 * (hn + j), NATIVE);
-            j += HALF.length();
-        }
-        for (; j < H; j++) {
-            float t = 1f - 2f / (get(tanhC, tc + j) + 1f);
-            set(tanhC, tc + j, t);
-            set(h, hn + j, get(z, zo + j) * t);
+            final long zi = zOff + 4L * H * r, zf = zi + H, zg = zf + H, zo = zg + H; // gate starts, floats
+            final long s = (long) H * r;
+            final long cp = cPrevOff + s, cn = cOff + s, tc = tanhCOff + s, hn = hOff + s;
+            // e^-(zi+bi), e^-(zf+bf+forgetBias), e^2(zg+bg), e^-(zo+bo), in place
+            FastExp.expSum(-1f, z, zi, bias, biasOff, 0f, z, zi, H);
+            FastExp.expSum(-1f, z, zf, bias, biasOff + H, forgetBias, z, zf, H);
+            FastExp.expSum(2f, z, zg, bias, biasOff + 2L * H, 0f, z, zg, H);
+            FastExp.expSum(-1f, z, zo, bias, biasOff + 3L * H, 0f, z, zo, H);
+            int j = 0;
+            for (; j < upper; j += F.length()) {
+                FloatVector iv = one.div(FloatVector.fromMemorySegment(F, z, 4 * (zi + j), NATIVE).add(one));
+                FloatVector fv = one.div(FloatVector.fromMemorySegment(F, z, 4 * (zf + j), NATIVE).add(one));
+                FloatVector gv = one.sub(two.div(FloatVector.fromMemorySegment(F, z, 4 * (zg + j), NATIVE).add(one)));
+                FloatVector ov = one.div(FloatVector.fromMemorySegment(F, z, 4 * (zo + j), NATIVE).add(one));
+                FloatVector cv = fv.mul(FloatVector.fromMemorySegment(F, cPrev, 4 * (cp + j), NATIVE)).add(iv.mul(gv));
+                iv.intoMemorySegment(z, 4 * (zi + j), NATIVE);
+                fv.intoMemorySegment(z, 4 * (zf + j), NATIVE);
+                gv.intoMemorySegment(z, 4 * (zg + j), NATIVE);
+                ov.intoMemorySegment(z, 4 * (zo + j), NATIVE);
+                cv.intoMemorySegment(c, 4 * (cn + j), NATIVE);
+            }
+            for (; j < H; j++) {
+                float i = 1f / (get(z, zi + j) + 1f), f = 1f / (get(z, zf + j) + 1f);
+                float g = 1f - 2f / (get(z, zg + j) + 1f), o = 1f / (get(z, zo + j) + 1f);
+                set(z, zi + j, i);
+                set(z, zf + j, f);
+                set(z, zg + j, g);
+                set(z, zo + j, o);
+                set(c, cn + j, f * get(cPrev, cp + j) + i * g);
+            }
+            // tanh(c) = 1 - 2/(e^2c + 1); h = o * tanh(c)
+            FastExp.expSum(1f, c, cn, c, cn, 0f, tanhC, tc, H); // e^(c + c)
+            j = 0;
+            for (; j < upper; j += F.length()) {
+                FloatVector t = one.sub(two.div(FloatVector.fromMemorySegment(F, tanhC, 4 * (tc + j), NATIVE).add(one)));
+                t.intoMemorySegment(tanhC, 4 * (tc + j), NATIVE);
+                FloatVector.fromMemorySegment(F, z, 4 * (zo + j), NATIVE).mul(t).intoMemorySegment(h, 4 * (hn + j), NATIVE);
+            }
+            for (; j < H; j++) {
+                float t = 1f - 2f / (get(tanhC, tc + j) + 1f);
+                set(tanhC, tc + j, t);
+                set(h, hn + j, get(z, zo + j) * t);
+            }
         }
     }
 
@@ -137,7 +98,7 @@ public final class LstmCell {
         checkShape(rows, hidden);
         final int H = hidden;
         final int upper = F.loopBound(H);
-        final FloatVector one = FloatVector.broadcast(F, 1f), one2 = FloatVector.broadcast(HALF, 1f);
+        final FloatVector one = FloatVector.broadcast(F, 1f);
         for (int r = 0; r < rows; r++) {
             final long zi = zOff + 4L * H * r, zf = zi + H, zg = zf + H, zo = zg + H;
             final long s = (long) H * r;
@@ -158,23 +119,6 @@ public final class LstmCell {
                 dcTot.mul(FloatVector.fromMemorySegment(F, cPrev, 4 * (cp + j), NATIVE)).mul(fv).mul(one.sub(fv))
                         .intoMemorySegment(z, 4 * (zf + j), NATIVE);
                 dcTot.mul(fv).intoMemorySegment(dc, 4 * (dcn + j), NATIVE);
-            }
-            if (H - j >= HALF.length()) { // one half-width vector: what is left is under a whole one of F
-                FloatVector iv = FloatVector.fromMemorySegment(HALF, z, 4 * (zi + j), NATIVE);
-                FloatVector fv = FloatVector.fromMemorySegment(HALF, z, 4 * (zf + j), NATIVE);
-                FloatVector gv = FloatVector.fromMemorySegment(HALF, z, 4 * (zg + j), NATIVE);
-                FloatVector ov = FloatVector.fromMemorySegment(HALF, z, 4 * (zo + j), NATIVE);
-                FloatVector tc = FloatVector.fromMemorySegment(HALF, tanhC, 4 * (tcn + j), NATIVE);
-                FloatVector dhv = FloatVector.fromMemorySegment(HALF, dh, 4 * (dhn + j), NATIVE);
-                FloatVector dcTot = FloatVector.fromMemorySegment(HALF, dc, 4 * (dcn + j), NATIVE)
-                        .add(dhv.mul(ov).mul(one2.sub(tc.mul(tc))));
-                dhv.mul(tc).mul(ov).mul(one2.sub(ov)).intoMemorySegment(z, 4 * (zo + j), NATIVE);
-                dcTot.mul(gv).mul(iv).mul(one2.sub(iv)).intoMemorySegment(z, 4 * (zi + j), NATIVE);
-                dcTot.mul(iv).mul(one2.sub(gv.mul(gv))).intoMemorySegment(z, 4 * (zg + j), NATIVE);
-                dcTot.mul(FloatVector.fromMemorySegment(HALF, cPrev, 4 * (cp + j), NATIVE)).mul(fv).mul(one2.sub(fv))
-                        .intoMemorySegment(z, 4 * (zf + j), NATIVE);
-                dcTot.mul(fv).intoMemorySegment(dc, 4 * (dcn + j), NATIVE);
-                j += HALF.length();
             }
             for (; j < H; j++) {
                 float i = get(z, zi + j), f = get(z, zf + j), g = get(z, zg + j), o = get(z, zo + j);

@@ -5,7 +5,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -25,14 +24,6 @@ public final class VectorShapes {
 
     /** Widest float shape the CPU runs natively (16 lanes with AVX-512, 8 with AVX2). */
     public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-
-    /**
-     * Half the width of {@link #F} (8 lanes with AVX-512; F itself below 256 bits), for the part of a
-     * row past F's last whole vector: with 16 lanes H = 200 leaves 8 elements, which a scalar loop
-     * takes several times longer over than a vector does (docs/performance.md).
-     */
-    public static final VectorSpecies<Float> HALF = F.vectorBitSize() >= 256
-            ? VectorSpecies.of(float.class, VectorShape.forBitSize(F.vectorBitSize() / 2)) : F;
 
     /** Int species of the same shape as {@link #F}, so int and float lanes line up one to one. */
     public static final VectorSpecies<Integer> I = F.withLanes(int.class);
