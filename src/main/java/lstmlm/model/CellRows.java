@@ -65,32 +65,30 @@ final class CellRows implements WorkerTeam.RangeTask {
 
     @Override
     public void run(int chunk, int from, int to) {
-        ModelShape shape = model.shape;
-        int hid = shape.hidden(), g = shape.gates(), b = w.batch, rows = to - from;
-        long step = (long) b * hid, zStep = (long) b * g;
-        long zt = w.z[layer] + t * zStep + (long) from * g, own = (long) from * hid;
-        switch (mode) {
-            case FORWARD -> {
-                long hNext = w.h[layer] + (t + 1) * step + own;
-                LstmCell.forward(w.acts, zt, model.params, biasOff, w.acts, w.c[layer] + t * step + own,
-                        w.acts, w.c[layer] + (t + 1) * step + own, w.acts, w.tanhC[layer] + t * step + own,
-                        w.acts, hNext, rows, hid, ModelShape.FORGET_BIAS);
-                if (bf16Copy) Bf16.fromFloats(w.acts, hNext, w.bf16Mirror, hNext, (long) rows * hid);
-            }
-            case BACKWARD -> {
-                LstmCell.backward(w.acts, zt, w.acts, w.c[layer] + t * step + own, w.acts, w.tanhC[layer] + t * step + own,
-                        w.acts, w.dx + t * step + own, w.acts, w.dc + own, rows, hid);
-                if (bf16Copy) Bf16.fromFloats(w.acts, zt, w.bf16Mirror, zt, (long) rows * g);
-            }
-            case BIAS -> {
-                long dBias = biasOff + from;
-                VectorMath.fill(model.grads, dBias, rows, 0f);
-                for (int s = w.steps - 1; s >= 0; s--) {
-                    for (int r = 0; r < b; r++) {
-                        VectorMath.add(model.grads, dBias, w.acts, w.z[layer] + s * zStep + (long) r * g + from, rows);
-                    }
+        int hid = model.shape.hidden(), g = model.shape.gates();
+        long step = (long) w.batch * hid, zStep = (long) w.batch * g;
+        if (mode == Mode.BIAS) { // [from, to) are gate columns here
+            long dBias = biasOff + from;
+            VectorMath.fill(model.grads, dBias, to - from, 0f);
+            for (int s = w.steps - 1; s >= 0; s--) {
+                for (int r = 0; r < w.batch; r++) {
+                    VectorMath.add(model.grads, dBias, w.acts, w.z[layer] + s * zStep + (long) r * g + from, to - from);
                 }
             }
+            return;
+        }
+        int rows = to - from;
+        long zt = w.z[layer] + t * zStep + (long) from * g, own = (long) from * hid;
+        long cPrev = w.c[layer] + t * step + own, tanhC = w.tanhC[layer] + t * step + own;
+        if (mode == Mode.FORWARD) {
+            long hNext = w.h[layer] + (t + 1) * step + own;
+            LstmCell.forward(w.acts, zt, model.params, biasOff, w.acts, cPrev, w.acts, cPrev + step, w.acts, tanhC,
+                    w.acts, hNext, rows, hid, ModelShape.FORGET_BIAS);
+            if (bf16Copy) Bf16.fromFloats(w.acts, hNext, w.bf16Mirror, hNext, (long) rows * hid);
+        } else {
+            LstmCell.backward(w.acts, zt, w.acts, cPrev, w.acts, tanhC, w.acts, w.dx + t * step + own, w.acts, w.dc + own,
+                    rows, hid);
+            if (bf16Copy) Bf16.fromFloats(w.acts, zt, w.bf16Mirror, zt, (long) rows * g);
         }
     }
 }
