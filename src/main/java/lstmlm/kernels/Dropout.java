@@ -60,8 +60,13 @@ public final class Dropout {
         IntVector idx = IntVector.zero(I).addIndex(1).add(first); // lanes: first+i, ..., first+i+L-1
         int i = 0;
         for (; i < upper; i += L) {
-            IntVector x = lowbias32(idx.mul(GOLDEN32).add(k1));
-            x = lowbias32(x.lanewise(VectorOperators.XOR, k2));
+            IntVector x = idx.mul(GOLDEN32).add(k1);
+            for (int round = 0; round < 2; round++) { // lowbias32, then lowbias32 of that ^ k2; inline, as no vector crosses a call
+                if (round == 1) x = x.lanewise(VectorOperators.XOR, k2);
+                x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16)).mul(M1);
+                x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15)).mul(M2);
+                x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16));
+            }
             VectorMask<Float> keep = x.lanewise(VectorOperators.LSHR, 8).compare(VectorOperators.LT, threshold).cast(F);
             dropV.blend(keepV, keep).intoMemorySegment(mask, 4 * (maskOff + i), NATIVE);
             idx = idx.add(L);
@@ -128,13 +133,5 @@ public final class Dropout {
         x *= M2;
         x ^= x >>> 16;
         return x;
-    }
-
-    private static IntVector lowbias32(IntVector x) {
-        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16));
-        x = x.mul(M1);
-        x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15));
-        x = x.mul(M2);
-        return x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16));
     }
 }

@@ -77,7 +77,8 @@ public final class FastExp {
             e.intoMemorySegment(out, 4 * (outOff + j), NATIVE);
             sum = sum.add(e);
         }
-        float s = VectorShapes.sumLanes(sum);
+        for (var fold : VectorShapes.FOLDS) sum = sum.add(sum.rearrange(fold));
+        float s = sum.lane(0);
         if (j < n) s = expTail(alpha, x, xOff, bias, biasOff, shift, out, outOff, j, n, s);
         return s;
     }

@@ -1,12 +1,21 @@
 package lstmlm.kernels;
 
+import static jdk.incubator.vector.VectorOperators.AND;
+import static jdk.incubator.vector.VectorOperators.B2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
 import static lstmlm.kernels.VectorShapes.F;
 import static lstmlm.kernels.VectorShapes.FLOAT;
+import static lstmlm.kernels.VectorShapes.FOLDS;
+import static lstmlm.kernels.VectorShapes.I;
 import static lstmlm.kernels.VectorShapes.NATIVE;
 
 import java.lang.foreign.MemorySegment;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * One-row products for streaming inference: a single input vector against a weight matrix that is
@@ -17,7 +26,7 @@ import jdk.incubator.vector.FloatVector;
  *
  * <p>Every result is bit-identical however the JVM runs the code (interpreter, C1, C2): only IEEE
  * operations that are exactly rounded (add, mul, fma) are used, and lanes are summed by
- * {@link VectorShapes#sumLanes} in a fixed order (reduceLanes(ADD) is a tree when compiled and a
+ * {@link VectorShapes#FOLDS} in a fixed order (reduceLanes(ADD) is a tree when compiled and a
  * loop when not). So a session gives the same bits on a cold thread as on a warm one.
  */
 public final class RowKernels {
@@ -166,8 +175,13 @@ public final class RowKernels {
                 a2 = FloatVector.fromMemorySegment(F, w, w2 + jb, NATIVE).fma(xv, a2);
                 a3 = FloatVector.fromMemorySegment(F, w, w3 + jb, NATIVE).fma(xv, a3);
             }
-            float s0 = VectorShapes.sumLanes(a0), s1 = VectorShapes.sumLanes(a1);
-            float s2 = VectorShapes.sumLanes(a2), s3 = VectorShapes.sumLanes(a3);
+            for (var fold : FOLDS) {
+                a0 = a0.add(a0.rearrange(fold));
+                a1 = a1.add(a1.rearrange(fold));
+                a2 = a2.add(a2.rearrange(fold));
+                a3 = a3.add(a3.rearrange(fold));
+            }
+            float s0 = a0.lane(0), s1 = a1.lane(0), s2 = a2.lane(0), s3 = a3.lane(0);
             for (int j = upper; j < cols; j++) {
                 long jb = 4L * j;
                 float xj = x.get(FLOAT, xb + jb);
@@ -189,7 +203,8 @@ public final class RowKernels {
                 a0 = FloatVector.fromMemorySegment(F, w, w0 + jb, NATIVE)
                         .fma(FloatVector.fromMemorySegment(F, x, xb + jb, NATIVE), a0);
             }
-            float s0 = VectorShapes.sumLanes(a0);
+            for (var fold : FOLDS) a0 = a0.add(a0.rearrange(fold));
+            float s0 = a0.lane(0);
             for (int j = upper; j < cols; j++) {
                 s0 = Math.fma(w.get(FLOAT, w0 + 4L * j), x.get(FLOAT, xb + 4L * j), s0);
             }
@@ -235,17 +250,12 @@ public final class RowKernels {
         joinPairs(y, yb, paired);
     }
 
-    private static final jdk.incubator.vector.VectorShuffle<Float> EVEN_OF_BOTH =
-            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> 2 * i % F.length());
-    private static final jdk.incubator.vector.VectorShuffle<Float> ODD_OF_BOTH =
-            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> (2 * i + 1) % F.length());
-    private static final jdk.incubator.vector.VectorShuffle<Float> FIRST_HALF_TWICE =
-            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> i / 2);
-    private static final jdk.incubator.vector.VectorShuffle<Float> SECOND_HALF_TWICE =
-            jdk.incubator.vector.VectorShuffle.fromOp(F, i -> F.length() / 2 + i / 2);
-    private static final jdk.incubator.vector.VectorMask<Float> UPPER_HALF = F.indexInRange(-F.length() / 2, F.length() / 2);
-    private static final jdk.incubator.vector.VectorMask<Float> ODD_LANES = jdk.incubator.vector.VectorMask.fromLong(F,
-            0xAAAA_AAAA_AAAA_AAAAL);
+    private static final VectorShuffle<Float> EVEN_OF_BOTH = VectorShuffle.fromOp(F, i -> 2 * i % F.length());
+    private static final VectorShuffle<Float> ODD_OF_BOTH = VectorShuffle.fromOp(F, i -> (2 * i + 1) % F.length());
+    private static final VectorShuffle<Float> FIRST_HALF_TWICE = VectorShuffle.fromOp(F, i -> i / 2);
+    private static final VectorShuffle<Float> SECOND_HALF_TWICE = VectorShuffle.fromOp(F, i -> F.length() / 2 + i / 2);
+    private static final VectorMask<Float> UPPER_HALF = F.indexInRange(-F.length() / 2, F.length() / 2);
+    private static final VectorMask<Float> ODD_LANES = VectorMask.fromLong(F, 0xAAAA_AAAA_AAAA_AAAAL);
 
     /** Each group of 2L floats at byte offset b (n floats, whole groups) becomes its even elements, then its odd ones. */
     private static void splitPairs(MemorySegment y, long b, int n) {
@@ -261,8 +271,8 @@ public final class RowKernels {
      * Each group of two vectors (v, u) at byte offset b becomes two others: v and u rearranged by
      * {@code s}, then by {@code t}, each taking the lanes of {@code second} from u and the rest from v.
      */
-    private static void regroup(MemorySegment y, long b, int n, jdk.incubator.vector.VectorShuffle<Float> s,
-                                jdk.incubator.vector.VectorShuffle<Float> t, jdk.incubator.vector.VectorMask<Float> second) {
+    private static void regroup(MemorySegment y, long b, int n, VectorShuffle<Float> s,
+                                VectorShuffle<Float> t, VectorMask<Float> second) {
         final int L = F.length();
         for (int j = 0; j < n; j += 2 * L) {
             long at = b + 4L * j;
@@ -286,18 +296,18 @@ public final class RowKernels {
             final long jb = yb + 4L * j, wb = 2L * j;
             FloatVector even = FloatVector.fromMemorySegment(F, y, jb, NATIVE);
             FloatVector odd = FloatVector.fromMemorySegment(F, y, jb + 4L * L, NATIVE);
-            jdk.incubator.vector.IntVector p = pairs(w, r0 + wb);
-            even = evenOf(p).fma(v0, even);
-            odd = oddOf(p).fma(v0, odd);
-            p = pairs(w, r1 + wb);
-            even = evenOf(p).fma(v1, even);
-            odd = oddOf(p).fma(v1, odd);
-            p = pairs(w, r2 + wb);
-            even = evenOf(p).fma(v2, even);
-            odd = oddOf(p).fma(v2, odd);
-            p = pairs(w, r3 + wb);
-            even = evenOf(p).fma(v3, even);
-            odd = oddOf(p).fma(v3, odd);
+            IntVector p = IntVector.fromMemorySegment(I, w, r0 + wb, NATIVE);
+            even = p.lanewise(LSHL, 16).reinterpretAsFloats().fma(v0, even);
+            odd = p.lanewise(AND, ODD_BITS).reinterpretAsFloats().fma(v0, odd);
+            p = IntVector.fromMemorySegment(I, w, r1 + wb, NATIVE);
+            even = p.lanewise(LSHL, 16).reinterpretAsFloats().fma(v1, even);
+            odd = p.lanewise(AND, ODD_BITS).reinterpretAsFloats().fma(v1, odd);
+            p = IntVector.fromMemorySegment(I, w, r2 + wb, NATIVE);
+            even = p.lanewise(LSHL, 16).reinterpretAsFloats().fma(v2, even);
+            odd = p.lanewise(AND, ODD_BITS).reinterpretAsFloats().fma(v2, odd);
+            p = IntVector.fromMemorySegment(I, w, r3 + wb, NATIVE);
+            even = p.lanewise(LSHL, 16).reinterpretAsFloats().fma(v3, even);
+            odd = p.lanewise(AND, ODD_BITS).reinterpretAsFloats().fma(v3, odd);
             even.intoMemorySegment(y, jb, NATIVE);
             odd.intoMemorySegment(y, jb + 4L * L, NATIVE);
         }
@@ -309,24 +319,19 @@ public final class RowKernels {
         final FloatVector vk = FloatVector.broadcast(F, xk);
         for (int j = 0; j < n; j += 2 * L) {
             final long jb = yb + 4L * j;
-            jdk.incubator.vector.IntVector p = pairs(w, r0 + 2L * j);
-            evenOf(p).fma(vk, FloatVector.fromMemorySegment(F, y, jb, NATIVE)).intoMemorySegment(y, jb, NATIVE);
-            oddOf(p).fma(vk, FloatVector.fromMemorySegment(F, y, jb + 4L * L, NATIVE)).intoMemorySegment(y, jb + 4L * L, NATIVE);
+            IntVector p = IntVector.fromMemorySegment(I, w, r0 + 2L * j, NATIVE);
+            p.lanewise(LSHL, 16).reinterpretAsFloats().fma(vk, FloatVector.fromMemorySegment(F, y, jb, NATIVE))
+                    .intoMemorySegment(y, jb, NATIVE);
+            p.lanewise(AND, ODD_BITS).reinterpretAsFloats().fma(vk, FloatVector.fromMemorySegment(F, y, jb + 4L * L, NATIVE))
+                    .intoMemorySegment(y, jb + 4L * L, NATIVE);
         }
     }
 
-    /** 2L bf16 weights at byte offset b as L int lanes, each an (even, odd) pair: little-endian, the even one low. */
-    private static jdk.incubator.vector.IntVector pairs(MemorySegment w, long b) {
-        return jdk.incubator.vector.IntVector.fromMemorySegment(VectorShapes.I, w, b, NATIVE);
-    }
-
-    private static FloatVector evenOf(jdk.incubator.vector.IntVector pairs) {
-        return pairs.lanewise(jdk.incubator.vector.VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    private static FloatVector oddOf(jdk.incubator.vector.IntVector pairs) {
-        return pairs.lanewise(jdk.incubator.vector.VectorOperators.AND, 0xFFFF0000).reinterpretAsFloats();
-    }
+    /**
+     * 2L bf16 weights read as L int lanes are L (even, odd) pairs, little-endian, the even one low:
+     * the even weight widens as the lane shifted left by 16, the odd one as the lane's high half.
+     */
+    private static final int ODD_BITS = 0xFFFF0000;
 
     /**
      * y += x0·W[k] + … + x3·W[k+3] over the first {@code cols} (< 2L) columns of bf16 rows {@code stride}
@@ -390,10 +395,10 @@ public final class RowKernels {
         for (; j < upper; j += F.length()) {
             final long jb = 4L * j;
             FloatVector acc = FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE);
-            acc = bytes(w, r0 + j).fma(v0, acc);
-            acc = bytes(w, r1 + j).fma(v1, acc);
-            acc = bytes(w, r2 + j).fma(v2, acc);
-            acc = bytes(w, r3 + j).fma(v3, acc);
+            acc = ((FloatVector) ByteVector.fromMemorySegment(Int8.B, w, r0 + j, NATIVE).convertShape(B2F, F, 0)).fma(v0, acc);
+            acc = ((FloatVector) ByteVector.fromMemorySegment(Int8.B, w, r1 + j, NATIVE).convertShape(B2F, F, 0)).fma(v1, acc);
+            acc = ((FloatVector) ByteVector.fromMemorySegment(Int8.B, w, r2 + j, NATIVE).convertShape(B2F, F, 0)).fma(v2, acc);
+            acc = ((FloatVector) ByteVector.fromMemorySegment(Int8.B, w, r3 + j, NATIVE).convertShape(B2F, F, 0)).fma(v3, acc);
             acc.intoMemorySegment(y, yb + jb, NATIVE);
         }
         for (; j < cols; j++) {
@@ -413,18 +418,13 @@ public final class RowKernels {
         int j = 0;
         for (; j < upper; j += F.length()) {
             final long jb = 4L * j;
-            bytes(w, r0 + j).fma(vk, FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE)).intoMemorySegment(y, yb + jb, NATIVE);
+            FloatVector q = (FloatVector) ByteVector.fromMemorySegment(Int8.B, w, r0 + j, NATIVE).convertShape(B2F, F, 0);
+            q.fma(vk, FloatVector.fromMemorySegment(F, y, yb + jb, NATIVE)).intoMemorySegment(y, yb + jb, NATIVE);
         }
         for (; j < cols; j++) {
             final long jb = 4L * j;
             y.set(FLOAT, yb + jb, Math.fma(w.get(Int8.I8, r0 + j), xk, y.get(FLOAT, yb + jb)));
         }
-    }
-
-    /** One vector of int8 weights at byte offset b, converted to float32. Tiny: C2 inlines it. */
-    private static FloatVector bytes(MemorySegment w, long b) {
-        return (FloatVector) jdk.incubator.vector.ByteVector.fromMemorySegment(Int8.B, w, b, NATIVE)
-                .convertShape(jdk.incubator.vector.VectorOperators.B2F, F, 0);
     }
 
     /** y[j] = fma(y[j], scale[j], bias[j]) for j in [0, n). */
@@ -480,11 +480,13 @@ public final class RowKernels {
             FloatVector b = FloatVector.fromMemorySegment(F, x, 4 * (xOff + j + L), NATIVE);
             FloatVector xEven = a.rearrange(EVEN_OF_BOTH).blend(b.rearrange(EVEN_OF_BOTH), UPPER_HALF);
             FloatVector xOdd = a.rearrange(ODD_OF_BOTH).blend(b.rearrange(ODD_OF_BOTH), UPPER_HALF);
-            jdk.incubator.vector.IntVector p = pairs(w, wb + 2L * j);
-            accEven = evenOf(p).fma(xEven, accEven);
-            accOdd = oddOf(p).fma(xOdd, accOdd);
+            IntVector p = IntVector.fromMemorySegment(I, w, wb + 2L * j, NATIVE);
+            accEven = p.lanewise(LSHL, 16).reinterpretAsFloats().fma(xEven, accEven);
+            accOdd = p.lanewise(AND, ODD_BITS).reinterpretAsFloats().fma(xOdd, accOdd);
         }
-        float s = VectorShapes.sumLanes(accEven.add(accOdd));
+        FloatVector acc = accEven.add(accOdd);
+        for (var fold : FOLDS) acc = acc.add(acc.rearrange(fold));
+        float s = acc.lane(0);
         for (int j = paired; j < n; j++) s = Math.fma(Bf16.toFloat(w.get(Bf16.BF16, wb + 2L * j)), x.getAtIndex(FLOAT, xOff + j), s);
         return s;
     }
@@ -494,9 +496,11 @@ public final class RowKernels {
         FloatVector acc = FloatVector.zero(F);
         int j = 0;
         for (; j < upper; j += F.length()) {
-            acc = bytes(w, wOff + j).fma(FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE), acc);
+            FloatVector q = (FloatVector) ByteVector.fromMemorySegment(Int8.B, w, wOff + j, NATIVE).convertShape(B2F, F, 0);
+            acc = q.fma(FloatVector.fromMemorySegment(F, x, 4 * (xOff + j), NATIVE), acc);
         }
-        float s = VectorShapes.sumLanes(acc);
+        for (var fold : FOLDS) acc = acc.add(acc.rearrange(fold));
+        float s = acc.lane(0);
         for (; j < n; j++) s = Math.fma(w.get(Int8.I8, wOff + j), x.getAtIndex(FLOAT, xOff + j), s);
         return s;
     }
@@ -518,7 +522,9 @@ public final class RowKernels {
             s2 = s2.add(FloatVector.fromMemorySegment(F, x, b + 8L * L, NATIVE));
             s3 = s3.add(FloatVector.fromMemorySegment(F, x, b + 12L * L, NATIVE));
         }
-        float sum = VectorShapes.sumLanes(s0.add(s1).add(s2.add(s3)));
+        s0 = s0.add(s1).add(s2.add(s3));
+        for (var fold : FOLDS) s0 = s0.add(s0.rearrange(fold));
+        float sum = s0.lane(0);
         for (; i < n; i++) sum += x.getAtIndex(FLOAT, i);
         return sum;
     }
@@ -547,7 +553,9 @@ public final class RowKernels {
             s6 = s6.fma(va, b6);
             s7 = s7.fma(va, b7);
         }
-        return VectorShapes.sumLanes(s0.add(s1).add(s2.add(s3)).add(s4.add(s5).add(s6.add(s7))));
+        s0 = s0.add(s1).add(s2.add(s3)).add(s4.add(s5).add(s6.add(s7)));
+        for (var fold : FOLDS) s0 = s0.add(s0.rearrange(fold));
+        return s0.lane(0);
     }
 
     /** Floats in one vector of the kernels' species. */

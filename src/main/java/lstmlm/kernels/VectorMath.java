@@ -56,7 +56,9 @@ public final class VectorMath {
             FloatVector v = FloatVector.fromMemorySegment(F, seg, 4 * (off + i), NATIVE);
             s0 = v.fma(v, s0);
         }
-        float s = VectorShapes.sumLanes(s0.add(s1).add(s2.add(s3)));
+        s0 = s0.add(s1).add(s2.add(s3));
+        for (var fold : VectorShapes.FOLDS) s0 = s0.add(s0.rearrange(fold));
+        float s = s0.lane(0);
         for (; i < n; i++) {
             float v = get(seg, off + i);
             s += v * v;

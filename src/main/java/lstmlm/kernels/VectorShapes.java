@@ -15,9 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  * backed by {@code byte[]}). Offsets and lengths in kernel signatures are in float elements; the
  * vector loops multiply them by 4 for FloatVector.fromMemorySegment / intoMemorySegment.
  *
- * <p>There are deliberately no load/store helpers taking or returning FloatVector: in a big loop
- * C2 can hit its inlining node budget, and a vector that crosses a call left un-inlined is boxed
- * on the heap. The JDK's own vector methods are force-inlined, so kernels call them directly.
+ * <p>No method of ours takes or returns a vector: a vector that crosses a call C2 leaves
+ * un-inlined is boxed on the heap, and whether C2 inlines a call depends on profiles and on how
+ * much the compiled caller has already inlined, so it differs from run to run. The JDK's own vector
+ * methods are force-inlined, so kernels call them directly, and the allocation tests run once with
+ * every method of ours kept from inlining (the pom's {@code no-inlining} execution).
  */
 public final class VectorShapes {
     private VectorShapes() {}
@@ -30,30 +32,19 @@ public final class VectorShapes {
 
     public static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
-    // Rotations by 8, 4, 2, 1 lanes: folding a vector onto itself with these sums its lanes in
-    // one fixed order.
-    private static final VectorShuffle<Float> FOLD8 = VectorShuffle.iota(F, 8, 1, true);
-    private static final VectorShuffle<Float> FOLD4 = VectorShuffle.iota(F, 4, 1, true);
-    private static final VectorShuffle<Float> FOLD2 = VectorShuffle.iota(F, 2, 1, true);
-    private static final VectorShuffle<Float> FOLD1 = VectorShuffle.iota(F, 1, 1, true);
-
     /**
-     * Sum of the lanes of {@code v} (species {@link #F}) in a fixed order. {@code reduceLanes(ADD)}
-     * may combine float lanes in any order, and does so differently interpreted and compiled, which
-     * would make results depend on JIT timing. Small, so C2 inlines it and the vector is not boxed.
+     * Rotations by half, a quarter, … one lane of {@link #F}. Folding a vector onto itself with each,
+     * {@code for (var fold : FOLDS) v = v.add(v.rearrange(fold));}, leaves the sum of its lanes in
+     * lane 0, in one fixed order. {@code reduceLanes(ADD)} may combine float lanes in any order, and
+     * does so differently interpreted and compiled, which would make results depend on JIT timing.
      */
-    public static float sumLanes(FloatVector v) {
-        final int n = v.length();
-        if (n > 16) {
-            float s = 0;
-            for (int i = 0; i < n; i++) s += v.lane(i);
-            return s;
-        }
-        if (n == 16) v = v.add(v.rearrange(FOLD8));
-        if (n >= 8) v = v.add(v.rearrange(FOLD4));
-        if (n >= 4) v = v.add(v.rearrange(FOLD2));
-        if (n >= 2) v = v.add(v.rearrange(FOLD1));
-        return v.lane(0);
+    static final VectorShuffle<Float>[] FOLDS = folds();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] folds() {
+        VectorShuffle<Float>[] folds = new VectorShuffle[Integer.numberOfTrailingZeros(F.length())];
+        for (int k = 0; k < folds.length; k++) folds[k] = VectorShuffle.iota(F, F.length() >> (k + 1), 1, true);
+        return folds;
     }
 
     /** Scalar access for loop tails; aligned layout since every segment holds whole floats. */

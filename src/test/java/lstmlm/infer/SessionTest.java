@@ -1,5 +1,6 @@
 package lstmlm.infer;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -210,6 +211,7 @@ class SessionTest {
         assertThrows(IllegalStateException.class, () -> model.newBatchScorer(2));
     }
 
+    @Tag("allocation") // run a second time with none of our methods inlined: the pom's no-inlining execution
     @ParameterizedTest
     @CsvSource({"FP32,false,1", "BF16,false,1", "INT8,false,1", "INT8,true,1", "FP32,false,2", "BF16,true,2"})
     void steadyStateStepsAllocateNothing(lstmlm.modelfile.WeightFormat format, boolean tied, int threads) {

@@ -1,6 +1,7 @@
 package lstmlm.infer;
 
 import lstmlm.modelfile.WeightFormat;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -177,6 +178,7 @@ class StepBatchTest {
         }
     }
 
+    @Tag("allocation") // run a second time with none of our methods inlined: the pom's no-inlining execution
     @ParameterizedTest
     @EnumSource(WeightFormat.class)
     void steadyStateStepsAndSelectionsAllocateNothing(WeightFormat format) {

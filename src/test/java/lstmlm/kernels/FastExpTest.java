@@ -79,15 +79,4 @@ class FastExpTest {
             assertEquals(Math.tanh(x), FastExpReference.tanh(x), 2e-7, "tanh " + x);
         }
     }
-
-    @Test
-    void sumLanesAddsEveryLane() {
-        float[] v = new float[VectorShapes.F.length()];
-        float expected = 0;
-        for (int i = 0; i < v.length; i++) {
-            v[i] = 1 << i;
-            expected += v[i];
-        }
-        assertEquals(expected, VectorShapes.sumLanes(jdk.incubator.vector.FloatVector.fromArray(VectorShapes.F, v, 0)));
-    }
 }
