@@ -3,7 +3,6 @@ package lstmlm.bench;
 import lstmlm.data.Vocabulary;
 import lstmlm.model.LanguageModel;
 import lstmlm.modelfile.ModelFile;
-import lstmlm.modelfile.ModelShape;
 import lstmlm.modelfile.Quantizer;
 import lstmlm.modelfile.WeightFormat;
 import lstmlm.train.Checkpoint;
@@ -33,7 +32,7 @@ final class BenchModels {
             for (int i = 0; i < cfg.vocabSize() - 2; i++) words.add("w" + i);
             words.add("<unk>");
             words.add("<eos>");
-            try (LanguageModel m = new LanguageModel(new ModelShape(cfg.vocabSize(), cfg.hiddenSize(), cfg.numLayers()))) {
+            try (LanguageModel m = new LanguageModel(cfg.shape())) {
                 m.initialize(1, (float) cfg.initScale());
                 Checkpoint.write(file, cfg, Vocabulary.of(words), m, null, Map.of());
             }
