@@ -213,7 +213,7 @@ class SessionTest {
 
     @Tag("allocation") // run a second time with none of our methods inlined: the pom's no-inlining execution
     @ParameterizedTest
-    @CsvSource({"FP32,false,1", "BF16,false,1", "INT8,false,1", "INT8,true,1", "FP32,false,2", "BF16,true,2"})
+    @CsvSource({"FP32,false,1", "FP32,true,1", "BF16,false,1", "INT8,false,1", "INT8,true,1", "FP32,false,2", "BF16,true,2"})
     void steadyStateStepsAllocateNothing(lstmlm.modelfile.WeightFormat format, boolean tied, int threads) {
         Path file = TestModels.write(dir, 500, 40, 2, tied, 12, 0.3f, format);
         var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
