@@ -61,7 +61,8 @@ public final class Dropout {
         int i = 0;
         for (; i < upper; i += L) {
             IntVector x = idx.mul(GOLDEN32).add(k1);
-            for (int round = 0; round < 2; round++) { // lowbias32, then lowbias32 of that ^ k2; inline, as no vector crosses a call
+            // lowbias32, then lowbias32 of that ^ k2, written here: no vector crosses a call (VectorShapes)
+            for (int round = 0; round < 2; round++) {
                 if (round == 1) x = x.lanewise(VectorOperators.XOR, k2);
                 x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 16)).mul(M1);
                 x = x.lanewise(VectorOperators.XOR, x.lanewise(VectorOperators.LSHR, 15)).mul(M2);
